@@ -1,0 +1,34 @@
+// The HTTP API: the route table that connects the server to ingest, the database and the store.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "cinevault/core/config.hpp"
+#include "cinevault/db/database.hpp"
+#include "cinevault/http/types.hpp"
+#include "cinevault/ingest/ingestor.hpp"
+#include "cinevault/ingest/uploads.hpp"
+#include "cinevault/store/object_store.hpp"
+
+namespace cinevault::api {
+
+struct ApiContext {
+  const Config& config;
+  db::Database& database;
+  store::ObjectStore& store;
+  ingest::Ingestor& ingestor;
+  ingest::UploadManager& uploads;
+  std::function<bool()> draining;
+  std::function<Result<store::GcReport>()> collect_garbage;
+};
+
+// The routes keep references into `context`, which must outlive the server.
+std::vector<http::Route> make_routes(ApiContext& context);
+
+// Parts of the table, one file each.
+void add_health_routes(ApiContext& context, std::vector<http::Route>& routes);
+void add_video_routes(ApiContext& context, std::vector<http::Route>& routes);
+void add_upload_routes(ApiContext& context, std::vector<http::Route>& routes);
+
+}  // namespace cinevault::api

@@ -1,0 +1,83 @@
+// The daemon's configuration: compiled-in defaults, overridden by a JSON file, then by flags.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "cinevault/core/result.hpp"
+
+namespace cinevault {
+
+struct HttpConfig {
+  std::string listen = "127.0.0.1:8080";
+  int io_threads = 2;        // threads running the network event loop
+  int blocking_threads = 4;  // threads for fsync, probing and database work of requests
+  int max_connections = 1024;
+  int max_header_bytes = 16 * 1024;
+  int max_url_bytes = 4096;
+  std::int64_t max_json_body_bytes = 1 << 20;
+  int idle_timeout_s = 60;         // keep-alive connection with no request
+  int header_timeout_s = 15;       // from the first byte of a request to the end of its header
+  int body_stall_timeout_s = 30;   // a request body that makes no progress
+  int write_timeout_s = 60;        // a response that makes no progress
+  int shutdown_grace_s = 15;       // how long in-flight requests may finish on SIGTERM
+};
+
+struct AuthConfig {
+  bool require_key_for_reads = false;
+};
+
+struct UploadConfig {
+  std::int64_t max_upload_bytes = 64LL << 30;  // one-shot body and tus Upload-Length
+  int expire_after_hours = 24;                 // abandoned tus uploads are removed after this
+};
+
+struct MediaLimits {
+  double max_duration_s = 12 * 3600;
+  int max_width = 7680;
+  int max_height = 4320;
+  int max_streams = 16;
+  std::int64_t probe_size_bytes = 32 << 20;  // bytes libavformat may read to find the streams
+  double analyze_duration_s = 15;
+};
+
+struct StoreConfig {
+  int gc_interval_minutes = 60;
+};
+
+struct Config {
+  std::filesystem::path data_dir = "data";
+  std::string log_level = "info";
+  HttpConfig http;
+  AuthConfig auth;
+  UploadConfig uploads;
+  MediaLimits media;
+  StoreConfig store;
+
+  std::string listen_host() const;
+  std::uint16_t listen_port() const;
+};
+
+// One configurable key: its dotted name, what it means, and its default.
+struct ConfigKey {
+  std::string name;
+  std::string description;
+  std::string default_value;
+};
+
+std::vector<ConfigKey> config_keys();
+
+// Applies a JSON document (the config file). Unknown keys and bad values fail, naming the key.
+Result<void> apply_config_json(Config& config, const nlohmann::json& document);
+Result<void> apply_config_file(Config& config, const std::filesystem::path& path);
+// Applies one key given as text (a command-line flag).
+Result<void> apply_config_value(Config& config, const std::string& key, const std::string& value);
+// Checks relations between keys after everything is applied.
+Result<void> validate_config(const Config& config);
+nlohmann::json config_to_json(const Config& config);
+
+}  // namespace cinevault

@@ -1,0 +1,49 @@
+// Rows of the videos table.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cinevault/core/result.hpp"
+#include "cinevault/db/sqlite.hpp"
+
+namespace cinevault::db {
+
+struct VideoRow {
+  std::string id;
+  std::string title;
+  std::string description;
+  std::vector<std::string> tags;
+  std::string state;  // queued, processing, ready, failed
+  std::string source_sha256;
+  std::string source_filename;
+  std::string media_info_json;
+  std::int64_t created_at_ms = 0;
+  std::int64_t updated_at_ms = 0;
+};
+
+struct VideoPatch {
+  std::optional<std::string> title;
+  std::optional<std::string> description;
+  std::optional<std::vector<std::string>> tags;
+};
+
+// A page of the library, newest first. `after` is the cursor returned with the previous page.
+struct VideoPage {
+  std::vector<VideoRow> videos;
+  std::optional<std::string> next_cursor;
+  std::int64_t total = 0;
+};
+
+std::string new_video_id();
+Result<void> insert_video(Connection& c, const VideoRow& video);
+Result<std::optional<VideoRow>> find_video(Connection& c, const std::string& id);
+Result<std::optional<VideoRow>> find_video_by_source(Connection& c, const std::string& source_sha256);
+Result<VideoPage> list_videos(Connection& c, int limit, const std::optional<std::string>& cursor);
+// Returns false when there is no such video.
+Result<bool> update_video(Connection& c, const std::string& id, const VideoPatch& patch);
+Result<bool> delete_video(Connection& c, const std::string& id);
+
+}  // namespace cinevault::db

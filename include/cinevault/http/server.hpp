@@ -1,0 +1,42 @@
+// The HTTP/1.1 server: Boost.Beast on Asio, keep-alive, limits, timeouts, auth, access log.
+//
+// Threads: http.io_threads run the network event loop only; handlers marked blocking (and
+// every SinkFactory and KeyVerifier call) run on a separate pool of http.blocking_threads.
+// A connection's steps run on its own strand, one at a time.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cinevault/core/config.hpp"
+#include "cinevault/core/result.hpp"
+#include "cinevault/http/types.hpp"
+
+namespace cinevault::http {
+
+// Checks an API key's secret; returns the key's id, or nullopt if it is unknown or revoked.
+using KeyVerifier = std::function<Result<std::optional<std::string>>(const std::string& secret)>;
+
+class Server {
+ public:
+  virtual ~Server() = default;
+
+  // Binds and listens. Fails (with a message naming the address) if the port is taken.
+  virtual Result<void> listen() = 0;
+  virtual std::uint16_t port() const = 0;
+  // Runs until a shutdown completes: the first SIGTERM/SIGINT (or shutdown()) stops
+  // accepting, closes idle connections and lets requests in flight finish for up to
+  // http.shutdown_grace_s; a second signal stops at once.
+  virtual void run() = 0;
+  virtual void shutdown() = 0;  // thread-safe
+  virtual bool draining() const = 0;
+};
+
+std::unique_ptr<Server> make_server(const HttpConfig& config, bool require_key_for_reads, std::vector<Route> routes,
+                                    KeyVerifier verify_key);
+
+}  // namespace cinevault::http

@@ -1,0 +1,50 @@
+// Turns a complete staged upload into a library entry: probe, store, record, queue.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cinevault/core/config.hpp"
+#include "cinevault/core/result.hpp"
+#include "cinevault/db/database.hpp"
+#include "cinevault/db/videos.hpp"
+#include "cinevault/ingest/staging.hpp"
+#include "cinevault/store/object_store.hpp"
+
+namespace cinevault::ingest {
+
+struct VideoMetadata {
+  std::string title;
+  std::string description;
+  std::vector<std::string> tags;
+  std::string filename;  // as the client named it; informative only, never a path we open
+};
+
+struct IngestedVideo {
+  db::VideoRow video;
+  std::int64_t job_id = 0;
+  bool duplicate = false;  // identical bytes were uploaded before: `video` is that upload's video
+};
+
+// Checks user-supplied metadata (lengths, characters); the title falls back to the filename.
+Result<VideoMetadata> normalize_metadata(VideoMetadata metadata);
+
+// Thread-safe: may be called from several request threads at once.
+class Ingestor {
+ public:
+  Ingestor(const MediaLimits& limits, db::Database& database, store::ObjectStore& store)
+      : limits_(limits), database_(database), store_(store) {}
+
+  // Probes the staged file; if the media is acceptable, moves it into the store and, in one
+  // transaction, records the object, a video in state `queued` and its transcode job.
+  // Bytes identical to an existing video's source return that video (duplicate = true).
+  // Whatever the outcome, the staged file is gone afterwards; on failure nothing remains.
+  Result<IngestedVideo> ingest(StagedFile staged, const VideoMetadata& metadata);
+
+ private:
+  MediaLimits limits_;
+  db::Database& database_;
+  store::ObjectStore& store_;
+};
+
+}  // namespace cinevault::ingest

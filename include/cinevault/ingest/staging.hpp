@@ -1,0 +1,58 @@
+// A staged upload: bytes streamed to a temp file while their SHA-256 is computed.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "cinevault/core/file.hpp"
+#include "cinevault/core/hash.hpp"
+#include "cinevault/core/result.hpp"
+
+namespace cinevault::ingest {
+
+// A complete staged file: durable on disk, its hash and size known. Owns the file: it is
+// removed when this is destroyed, unless the store took it (rename) first.
+class StagedFile {
+ public:
+  StagedFile(std::filesystem::path path, std::string sha256, std::uint64_t size)
+      : path_(std::move(path)), sha256_(std::move(sha256)), size_(size) {}
+  StagedFile(StagedFile&& other) noexcept
+      : path_(std::exchange(other.path_, {})), sha256_(std::move(other.sha256_)), size_(other.size_) {}
+  StagedFile& operator=(StagedFile&&) = delete;
+  ~StagedFile();
+
+  const std::filesystem::path& path() const { return path_; }
+  const std::string& sha256() const { return sha256_; }
+  std::uint64_t size() const { return size_; }
+
+ private:
+  std::filesystem::path path_;
+  std::string sha256_;
+  std::uint64_t size_;
+};
+
+// Writes a new staging file. Not thread-safe (one request writes it). An unfinished
+// staging file is removed by the destructor: an aborted upload leaves nothing.
+class StagingWriter {
+ public:
+  static Result<StagingWriter> create(const std::filesystem::path& dir, std::uint64_t max_bytes);
+  StagingWriter(StagingWriter&&) = default;
+  ~StagingWriter();
+
+  Result<void> write(const char* data, std::size_t size);
+  std::uint64_t size() const { return size_; }
+  // fsync, close, and hand the file over.
+  Result<StagedFile> finish();
+
+ private:
+  StagingWriter(std::filesystem::path path, File file, std::uint64_t max_bytes)
+      : path_(std::move(path)), file_(std::move(file)), max_bytes_(max_bytes) {}
+  std::filesystem::path path_;
+  File file_;
+  Hasher hasher_{HashAlgorithm::sha256};
+  std::uint64_t size_ = 0;
+  std::uint64_t max_bytes_;
+};
+
+}  // namespace cinevault::ingest

@@ -1,0 +1,271 @@
+// The tus 1.0 resumable upload protocol: core, creation, creation-with-upload, termination,
+// checksum (sha1, sha256) and expiration. https://tus.io/protocols/resumable-upload
+#include <charconv>
+
+#include "cinevault/api/api.hpp"
+#include "cinevault/core/hash.hpp"
+#include "json.hpp"
+
+namespace cinevault::api {
+namespace {
+
+using nlohmann::json;
+namespace field = http::beast_http;
+
+constexpr const char* kTusVersion = "1.0.0";
+constexpr std::string_view kOffsetContentType = "application/offset+octet-stream";
+constexpr std::size_t kMaxMetadataHeader = 8 * 1024;
+
+std::string http_date(std::int64_t unix_ms) {
+  std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char text[64];
+  std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return text;
+}
+
+std::optional<std::int64_t> parse_non_negative(std::string_view text) {
+  std::int64_t value = 0;
+  if (text.empty() || text.size() > 19) return std::nullopt;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < 0) return std::nullopt;
+  return value;
+}
+
+// Upload-Metadata: "key base64value,key2 base64value2"; keys unique, ASCII, no spaces or commas.
+Result<std::map<std::string, std::string>> parse_metadata(std::string_view header) {
+  std::map<std::string, std::string> metadata;
+  if (header.size() > kMaxMetadataHeader) return fail(ErrorCode::invalid_argument, "Upload-Metadata is too long");
+  while (!header.empty()) {
+    auto comma = header.find(',');
+    std::string_view pair = header.substr(0, comma);
+    header = comma == std::string_view::npos ? std::string_view() : header.substr(comma + 1);
+    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+    while (!pair.empty() && pair.back() == ' ') pair.remove_suffix(1);
+    if (pair.empty()) continue;
+    auto space = pair.find(' ');
+    std::string key(pair.substr(0, space));
+    std::string value;
+    if (space != std::string_view::npos) {
+      auto decoded = base64_decode(pair.substr(space + 1));
+      if (!decoded) return fail(ErrorCode::invalid_argument, "Upload-Metadata value of '" + key + "' is not base64");
+      value = std::move(*decoded);
+    }
+    for (char c : key)
+      if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f)
+        return fail(ErrorCode::invalid_argument, "Upload-Metadata keys must be printable ASCII");
+    if (!metadata.emplace(key, value).second)
+      return fail(ErrorCode::invalid_argument, "Upload-Metadata has key '" + key + "' twice");
+  }
+  return metadata;
+}
+
+std::string encode_metadata(const std::map<std::string, std::string>& metadata) {
+  std::string out;
+  for (auto& [key, value] : metadata) {
+    if (!out.empty()) out += ',';
+    out += key;
+    if (!value.empty()) out += ' ' + base64_encode(value);
+  }
+  return out;
+}
+
+Result<std::optional<ingest::ChunkChecksum>> parse_checksum(std::string_view header) {
+  if (header.empty()) return std::optional<ingest::ChunkChecksum>();
+  auto space = header.find(' ');
+  if (space == std::string_view::npos) return fail(ErrorCode::invalid_argument, "Upload-Checksum must be '<algorithm> <base64>'");
+  std::string_view algorithm = header.substr(0, space);
+  ingest::ChunkChecksum checksum{HashAlgorithm::sha1, {}};
+  if (algorithm == "sha256") checksum.algorithm = HashAlgorithm::sha256;
+  else if (algorithm != "sha1") return fail(ErrorCode::invalid_argument, "unsupported checksum algorithm (use sha1 or sha256)");
+  auto digest = base64_decode(header.substr(space + 1));
+  if (!digest || digest->size() != (checksum.algorithm == HashAlgorithm::sha1 ? 20u : 32u))
+    return fail(ErrorCode::invalid_argument, "Upload-Checksum digest is not valid base64 of the right length");
+  checksum.expected = std::move(*digest);
+  return std::optional<ingest::ChunkChecksum>(std::move(checksum));
+}
+
+// Every tus request but OPTIONS must name the protocol version we speak.
+Result<void> check_tus_version(const http::RequestContext& request) {
+  if (request.header_value("Tus-Resumable") == kTusVersion) return {};
+  return fail(ErrorCode::precondition_failed, "Tus-Resumable must be 1.0.0");
+}
+
+Result<std::optional<std::int64_t>> content_length(const http::RequestContext& request) {
+  auto text = request.header_value(field::field::content_length);
+  if (text.empty()) return std::optional<std::int64_t>();
+  auto value = parse_non_negative(text);
+  if (!value) return fail(ErrorCode::invalid_argument, "bad Content-Length");
+  return std::optional<std::int64_t>(*value);
+}
+
+bool has_body(const http::RequestContext& request) {
+  return request.header_value(field::field::transfer_encoding).size() > 0 ||
+         parse_non_negative(request.header_value(field::field::content_length)).value_or(0) > 0;
+}
+
+// The body of a PATCH (or of a POST with creation-with-upload) goes straight into the upload.
+class AppendSink final : public http::BodySink {
+ public:
+  AppendSink(std::optional<ingest::UploadStatus> created, std::unique_ptr<ingest::UploadAppend> append)
+      : created(std::move(created)), append(std::move(append)) {}
+  Result<void> write(const char* data, std::size_t size) override {
+    if (!append) return fail(ErrorCode::invalid_argument, "this request takes no body");
+    return append->write(data, size);
+  }
+  void interrupted() override {
+    if (append) append->keep_partial();
+  }
+  std::optional<ingest::UploadStatus> created;
+  std::unique_ptr<ingest::UploadAppend> append;
+};
+
+// The headers every tus response carries, error responses included.
+void add_tus_headers(http::Response& response) {
+  std::visit(
+      [](auto& message) {
+        message.set("Tus-Resumable", kTusVersion);
+        if (message.result_int() == 412) message.set("Tus-Version", kTusVersion);
+      },
+      response);
+}
+
+void set_header(http::Response& response, std::string_view name, const std::string& value) {
+  std::visit([&](auto& message) { message.set(boost::beast::string_view(name.data(), name.size()), value); }, response);
+}
+
+http::Response append_response(ApiContext&, Result<ingest::UploadAppend::Outcome> outcome, unsigned success_status) {
+  if (!outcome) return http::error_response(outcome.error());
+  http::Response response = http::empty_response(success_status);
+  set_header(response, "Upload-Offset", std::to_string(outcome->offset));
+  if (outcome->video) {
+    set_header(response, "Cinevault-Video-Id", outcome->video->video.id);
+  } else {
+    set_header(response, "Upload-Expires", http_date(outcome->expires_at_ms));
+  }
+  return response;
+}
+
+}  // namespace
+
+void add_upload_routes(ApiContext& context, std::vector<http::Route>& routes) {
+  const auto max_size = static_cast<std::uint64_t>(context.uploads.max_size());
+  const std::size_t first = routes.size();
+
+  // Discovery: versions, extensions, limits.
+  routes.push_back({http::Verb::options, "/api/v1/uploads", [&context](http::RequestContext&) -> http::Response {
+                      auto response = http::empty_response(204);
+                      response.set("Tus-Resumable", kTusVersion);
+                      response.set("Tus-Version", kTusVersion);
+                      response.set("Tus-Max-Size", std::to_string(context.uploads.max_size()));
+                      response.set("Tus-Extension", "creation,creation-with-upload,termination,checksum,expiration");
+                      response.set("Tus-Checksum-Algorithm", "sha1,sha256");
+                      return response;
+                    },
+                    http::Access::open, http::BodyKind::none, 0, {}, false});
+
+  // Creation (and creation-with-upload when the POST carries data).
+  routes.push_back(
+      {http::Verb::post, "/api/v1/uploads",
+       [&context](http::RequestContext& request) -> http::Response {
+         auto& sink = static_cast<AppendSink&>(*request.sink);
+         const auto& id = sink.created->row.id;
+         http::Response response = http::empty_response(201);
+         if (sink.append) {
+           response = append_response(context, sink.append->commit(), 201);
+           if (std::visit([](auto& m) { return m.result_int(); }, response) != 201) return response;
+         } else {
+           set_header(response, "Upload-Expires", http_date(sink.created->row.expires_at_ms));
+         }
+         set_header(response, "Location", "/api/v1/uploads/" + id);
+         return response;
+       },
+       http::Access::mutate, http::BodyKind::stream, max_size,
+       [&context](http::RequestContext& request) -> Result<std::unique_ptr<http::BodySink>> {
+         RETURN_IF_ERROR(check_tus_version(request));
+         if (!request.header_value("Upload-Defer-Length").empty())
+           return fail(ErrorCode::invalid_argument, "Upload-Defer-Length is not supported: send Upload-Length");
+         auto length = parse_non_negative(request.header_value("Upload-Length"));
+         if (!length) return fail(ErrorCode::invalid_argument, "Upload-Length is required and must be a non-negative integer");
+         if (*length > context.uploads.max_size())
+           return fail(ErrorCode::too_large, "Upload-Length is over Tus-Max-Size " + std::to_string(context.uploads.max_size()));
+         TRY(auto metadata, parse_metadata(request.header_value("Upload-Metadata")));
+         bool body = has_body(request);
+         if (body && request.header_value(field::field::content_type) != kOffsetContentType)
+           return fail(ErrorCode::unsupported_media, "data sent with the creation must be application/offset+octet-stream");
+         TRY(auto checksum, parse_checksum(request.header_value("Upload-Checksum")));
+         TRY(auto length_of_body, content_length(request));
+         if (length_of_body && *length_of_body > *length)
+           return fail(ErrorCode::too_large, "the data goes past the declared Upload-Length");
+         TRY(auto created, context.uploads.create(*length, std::move(metadata)));
+         std::unique_ptr<ingest::UploadAppend> append;
+         if (body) {
+           TRY(append, context.uploads.begin_append(created.row.id, 0, length_of_body, std::move(checksum)));
+         }
+         return std::unique_ptr<http::BodySink>(new AppendSink(std::move(created), std::move(append)));
+       }});
+
+  // Where an upload stands. Never cached: the offset moves.
+  routes.push_back({http::Verb::head, "/api/v1/uploads/{}", [&context](http::RequestContext& request) -> http::Response {
+                      if (auto ok = check_tus_version(request); !ok) return http::error_response(ok.error());
+                      auto status = context.uploads.status(request.params[0]);
+                      http::Response response = status ? http::Response(http::empty_response(200))
+                                                       : http::Response(http::error_response(status.error()));
+                      set_header(response, "Cache-Control", "no-store");
+                      if (!status) return response;
+                      set_header(response, "Upload-Offset", std::to_string(status->row.offset));
+                      set_header(response, "Upload-Length", std::to_string(status->row.length));
+                      if (!status->metadata.empty()) set_header(response, "Upload-Metadata", encode_metadata(status->metadata));
+                      if (status->row.state != "complete") set_header(response, "Upload-Expires", http_date(status->row.expires_at_ms));
+                      if (status->row.video_id) set_header(response, "Cinevault-Video-Id", *status->row.video_id);
+                      return response;
+                    }});
+
+  // The same facts as JSON, for people and pages.
+  routes.push_back({http::Verb::get, "/api/v1/uploads/{}", [&context](http::RequestContext& request) -> http::Response {
+                      auto status = context.uploads.status(request.params[0]);
+                      if (!status) return http::error_response(status.error());
+                      json body = {{"id", status->row.id},           {"length", status->row.length},
+                                   {"offset", status->row.offset},   {"state", status->row.state},
+                                   {"metadata", status->metadata},   {"expires_at", iso8601_utc(status->row.expires_at_ms)}};
+                      body["video_id"] = status->row.video_id ? json(*status->row.video_id) : json(nullptr);
+                      auto response = http::json_response(200, body);
+                      response.set(field::field::cache_control, "no-store");
+                      return response;
+                    }});
+
+  // Appending data at the offset the server reported.
+  routes.push_back({http::Verb::patch, "/api/v1/uploads/{}",
+                    [&context](http::RequestContext& request) -> http::Response {
+                      auto& sink = static_cast<AppendSink&>(*request.sink);
+                      return append_response(context, sink.append->commit(), 204);
+                    },
+                    http::Access::mutate, http::BodyKind::stream, max_size,
+                    [&context](http::RequestContext& request) -> Result<std::unique_ptr<http::BodySink>> {
+                      RETURN_IF_ERROR(check_tus_version(request));
+                      if (request.header_value(field::field::content_type) != kOffsetContentType)
+                        return fail(ErrorCode::unsupported_media, "PATCH data must be application/offset+octet-stream");
+                      auto offset = parse_non_negative(request.header_value("Upload-Offset"));
+                      if (!offset) return fail(ErrorCode::invalid_argument, "Upload-Offset is required and must be a non-negative integer");
+                      TRY(auto checksum, parse_checksum(request.header_value("Upload-Checksum")));
+                      TRY(auto length, content_length(request));
+                      TRY(auto append, context.uploads.begin_append(request.params[0], *offset, length, std::move(checksum)));
+                      return std::unique_ptr<http::BodySink>(new AppendSink(std::nullopt, std::move(append)));
+                    }});
+
+  // Termination.
+  routes.push_back({http::Verb::delete_, "/api/v1/uploads/{}",
+                    [&context](http::RequestContext& request) -> http::Response {
+                      if (auto ok = check_tus_version(request); !ok) return http::error_response(ok.error());
+                      auto terminated = context.uploads.terminate(request.params[0]);
+                      if (!terminated) return http::error_response(terminated.error());
+                      return http::empty_response(204);
+                    },
+                    http::Access::mutate});
+
+  for (std::size_t i = first; i < routes.size(); ++i)
+    if (routes[i].method != http::Verb::get) routes[i].decorate = add_tus_headers;
+}
+
+}  // namespace cinevault::api

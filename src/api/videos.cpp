@@ -1,0 +1,264 @@
+#include <ctime>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "cinevault/api/api.hpp"
+#include "cinevault/ingest/multipart.hpp"
+#include "cinevault/ingest/staging.hpp"
+#include "json.hpp"
+
+namespace cinevault::api {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 200;
+constexpr std::size_t kMaxFormField = 64 * 1024;
+
+std::vector<std::string> split_tags(const std::string& text) {
+  std::vector<std::string> tags;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    auto comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    auto tag = text.substr(start, comma - start);
+    auto first = tag.find_first_not_of(' ');
+    auto last = tag.find_last_not_of(' ');
+    if (first != std::string::npos) tags.push_back(tag.substr(first, last - first + 1));
+    start = comma + 1;
+  }
+  return tags;
+}
+
+http::Response ingested_response(const Result<ingest::IngestedVideo>& ingested) {
+  if (!ingested) return http::error_response(ingested.error());
+  json body = video_json(ingested->video);
+  body["duplicate"] = ingested->duplicate;
+  auto response = http::json_response(ingested->duplicate ? 200 : 201, body);
+  response.set(http::beast_http::field::location, "/api/v1/videos/" + ingested->video.id);
+  return response;
+}
+
+// PUT /api/v1/videos?title=…: the raw body is the file.
+class RawUploadSink final : public http::BodySink {
+ public:
+  explicit RawUploadSink(ingest::StagingWriter writer) : writer(std::move(writer)) {}
+  Result<void> write(const char* data, std::size_t size) override { return writer.write(data, size); }
+  ingest::StagingWriter writer;
+};
+
+// POST /api/v1/videos, multipart/form-data: a `file` part and optional title, description, tags.
+class MultipartUploadSink final : public http::BodySink {
+ public:
+  MultipartUploadSink(std::string boundary, ingest::StagingWriter writer)
+      : writer_(std::move(writer)),
+        parser_(std::move(boundary), {[this](const ingest::PartHeader& part) { return begin(part); },
+                                      [this](const char* data, std::size_t size) { return data_of_part(data, size); },
+                                      [this]() -> Result<void> { current_ = nullptr; return {}; }}) {}
+
+  Result<void> write(const char* data, std::size_t size) override { return parser_.feed(data, size); }
+
+  Result<ingest::VideoMetadata> finish_form() {
+    RETURN_IF_ERROR(parser_.finish());
+    if (!has_file_) return fail(ErrorCode::invalid_argument, "the form has no 'file' part");
+    ingest::VideoMetadata metadata;
+    metadata.title = fields_["title"];
+    metadata.description = fields_["description"];
+    metadata.tags = split_tags(fields_["tags"]);
+    metadata.filename = filename_;
+    return metadata;
+  }
+
+  ingest::StagingWriter& writer() { return writer_; }
+
+ private:
+  Result<void> begin(const ingest::PartHeader& part) {
+    if (part.name == "file") {
+      if (has_file_) return fail(ErrorCode::invalid_argument, "the form has more than one 'file' part");
+      has_file_ = true;
+      filename_ = part.filename;
+      current_ = nullptr;
+      in_file_ = true;
+      return {};
+    }
+    in_file_ = false;
+    if (part.name != "title" && part.name != "description" && part.name != "tags")
+      return fail(ErrorCode::invalid_argument, "unknown form field '" + part.name + "'");
+    current_ = &fields_[part.name];
+    current_->clear();
+    return {};
+  }
+
+  Result<void> data_of_part(const char* data, std::size_t size) {
+    if (in_file_ && !current_) return writer_.write(data, size);
+    if (current_->size() + size > kMaxFormField) return fail(ErrorCode::too_large, "a form field is longer than 64 KiB");
+    current_->append(data, size);
+    return {};
+  }
+
+  ingest::StagingWriter writer_;
+  ingest::MultipartParser parser_;
+  std::map<std::string, std::string> fields_;
+  std::string* current_ = nullptr;
+  bool in_file_ = false;
+  bool has_file_ = false;
+  std::string filename_;
+};
+
+Result<int> page_size(const http::RequestContext& request) {
+  auto text = request.query_value("limit");
+  if (!text) return kDefaultPageSize;
+  try {
+    std::size_t used = 0;
+    int limit = std::stoi(*text, &used);
+    if (used == text->size() && limit >= 1 && limit <= kMaxPageSize) return limit;
+  } catch (...) {
+  }
+  return fail(ErrorCode::invalid_argument, "limit must be a number from 1 to 200");
+}
+
+Result<db::VideoPatch> parse_patch(const std::string& body) {
+  json document = json::parse(body, nullptr, false);
+  if (document.is_discarded() || !document.is_object())
+    return fail(ErrorCode::invalid_argument, "the body must be a JSON object");
+  db::VideoPatch patch;
+  for (auto& [key, value] : document.items()) {
+    if (key == "title" || key == "description") {
+      if (!value.is_string()) return fail(ErrorCode::invalid_argument, "'" + key + "' must be a string");
+      (key == "title" ? patch.title : patch.description) = value.get<std::string>();
+    } else if (key == "tags") {
+      if (!value.is_array()) return fail(ErrorCode::invalid_argument, "'tags' must be an array of strings");
+      std::vector<std::string> tags;
+      for (auto& tag : value) {
+        if (!tag.is_string()) return fail(ErrorCode::invalid_argument, "'tags' must be an array of strings");
+        tags.push_back(tag.get<std::string>());
+      }
+      patch.tags = std::move(tags);
+    } else {
+      return fail(ErrorCode::invalid_argument, "unknown field '" + key + "': only title, description and tags can change");
+    }
+  }
+  // The same checks as at upload time.
+  ingest::VideoMetadata check{patch.title.value_or("x"), patch.description.value_or(""),
+                              patch.tags.value_or(std::vector<std::string>{}), ""};
+  if (patch.title && patch.title->empty()) return fail(ErrorCode::invalid_argument, "the title must not be empty");
+  RETURN_IF_ERROR(ingest::normalize_metadata(std::move(check)));
+  return patch;
+}
+
+}  // namespace
+
+std::string iso8601_utc(std::int64_t unix_ms) {
+  std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec, unix_ms % 1000);
+}
+
+json video_json(const db::VideoRow& video) {
+  json media = json::parse(video.media_info_json, nullptr, false);
+  return {{"id", video.id},
+          {"title", video.title},
+          {"description", video.description},
+          {"tags", video.tags},
+          {"state", video.state},
+          {"source", {{"sha256", video.source_sha256}, {"filename", video.source_filename}}},
+          {"media", media.is_discarded() ? json::object() : media},
+          {"created_at", iso8601_utc(video.created_at_ms)},
+          {"updated_at", iso8601_utc(video.updated_at_ms)}};
+}
+
+void add_video_routes(ApiContext& context, std::vector<http::Route>& routes) {
+  const auto max_upload = static_cast<std::uint64_t>(context.config.uploads.max_upload_bytes);
+
+  routes.push_back({http::Verb::get, "/api/v1/videos", [&context](http::RequestContext& request) -> http::Response {
+                      auto limit = page_size(request);
+                      if (!limit) return http::error_response(limit.error());
+                      auto page = context.database.read(
+                          [&](db::Connection& c) { return db::list_videos(c, *limit, request.query_value("cursor")); });
+                      if (!page) return http::error_response(page.error());
+                      json videos = json::array();
+                      for (auto& video : page->videos) videos.push_back(video_json(video));
+                      json body = {{"videos", videos}, {"total", page->total}};
+                      body["next_cursor"] = page->next_cursor ? json(*page->next_cursor) : json(nullptr);
+                      return http::json_response(200, body);
+                    }});
+
+  routes.push_back({http::Verb::get, "/api/v1/videos/{}", [&context](http::RequestContext& request) -> http::Response {
+                      auto video = context.database.read([&](db::Connection& c) { return db::find_video(c, request.params[0]); });
+                      if (!video) return http::error_response(video.error());
+                      if (!*video) return http::error_response({ErrorCode::not_found, "no such video"});
+                      return http::json_response(200, video_json(**video));
+                    }});
+
+  routes.push_back({http::Verb::patch, "/api/v1/videos/{}",
+                    [&context](http::RequestContext& request) -> http::Response {
+                      auto patch = parse_patch(request.body);
+                      if (!patch) return http::error_response(patch.error());
+                      auto updated = context.database.write([&](db::Connection& c) -> Result<std::optional<db::VideoRow>> {
+                        TRY(bool found, db::update_video(c, request.params[0], *patch));
+                        if (!found) return std::optional<db::VideoRow>();
+                        return db::find_video(c, request.params[0]);
+                      });
+                      if (!updated) return http::error_response(updated.error());
+                      if (!*updated) return http::error_response({ErrorCode::not_found, "no such video"});
+                      return http::json_response(200, video_json(**updated));
+                    },
+                    http::Access::mutate, http::BodyKind::text});
+
+  routes.push_back({http::Verb::delete_, "/api/v1/videos/{}",
+                    [&context](http::RequestContext& request) -> http::Response {
+                      auto deleted = context.database.write([&](db::Connection& c) { return db::delete_video(c, request.params[0]); });
+                      if (!deleted) return http::error_response(deleted.error());
+                      if (!*deleted) return http::error_response({ErrorCode::not_found, "no such video"});
+                      spdlog::info("video {} deleted; its objects go at the next collection", request.params[0]);
+                      return http::empty_response(204);
+                    },
+                    http::Access::mutate});
+
+  // curl -T movie.mp4 '…/api/v1/videos?title=…'
+  routes.push_back({http::Verb::put, "/api/v1/videos",
+                    [&context](http::RequestContext& request) -> http::Response {
+                      auto& sink = static_cast<RawUploadSink&>(*request.sink);
+                      if (sink.writer.size() == 0) return http::error_response({ErrorCode::invalid_argument, "the upload is empty"});
+                      ingest::VideoMetadata metadata{request.query_value("title").value_or(""),
+                                                     request.query_value("description").value_or(""),
+                                                     split_tags(request.query_value("tags").value_or("")),
+                                                     request.query_value("filename").value_or("")};
+                      auto normalized = ingest::normalize_metadata(std::move(metadata));
+                      if (!normalized) return http::error_response(normalized.error());
+                      return ingested_response(sink.writer.finish().and_then([&](ingest::StagedFile staged) {
+                        return context.ingestor.ingest(std::move(staged), *normalized);
+                      }));
+                    },
+                    http::Access::mutate, http::BodyKind::stream, max_upload,
+                    [&context, max_upload](http::RequestContext&) -> Result<std::unique_ptr<http::BodySink>> {
+                      TRY(auto writer, ingest::StagingWriter::create(context.store.temp_dir(), max_upload));
+                      return std::unique_ptr<http::BodySink>(new RawUploadSink(std::move(writer)));
+                    }});
+
+  // curl -F file=@movie.mp4 -F title=… …/api/v1/videos
+  routes.push_back({http::Verb::post, "/api/v1/videos",
+                    [&context](http::RequestContext& request) -> http::Response {
+                      auto& sink = static_cast<MultipartUploadSink&>(*request.sink);
+                      auto metadata = sink.finish_form().and_then(
+                          [](ingest::VideoMetadata m) { return ingest::normalize_metadata(std::move(m)); });
+                      if (!metadata) return http::error_response(metadata.error());
+                      if (sink.writer().size() == 0) return http::error_response({ErrorCode::invalid_argument, "the file is empty"});
+                      return ingested_response(sink.writer().finish().and_then([&](ingest::StagedFile staged) {
+                        return context.ingestor.ingest(std::move(staged), *metadata);
+                      }));
+                    },
+                    http::Access::mutate, http::BodyKind::stream, max_upload + (1 << 20),
+                    [&context, max_upload](http::RequestContext& request) -> Result<std::unique_ptr<http::BodySink>> {
+                      TRY(auto boundary, ingest::MultipartParser::boundary_of(
+                                             request.header_value(http::beast_http::field::content_type)));
+                      TRY(auto writer, ingest::StagingWriter::create(context.store.temp_dir(), max_upload));
+                      return std::unique_ptr<http::BodySink>(new MultipartUploadSink(std::move(boundary), std::move(writer)));
+                    }});
+}
+
+}  // namespace cinevault::api

@@ -1,0 +1,247 @@
+#include "daemon.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <iostream>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+extern "C" {
+#include <libavutil/log.h>
+}
+#include <spdlog/spdlog.h>
+
+#include "cinevault/api/api.hpp"
+#include "cinevault/core/file.hpp"
+#include "cinevault/core/log.hpp"
+#include "cinevault/db/api_keys.hpp"
+#include "cinevault/db/objects.hpp"
+#include "cinevault/http/server.hpp"
+
+namespace cinevault::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+// One process per data directory: an exclusive flock held for the daemon's life.
+class DataDirLock {
+ public:
+  static Result<DataDirLock> acquire(const fs::path& data_dir) {
+    std::error_code ec;
+    fs::create_directories(data_dir, ec);
+    if (ec) return fail(ErrorCode::io, "cannot create the data directory " + data_dir.string() + ": " + ec.message());
+    auto path = data_dir / "lock";
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return fail(ErrorCode::io, errno_message("open " + path.string(), errno));
+    File file(fd);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0)
+      return fail(ErrorCode::unavailable, "another cinevault process is using " + data_dir.string());
+    return DataDirLock(std::move(file));
+  }
+
+ private:
+  explicit DataDirLock(File file) : file_(std::move(file)) {}
+  File file_;
+};
+
+struct Services {
+  std::unique_ptr<store::ObjectStore> store;
+  std::unique_ptr<db::Database> database;
+};
+
+Result<Services> open_services(const Config& config) {
+  Services services;
+  TRY(services.store, store::make_local_store(config.data_dir));
+  TRY(services.database, db::Database::open(config.data_dir / "cinevault.db"));
+  return services;
+}
+
+Result<store::GcReport> collect_garbage(db::Database& database, store::ObjectStore& store, bool remove_temp_files) {
+  store::ObjectStore::Collector collector{
+      [&]() -> Result<std::size_t> {
+        return database.write([](db::Connection& c) {
+          return db::delete_unreferenced_objects(c).map([](const auto& removed) { return removed.size(); });
+        });
+      },
+      [&](const std::string& sha256) {
+        return database.read([&](db::Connection& c) { return db::object_exists(c, sha256); });
+      }};
+  auto report = store.collect_garbage(collector, remove_temp_files);
+  if (report && (report->objects_removed || report->rows_removed || report->temp_files_removed))
+    spdlog::info("gc: removed {} object(s) ({} bytes), {} row(s), {} temp file(s)", report->objects_removed,
+                 report->bytes_freed, report->rows_removed, report->temp_files_removed);
+  if (!report) spdlog::error("gc failed: {}", report.error().message);
+  return report;
+}
+
+// On first start: an admin key, whose secret goes to <data>/admin.key (0600) and nowhere else.
+Result<void> ensure_admin_key(const Config& config, db::Database& database) {
+  auto path = fs::absolute(config.data_dir / "admin.key");
+  TRY(bool created, database.write([&](db::Connection& c) -> Result<bool> {
+    TRY(auto count, db::count_api_keys(c));
+    if (count > 0) return false;
+    TRY(auto key, db::create_api_key(c, "admin"));
+    // Written before the commit: a committed key always has its file.
+    RETURN_IF_ERROR(write_file_atomically(path, key.secret + "\n", 0600));
+    return true;
+  }));
+  if (created) spdlog::info("created the admin API key; it is in {} (mode 0600)", path.string());
+  return {};
+}
+
+// Verifies keys against the database; records last use at most once a minute per key.
+class KeyVerifier {
+ public:
+  explicit KeyVerifier(db::Database& database) : database_(database) {}
+  Result<std::optional<std::string>> operator()(const std::string& secret) {
+    TRY(auto id, database_.read([&](db::Connection& c) { return db::find_live_key(c, secret); }));
+    if (!id) return id;
+    auto now = db::now_ms();
+    bool touch = false;
+    {
+      std::lock_guard lock(mutex_);
+      auto& last = touched_[*id];
+      if (now - last > 60'000) last = now, touch = true;
+    }
+    if (touch) (void)database_.write([&](db::Connection& c) { return db::touch_api_key(c, *id); });
+    return id;
+  }
+
+ private:
+  db::Database& database_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::int64_t> touched_;
+};
+
+// Periodic work off the request path: expiring abandoned uploads, collecting garbage.
+class Maintenance {
+ public:
+  Maintenance(const Config& config, db::Database& database, store::ObjectStore& store, ingest::UploadManager& uploads)
+      : thread_([this, &config, &database, &store, &uploads](std::stop_token stop) {
+          using namespace std::chrono;
+          auto next_gc = steady_clock::now() + minutes(config.store.gc_interval_minutes);
+          std::unique_lock lock(mutex_);
+          while (!stop.stop_requested()) {
+            wake_.wait_for(lock, stop, minutes(1), [] { return false; });
+            if (stop.stop_requested()) break;
+            lock.unlock();
+            if (auto expired = uploads.expire(); !expired) spdlog::error("upload expiry failed: {}", expired.error().message);
+            if (config.store.gc_interval_minutes > 0 && steady_clock::now() >= next_gc) {
+              (void)collect_garbage(database, store, false);
+              next_gc = steady_clock::now() + minutes(config.store.gc_interval_minutes);
+            }
+            lock.lock();
+          }
+        }) {}
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable_any wake_;
+  std::jthread thread_;  // last: stopped and joined first
+};
+
+int fatal(const std::string& message) {
+  spdlog::critical("{}", message);
+  return 1;
+}
+
+}  // namespace
+
+int serve(const Config& config) {
+  if (auto logging = init_logging(config.log_level); !logging) {
+    std::cerr << "cinevault: " << logging.error().message << "\n";
+    return 2;
+  }
+  av_log_set_level(AV_LOG_ERROR);
+  auto lock = DataDirLock::acquire(config.data_dir);
+  if (!lock) return fatal(lock.error().message);
+  auto services = open_services(config);
+  if (!services) return fatal(services.error().message);
+  auto& database = *services->database;
+  auto& store = *services->store;
+
+  // Nothing is being written yet: leftovers of a crash (temp files, unreferenced objects) go.
+  if (!collect_garbage(database, store, true)) return 1;
+  if (auto key = ensure_admin_key(config, database); !key) return fatal(key.error().message);
+
+  ingest::Ingestor ingestor(config.media, database, store);
+  ingest::UploadManager uploads(config.uploads, config.data_dir / "uploads", database, ingestor);
+  if (auto recovered = uploads.recover(); !recovered) return fatal("upload recovery failed: " + recovered.error().message);
+
+  std::unique_ptr<http::Server> server;
+  api::ApiContext context{config, database, store, ingestor, uploads, [&server] { return server->draining(); },
+                          [&] { return collect_garbage(database, store, false); }};
+  KeyVerifier verifier(database);
+  server = http::make_server(config.http, config.auth.require_key_for_reads, api::make_routes(context),
+                             [&verifier](const std::string& secret) { return verifier(secret); });
+  if (auto listening = server->listen(); !listening) return fatal(listening.error().message);
+  spdlog::info("cinevault listening on http://{}:{} with data in {}", config.listen_host(), server->port(),
+               fs::absolute(config.data_dir).string());
+  {
+    Maintenance maintenance(config, database, store, uploads);
+    server->run();
+  }
+  server.reset();
+  spdlog::info("stopped cleanly");
+  return 0;
+}
+
+int keys_command(const Config& config, const std::vector<std::string>& args) {
+  auto usage = [] {
+    std::cerr << "cinevault: usage: cinevault keys create [NAME] | list | revoke ID\n";
+    return 2;
+  };
+  if (args.empty()) return usage();
+  auto database = db::Database::open(config.data_dir / "cinevault.db", 1);
+  if (!database) {
+    std::cerr << "cinevault: " << database.error().message << "\n";
+    return 1;
+  }
+  auto& db = **database;
+  if (args[0] == "create" && args.size() <= 2) {
+    std::string name = args.size() == 2 ? args[1] : "key";
+    auto key = db.write([&](db::Connection& c) { return db::create_api_key(c, name); });
+    if (!key) return std::cerr << "cinevault: " << key.error().message << "\n", 1;
+    std::cerr << "created key " << key->row.id << " (" << name << "); the secret is shown once:\n";
+    std::cout << key->secret << "\n";
+    return 0;
+  }
+  if (args[0] == "list" && args.size() == 1) {
+    auto keys = db.read([](db::Connection& c) { return db::list_api_keys(c); });
+    if (!keys) return std::cerr << "cinevault: " << keys.error().message << "\n", 1;
+    std::cout << "ID        NAME                 CREATED (unix ms)  LAST USED          REVOKED\n";
+    for (auto& k : *keys) {
+      std::printf("%-9s %-20s %-18lld %-18s %s\n", k.id.c_str(), k.name.c_str(), static_cast<long long>(k.created_at_ms),
+                  k.last_used_at_ms ? std::to_string(*k.last_used_at_ms).c_str() : "-",
+                  k.revoked_at_ms ? std::to_string(*k.revoked_at_ms).c_str() : "-");
+    }
+    return 0;
+  }
+  if (args[0] == "revoke" && args.size() == 2) {
+    auto revoked = db.write([&](db::Connection& c) { return db::revoke_api_key(c, args[1]); });
+    if (!revoked) return std::cerr << "cinevault: " << revoked.error().message << "\n", 1;
+    if (!*revoked) return std::cerr << "cinevault: no live key with id " << args[1] << "\n", 1;
+    std::cerr << "revoked key " << args[1] << "\n";
+    return 0;
+  }
+  return usage();
+}
+
+int gc_command(const Config& config) {
+  if (!init_logging(config.log_level)) return 2;
+  auto lock = DataDirLock::acquire(config.data_dir);
+  if (!lock) return fatal(lock.error().message + " (stop the daemon, or POST /api/v1/admin/gc)");
+  auto services = open_services(config);
+  if (!services) return fatal(services.error().message);
+  auto report = collect_garbage(*services->database, *services->store, true);
+  if (!report) return 1;
+  std::cout << "removed " << report->objects_removed << " object(s), " << report->bytes_freed << " bytes, "
+            << report->rows_removed << " row(s), " << report->temp_files_removed << " temp file(s)\n";
+  return 0;
+}
+
+}  // namespace cinevault::app

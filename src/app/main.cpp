@@ -1,0 +1,110 @@
+// cinevault: command line parsing and dispatch.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cinevault/core/config.hpp"
+#include "daemon.hpp"
+
+namespace {
+
+using namespace cinevault;
+
+constexpr const char* kVersion = "0.1.0";
+
+void print_help() {
+  std::cout << "cinevault " << kVersion << " - a self-hosted video library server\n\n"
+            << "usage:\n"
+            << "  cinevault [serve] [options]        run the daemon in the foreground\n"
+            << "  cinevault keys create [NAME]       create an API key and print it once\n"
+            << "  cinevault keys list                list API keys\n"
+            << "  cinevault keys revoke ID           revoke an API key\n"
+            << "  cinevault gc                       remove unreferenced objects (daemon stopped)\n"
+            << "  cinevault --print-config           print the effective configuration as JSON\n"
+            << "  cinevault --help | --version\n\n"
+            << "options:\n"
+            << "  --config FILE        JSON configuration file (see config/cinevault.json)\n"
+            << "  --listen HOST:PORT   same as --http.listen (default 127.0.0.1:8080)\n"
+            << "  --data DIR           same as --data_dir (default ./data)\n"
+            << "  --log-level LEVEL    same as --log_level\n"
+            << "  --KEY VALUE          any configuration key below, e.g. --http.max_connections 200\n\n"
+            << "configuration keys (default):\n";
+  for (auto& key : config_keys())
+    std::cout << "  " << key.name << " (" << key.default_value << ")\n      " << key.description << "\n";
+}
+
+int usage_error(const std::string& message) {
+  std::cerr << "cinevault: " << message << " (see cinevault --help)\n";
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::vector<std::string> positional;
+  std::vector<std::pair<std::string, std::string>> overrides;
+  std::string config_file;
+  bool print_config = false;
+
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      print_help();
+      return 0;
+    }
+    if (arg == "--version") {
+      std::cout << "cinevault " << kVersion << "\n";
+      return 0;
+    }
+    if (arg == "--print-config") {
+      print_config = true;
+      continue;
+    }
+    if (arg.rfind("--", 0) == 0) {
+      std::string name = arg.substr(2), value;
+      if (auto eq = name.find('='); eq != std::string::npos) {
+        value = name.substr(eq + 1);
+        name = name.substr(0, eq);
+      } else {
+        if (i + 1 >= args.size()) return usage_error("option --" + name + " needs a value");
+        value = args[++i];
+      }
+      if (name == "config") config_file = value;
+      else if (name == "listen") overrides.emplace_back("http.listen", value);
+      else if (name == "data") overrides.emplace_back("data_dir", value);
+      else if (name == "log-level") overrides.emplace_back("log_level", value);
+      else overrides.emplace_back(name, value);
+      continue;
+    }
+    positional.push_back(arg);
+  }
+
+  // Defaults, then the file, then the flags.
+  Config config;
+  if (!config_file.empty()) {
+    if (auto applied = apply_config_file(config, config_file); !applied) {
+      std::cerr << "cinevault: " << applied.error().message << "\n";
+      return 2;
+    }
+  }
+  for (auto& [key, value] : overrides) {
+    if (auto applied = apply_config_value(config, key, value); !applied) {
+      std::cerr << "cinevault: " << applied.error().message << "\n";
+      return 2;
+    }
+  }
+  if (print_config) {
+    std::cout << config_to_json(config).dump(2) << "\n";
+    return 0;
+  }
+
+  std::string command = positional.empty() ? "serve" : positional[0];
+  std::vector<std::string> rest(positional.begin() + (positional.empty() ? 0 : 1), positional.end());
+  if (command == "serve" && rest.empty()) return app::serve(config);
+  if (command == "keys") return app::keys_command(config, rest);
+  if (command == "gc" && rest.empty()) return app::gc_command(config);
+  return usage_error("unknown command '" + command + (rest.empty() ? "" : " " + rest[0]) + "'");
+}

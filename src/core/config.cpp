@@ -1,0 +1,237 @@
+#include "cinevault/core/config.hpp"
+
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <limits>
+
+#include <nlohmann/json.hpp>
+
+namespace cinevault {
+namespace {
+
+using json = nlohmann::json;
+
+// A key binds a dotted name to a member; every access goes through this table so that the
+// file, the flags, --help and --print-config can never disagree.
+struct KeyBinding {
+  const char* name;
+  const char* description;
+  std::function<Result<void>(Config&, const json&)> set;
+  std::function<json(const Config&)> get;
+};
+
+Result<void> bad(const std::string& key, const std::string& why) {
+  return fail(ErrorCode::invalid_argument, "config key '" + key + "': " + why);
+}
+
+template <typename Member>
+KeyBinding integer(const char* name, const char* description, std::function<Member&(Config&)> at,
+                   std::int64_t min, std::int64_t max) {
+  return KeyBinding{
+      name, description,
+      [=](Config& c, const json& v) -> Result<void> {
+        if (!v.is_number_integer()) return bad(name, "expected an integer");
+        auto n = v.get<std::int64_t>();
+        if (n < min || n > max)
+          return bad(name, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+        at(c) = static_cast<Member>(n);
+        return {};
+      },
+      [=](const Config& c) { return json(at(const_cast<Config&>(c))); }};
+}
+
+KeyBinding number(const char* name, const char* description, std::function<double&(Config&)> at, double min,
+                  double max) {
+  return KeyBinding{name, description,
+                    [=](Config& c, const json& v) -> Result<void> {
+                      if (!v.is_number()) return bad(name, "expected a number");
+                      double n = v.get<double>();
+                      if (!(n >= min && n <= max))
+                        return bad(name, "must be between " + json(min).dump() + " and " + json(max).dump());
+                      at(c) = n;
+                      return {};
+                    },
+                    [=](const Config& c) { return json(at(const_cast<Config&>(c))); }};
+}
+
+KeyBinding boolean(const char* name, const char* description, std::function<bool&(Config&)> at) {
+  return KeyBinding{name, description,
+                    [=](Config& c, const json& v) -> Result<void> {
+                      if (!v.is_boolean()) return bad(name, "expected true or false");
+                      at(c) = v.get<bool>();
+                      return {};
+                    },
+                    [=](const Config& c) { return json(at(const_cast<Config&>(c))); }};
+}
+
+KeyBinding text(const char* name, const char* description, std::function<std::string&(Config&)> at,
+                std::function<Result<void>(const std::string&)> check) {
+  return KeyBinding{name, description,
+                    [=](Config& c, const json& v) -> Result<void> {
+                      if (!v.is_string()) return bad(name, "expected a string");
+                      auto s = v.get<std::string>();
+                      if (auto ok = check(s); !ok) return bad(name, ok.error().message);
+                      at(c) = s;
+                      return {};
+                    },
+                    [=](const Config& c) { return json(at(const_cast<Config&>(c))); }};
+}
+
+Result<std::pair<std::string, std::uint16_t>> split_listen(const std::string& s) {
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0) return fail(ErrorCode::invalid_argument, "expected HOST:PORT");
+  std::string host = s.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  unsigned port = 0;
+  auto port_text = std::string_view(s).substr(colon + 1);
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535)
+    return fail(ErrorCode::invalid_argument, "port must be a number from 0 to 65535");
+  return std::pair{host, static_cast<std::uint16_t>(port)};
+}
+
+const std::vector<KeyBinding>& bindings() {
+  static const std::vector<KeyBinding> table = [] {
+    constexpr std::int64_t kI64Max = std::numeric_limits<std::int64_t>::max();
+    std::vector<KeyBinding> t;
+    t.push_back(KeyBinding{"data_dir", "directory holding the database, objects and staged uploads",
+                           [](Config& c, const json& v) -> Result<void> {
+                             if (!v.is_string() || v.get<std::string>().empty())
+                               return bad("data_dir", "expected a non-empty path");
+                             c.data_dir = v.get<std::string>();
+                             return {};
+                           },
+                           [](const Config& c) { return json(c.data_dir.string()); }});
+    t.push_back(text("log_level", "trace, debug, info, warn, error or critical",
+                     [](Config& c) -> std::string& { return c.log_level; },
+                     [](const std::string& s) -> Result<void> {
+                       for (auto level : {"trace", "debug", "info", "warn", "error", "critical", "off"})
+                         if (s == level) return {};
+                       return fail(ErrorCode::invalid_argument, "unknown level '" + s + "'");
+                     }));
+    t.push_back(text("http.listen", "address and port to listen on, HOST:PORT",
+                     [](Config& c) -> std::string& { return c.http.listen; },
+                     [](const std::string& s) -> Result<void> { return split_listen(s).map([](auto&&) {}); }));
+    t.push_back(integer<int>("http.io_threads", "threads running the network event loop",
+                             [](Config& c) -> int& { return c.http.io_threads; }, 1, 256));
+    t.push_back(integer<int>("http.blocking_threads", "threads for fsync, probing and database work of requests",
+                             [](Config& c) -> int& { return c.http.blocking_threads; }, 1, 256));
+    t.push_back(integer<int>("http.max_connections", "open connections beyond this are answered 503 and closed",
+                             [](Config& c) -> int& { return c.http.max_connections; }, 1, 1000000));
+    t.push_back(integer<int>("http.max_header_bytes", "largest request line plus headers (431 beyond)",
+                             [](Config& c) -> int& { return c.http.max_header_bytes; }, 1024, 1 << 20));
+    t.push_back(integer<int>("http.max_url_bytes", "longest request target (414 beyond)",
+                             [](Config& c) -> int& { return c.http.max_url_bytes; }, 64, 1 << 20));
+    t.push_back(integer<std::int64_t>("http.max_json_body_bytes", "largest JSON request body (413 beyond)",
+                                      [](Config& c) -> std::int64_t& { return c.http.max_json_body_bytes; }, 1024,
+                                      1 << 30));
+    t.push_back(integer<int>("http.idle_timeout_s", "keep-alive connections idle this long are closed",
+                             [](Config& c) -> int& { return c.http.idle_timeout_s; }, 1, 86400));
+    t.push_back(integer<int>("http.header_timeout_s", "time allowed to send a request header",
+                             [](Config& c) -> int& { return c.http.header_timeout_s; }, 1, 3600));
+    t.push_back(integer<int>("http.body_stall_timeout_s", "a request body with no progress for this long is dropped",
+                             [](Config& c) -> int& { return c.http.body_stall_timeout_s; }, 1, 3600));
+    t.push_back(integer<int>("http.write_timeout_s", "a response with no progress for this long is dropped",
+                             [](Config& c) -> int& { return c.http.write_timeout_s; }, 1, 3600));
+    t.push_back(integer<int>("http.shutdown_grace_s", "on SIGTERM, in-flight requests get this long to finish",
+                             [](Config& c) -> int& { return c.http.shutdown_grace_s; }, 0, 3600));
+    t.push_back(boolean("auth.require_key_for_reads", "GET requests need an API key too",
+                        [](Config& c) -> bool& { return c.auth.require_key_for_reads; }));
+    t.push_back(integer<std::int64_t>("uploads.max_upload_bytes", "largest upload, one-shot or tus (413 beyond)",
+                                      [](Config& c) -> std::int64_t& { return c.uploads.max_upload_bytes; }, 1,
+                                      kI64Max));
+    t.push_back(integer<int>("uploads.expire_after_hours", "unfinished tus uploads idle this long are removed",
+                             [](Config& c) -> int& { return c.uploads.expire_after_hours; }, 1, 24 * 365));
+    t.push_back(number("media.max_duration_s", "longest accepted video, in seconds",
+                       [](Config& c) -> double& { return c.media.max_duration_s; }, 1, 1e7));
+    t.push_back(integer<int>("media.max_width", "widest accepted video, in pixels",
+                             [](Config& c) -> int& { return c.media.max_width; }, 16, 65536));
+    t.push_back(integer<int>("media.max_height", "tallest accepted video, in pixels",
+                             [](Config& c) -> int& { return c.media.max_height; }, 16, 65536));
+    t.push_back(integer<int>("media.max_streams", "most streams accepted in one file",
+                             [](Config& c) -> int& { return c.media.max_streams; }, 1, 1024));
+    t.push_back(integer<std::int64_t>("media.probe_size_bytes", "bytes the prober may read to find the streams",
+                                      [](Config& c) -> std::int64_t& { return c.media.probe_size_bytes; }, 32 * 1024,
+                                      1LL << 32));
+    t.push_back(number("media.analyze_duration_s", "media time the prober may read to find the streams",
+                       [](Config& c) -> double& { return c.media.analyze_duration_s; }, 0.1, 3600));
+    t.push_back(integer<int>("store.gc_interval_minutes", "how often unreferenced objects are collected (0: only at start)",
+                             [](Config& c) -> int& { return c.store.gc_interval_minutes; }, 0, 1 << 20));
+    return t;
+  }();
+  return table;
+}
+
+const KeyBinding* find_binding(const std::string& name) {
+  for (auto& b : bindings())
+    if (name == b.name) return &b;
+  return nullptr;
+}
+
+Result<void> apply_object(Config& config, const json& object, const std::string& prefix) {
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    std::string name = prefix.empty() ? it.key() : prefix + "." + it.key();
+    if (const KeyBinding* binding = find_binding(name)) {
+      RETURN_IF_ERROR(binding->set(config, it.value()));
+      continue;
+    }
+    bool is_section = false;
+    for (auto& b : bindings())
+      if (std::string_view(b.name).starts_with(name + ".")) is_section = true;
+    if (!is_section) return bad(name, "unknown key");
+    if (!it.value().is_object()) return bad(name, "expected an object");
+    RETURN_IF_ERROR(apply_object(config, it.value(), name));
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string Config::listen_host() const { return split_listen(http.listen).value().first; }
+std::uint16_t Config::listen_port() const { return split_listen(http.listen).value().second; }
+
+std::vector<ConfigKey> config_keys() {
+  Config defaults;
+  std::vector<ConfigKey> keys;
+  for (auto& b : bindings()) keys.push_back({b.name, b.description, b.get(defaults).dump()});
+  return keys;
+}
+
+Result<void> apply_config_json(Config& config, const json& document) {
+  if (!document.is_object()) return fail(ErrorCode::invalid_argument, "config: the top level must be an object");
+  return apply_object(config, document, "");
+}
+
+Result<void> apply_config_file(Config& config, const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) return fail(ErrorCode::invalid_argument, "config file " + path.string() + " cannot be opened");
+  json document = json::parse(in, nullptr, /*allow_exceptions=*/false, /*ignore_comments=*/true);
+  if (document.is_discarded()) return fail(ErrorCode::invalid_argument, "config file " + path.string() + " is not valid JSON");
+  return apply_config_json(config, document);
+}
+
+Result<void> apply_config_value(Config& config, const std::string& key, const std::string& value) {
+  const KeyBinding* binding = find_binding(key);
+  if (!binding) return bad(key, "unknown key");
+  // Flags are text: read numbers and booleans as JSON, anything else as a string.
+  json parsed = json::parse(value, nullptr, false);
+  if (parsed.is_discarded() || parsed.is_object() || parsed.is_array()) parsed = value;
+  if (binding->get(Config{}).is_string()) parsed = value;
+  return binding->set(config, parsed);
+}
+
+Result<void> validate_config(const Config&) { return {}; }
+
+json config_to_json(const Config& config) {
+  json out = json::object();
+  for (auto& b : bindings()) out[json::json_pointer("/" + [&] {
+    std::string p = b.name;
+    for (auto& ch : p)
+      if (ch == '.') ch = '/';
+    return p;
+  }())] = b.get(config);
+  return out;
+}
+
+}  // namespace cinevault

@@ -1,0 +1,119 @@
+#include "cinevault/db/migrations.hpp"
+
+#include <string>
+#include <vector>
+
+namespace cinevault::db {
+namespace {
+
+// Never edit a migration that has shipped: add the next one.
+const std::vector<std::string>& migrations() {
+  static const std::vector<std::string> list = {
+      // 1: objects, videos, uploads, jobs, api keys.
+      R"sql(
+CREATE TABLE objects (
+  sha256      TEXT PRIMARY KEY CHECK (length(sha256) = 64),
+  size        INTEGER NOT NULL CHECK (size >= 0),
+  kind        TEXT NOT NULL,              -- source, init, segment, image, text
+  created_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE videos (
+  id              TEXT PRIMARY KEY,
+  title           TEXT NOT NULL,
+  description     TEXT NOT NULL DEFAULT '',
+  tags            TEXT NOT NULL DEFAULT '[]',   -- JSON array of strings
+  state           TEXT NOT NULL CHECK (state IN ('queued', 'processing', 'ready', 'failed')),
+  source_sha256   TEXT NOT NULL REFERENCES objects(sha256),
+  source_filename TEXT NOT NULL DEFAULT '',
+  media_info      TEXT NOT NULL,                -- JSON: the probed facts
+  created_at      INTEGER NOT NULL,
+  updated_at      INTEGER NOT NULL
+);
+CREATE INDEX videos_newest ON videos (created_at DESC, id DESC);
+CREATE INDEX videos_source ON videos (source_sha256);
+
+CREATE TABLE uploads (
+  id          TEXT PRIMARY KEY,
+  length      INTEGER NOT NULL CHECK (length >= 0),
+  offset      INTEGER NOT NULL DEFAULT 0 CHECK (offset >= 0 AND offset <= length),
+  metadata    TEXT NOT NULL DEFAULT '{}',     -- JSON object of the decoded Upload-Metadata
+  state       TEXT NOT NULL CHECK (state IN ('receiving', 'complete')),
+  sha256      TEXT,                           -- set with the last byte, before the video is made
+  video_id    TEXT REFERENCES videos(id) ON DELETE SET NULL,
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL,
+  expires_at  INTEGER NOT NULL
+);
+CREATE INDEX uploads_expiry ON uploads (expires_at);
+
+CREATE TABLE jobs (
+  id                INTEGER PRIMARY KEY,
+  video_id          TEXT NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
+  kind              TEXT NOT NULL,            -- transcode
+  state             TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'dead', 'cancelled')),
+  attempts          INTEGER NOT NULL DEFAULT 0,
+  max_attempts      INTEGER NOT NULL DEFAULT 3,
+  not_before        INTEGER NOT NULL,         -- backoff: not claimed before this time
+  lease_owner       TEXT,
+  lease_expires_at  INTEGER,
+  progress_percent  REAL NOT NULL DEFAULT 0,
+  stage             TEXT NOT NULL DEFAULT '',
+  fps               REAL,
+  eta_s             REAL,
+  error_class       TEXT CHECK (error_class IN ('input', 'codec', 'storage', 'hardware', 'internal')),
+  error_message     TEXT,
+  log_tail          TEXT,
+  created_at        INTEGER NOT NULL,
+  updated_at        INTEGER NOT NULL
+);
+CREATE INDEX jobs_claimable ON jobs (state, not_before);
+CREATE INDEX jobs_video ON jobs (video_id);
+
+CREATE TABLE api_keys (
+  id            TEXT PRIMARY KEY,
+  name          TEXT NOT NULL,
+  key_sha256    TEXT NOT NULL UNIQUE,
+  created_at    INTEGER NOT NULL,
+  last_used_at  INTEGER,
+  revoked_at    INTEGER
+);
+
+-- Every column that holds an object's hash, so the garbage collector has one place to look.
+CREATE VIEW object_references (sha256) AS
+  SELECT source_sha256 FROM videos;
+)sql",
+  };
+  return list;
+}
+
+}  // namespace
+
+int latest_schema_version() { return static_cast<int>(migrations().size()); }
+
+Result<int> current_schema_version(Connection& connection) {
+  TRY(auto stmt, connection.prepare("PRAGMA user_version"));
+  TRY(bool row, stmt.step());
+  return row ? static_cast<int>(stmt.int64(0)) : 0;
+}
+
+Result<void> migrate(Connection& connection) {
+  TRY(int version, current_schema_version(connection));
+  if (version > latest_schema_version())
+    return fail(ErrorCode::database, "the database has schema version " + std::to_string(version) +
+                                         ", newer than this binary knows (" +
+                                         std::to_string(latest_schema_version()) + ")");
+  for (int next = version + 1; next <= latest_schema_version(); ++next) {
+    RETURN_IF_ERROR(connection.exec("BEGIN IMMEDIATE"));
+    auto applied = connection.exec(migrations()[static_cast<std::size_t>(next - 1)])
+                       .and_then([&] { return connection.exec("PRAGMA user_version = " + std::to_string(next)); })
+                       .and_then([&] { return connection.exec("COMMIT"); });
+    if (!applied) {
+      (void)connection.exec("ROLLBACK");
+      return fail(ErrorCode::database, "migration " + std::to_string(next) + " failed: " + applied.error().message);
+    }
+  }
+  return {};
+}
+
+}  // namespace cinevault::db

@@ -1,0 +1,537 @@
+#include "cinevault/http/server.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <list>
+#include <mutex>
+#include <thread>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "cinevault/http/router.hpp"
+#include "sink_body.hpp"
+
+namespace cinevault::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t kReadChunk = 64 * 1024;
+
+// What every connection shares; owned by the server, outlives every session.
+struct Shared {
+  Shared(HttpConfig c, bool require_key, Router r, KeyVerifier verify, asio::thread_pool* pool)
+      : config(std::move(c)), require_key_for_reads(require_key), router(std::move(r)), verify_key(std::move(verify)),
+        blocking_pool(pool) {}
+  HttpConfig config;
+  bool require_key_for_reads = false;
+  Router router;
+  KeyVerifier verify_key;
+  asio::thread_pool* blocking_pool = nullptr;
+  std::atomic<int> active_sessions{0};
+  std::atomic<bool> draining{false};
+  std::function<void()> on_session_closed;  // lets the server finish a drain
+};
+
+std::string_view field_value(const RequestHeader& header, beast_http::field field) {
+  auto it = header.find(field);
+  return it == header.end() ? std::string_view() : std::string_view(it->value().data(), it->value().size());
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return beast::iequals(beast::string_view(a.data(), a.size()), beast::string_view(b.data(), b.size()));
+}
+
+std::string_view view(beast::string_view text) { return {text.data(), text.size()}; }
+
+// RFC 9112 §6: Beast 1.74 reads an unknown Transfer-Encoding as "no body" and does not
+// check Host, so request framing is checked here, and any failure closes the connection.
+std::optional<Error> check_framing(const RequestHeader& header) {
+  std::size_t te_count = 0, cl_count = 0, host_count = 0;
+  std::string_view te, cl;
+  for (auto& field : header) {
+    if (field.name() == beast_http::field::transfer_encoding) ++te_count, te = std::string_view(field.value().data(), field.value().size());
+    if (field.name() == beast_http::field::content_length) ++cl_count, cl = std::string_view(field.value().data(), field.value().size());
+    if (field.name() == beast_http::field::host) ++host_count;
+  }
+  if (te_count > 0) {
+    if (header.version() < 11) return Error{ErrorCode::invalid_argument, "Transfer-Encoding is not allowed in HTTP/1.0"};
+    if (te_count > 1 || !iequals(te, "chunked")) {
+      if (te.find("chunked") != std::string_view::npos || te_count > 1)
+        return Error{ErrorCode::invalid_argument, "Transfer-Encoding must be exactly 'chunked'"};
+      return Error{ErrorCode::invalid_argument, "unsupported Transfer-Encoding"};
+    }
+    if (cl_count > 0) return Error{ErrorCode::invalid_argument, "both Transfer-Encoding and Content-Length"};
+  }
+  if (cl_count > 1) return Error{ErrorCode::invalid_argument, "more than one Content-Length"};
+  if (cl_count == 1 && (cl.empty() || cl.find_first_not_of("0123456789") != std::string_view::npos || cl.size() > 19))
+    return Error{ErrorCode::invalid_argument, "Content-Length is not a number"};
+  if (header.version() >= 11 && host_count != 1) return Error{ErrorCode::invalid_argument, "exactly one Host header is required"};
+  return std::nullopt;
+}
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, std::shared_ptr<Shared> shared)
+      : stream_(std::move(socket)), shared_(std::move(shared)) {
+    beast::error_code ec;
+    auto endpoint = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+  }
+
+  ~Session() {
+    if (counted_) {
+      shared_->active_sessions.fetch_sub(1);
+      if (shared_->on_session_closed) shared_->on_session_closed();
+    }
+  }
+
+  void start() {
+    counted_ = true;
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_idle(); });
+  }
+
+  // Over the connection cap: say so and close.
+  void refuse_over_capacity() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      self->close_after_response_ = true;
+      self->send(error_response({ErrorCode::unavailable, "the server has too many open connections, try again"}));
+    });
+  }
+
+  // Graceful shutdown: an idle connection closes now, a busy one after its response.
+  void drain() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      self->close_after_response_ = true;
+      if (!self->busy_) self->close();
+    });
+  }
+
+ private:
+  // Waits for the first byte of the next request under the idle timeout.
+  void read_idle() {
+    if (shared_->draining.load()) return close();
+    if (buffer_.size() > 0) return read_header();  // a pipelined request is already here
+    stream_.expires_after(std::chrono::seconds(shared_->config.idle_timeout_s));
+    stream_.async_read_some(buffer_.prepare(kReadChunk),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              if (ec) return self->close();
+                              self->buffer_.commit(n);
+                              self->read_header();
+                            });
+  }
+
+  void read_header() {
+    busy_ = true;
+    started_ = Clock::now();
+    header_parser_.emplace();
+    header_parser_->header_limit(static_cast<std::uint32_t>(shared_->config.max_header_bytes));
+    stream_.expires_after(std::chrono::seconds(shared_->config.header_timeout_s));
+    beast_http::async_read_header(stream_, buffer_, *header_parser_,
+                                  [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                    self->on_header(ec);
+                                  });
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec == beast_http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+        ec == asio::error::eof || ec == asio::error::connection_reset)
+      return close();
+    close_after_response_ = true;  // until the request is known to be well framed
+    if (ec == beast_http::error::header_limit)
+      return send(json_response(431, {{"error", {{"code", "header_too_large"}, {"message", "request header fields too large"}}}}));
+    if (ec) return send(error_response({ErrorCode::invalid_argument, "malformed request: " + ec.message()}));
+
+    const RequestHeader& header = header_parser_->get().base();
+    method_ = std::string(header.method_string());
+    target_ = std::string(header.target());
+    if (auto framing = check_framing(header)) {
+      unsigned status = framing->message == "unsupported Transfer-Encoding" ? 501 : 400;
+      auto response = error_response(*framing);
+      response.result(status);
+      return send(std::move(response));
+    }
+    if (header.target().size() > static_cast<std::size_t>(shared_->config.max_url_bytes))
+      return send(json_response(414, {{"error", {{"code", "uri_too_long"}, {"message", "the request target is too long"}}}}));
+    has_body_ = header_parser_->chunked() || header_parser_->content_length().value_or(0) > 0;
+    close_after_response_ = !header_parser_->keep_alive();
+
+    auto target = parse_target(view(header.target()));
+    if (!target) return reject(target.error());
+    ctx_ = RequestContext{};
+    ctx_.header = &header;
+    ctx_.path = std::move(target->path);
+    ctx_.query = std::move(target->query);
+    ctx_.remote = remote_;
+
+    std::string allowed;
+    auto match = shared_->router.match(header.method(), ctx_.path, &allowed);
+    if (!match) return reject(match.error());
+    if (!match->route) {
+      auto response = error_response({ErrorCode::invalid_argument, "method not allowed here"});
+      response.result(405);
+      response.set(beast_http::field::allow, allowed);
+      return reject(std::move(response));
+    }
+    route_ = match->route;
+    ctx_.params = std::move(match->params);
+
+    if (route_->body == BodyKind::none && has_body_)
+      return reject(Error{ErrorCode::invalid_argument, "this request takes no body"});
+    std::uint64_t limit = body_limit();
+    if (header_parser_->content_length().value_or(0) > limit)
+      return reject(Error{ErrorCode::too_large, "the request body is larger than the limit of " + std::to_string(limit) + " bytes"});
+
+    bool needs_key = route_->access == Access::mutate ||
+                     (route_->access == Access::read && shared_->require_key_for_reads);
+    if (!needs_key && route_->body != BodyKind::stream) return read_body();
+    run_blocking([self = shared_from_this(), needs_key]() -> std::optional<Response> {
+      if (needs_key) {
+        if (auto denied = self->authorize()) return Response(error_response(*denied));
+      }
+      if (self->route_->body == BodyKind::stream) {
+        auto sink = self->route_->open_sink(self->ctx_);
+        if (!sink) return Response(error_response(sink.error()));
+        self->sink_.sink = std::move(*sink);
+      }
+      return std::nullopt;
+    }, [self = shared_from_this()](std::optional<Response> refused) {
+      if (refused) return self->reject(std::move(*refused));
+      self->read_body();
+    });
+  }
+
+  std::uint64_t body_limit() const {
+    if (route_->max_body_bytes > 0) return route_->max_body_bytes;
+    return static_cast<std::uint64_t>(shared_->config.max_json_body_bytes);
+  }
+
+  std::optional<Error> authorize() {
+    std::string_view value = field_value(*ctx_.header, beast_http::field::authorization);
+    constexpr std::string_view kBearer = "Bearer ";
+    if (value.size() <= kBearer.size() || !iequals(value.substr(0, kBearer.size()), kBearer))
+      return Error{ErrorCode::unauthorized, "an API key is required: send 'Authorization: Bearer <key>'"};
+    auto key_id = shared_->verify_key(std::string(value.substr(kBearer.size())));
+    if (!key_id) return key_id.error();
+    if (!*key_id) return Error{ErrorCode::unauthorized, "the API key is not valid or was revoked"};
+    ctx_.api_key_id = **key_id;
+    return std::nullopt;
+  }
+
+  // Refuses a request before its body is read; an unread body means the connection can't be reused.
+  void reject(Response response) {
+    if (has_body_) close_after_response_ = true;
+    send(std::move(response));
+  }
+  void reject(const Error& error) { reject(Response(error_response(error))); }
+
+  void read_body() {
+    if (!has_body_) {
+      ctx_.sink = std::move(sink_.sink);
+      return run_handler();
+    }
+    bool expects_continue = iequals(field_value(header_parser_->get().base(), beast_http::field::expect), "100-continue");
+    if (expects_continue) {
+      continue_.emplace(beast_http::status::continue_, header_parser_->get().version());
+      stream_.expires_after(std::chrono::seconds(shared_->config.write_timeout_s));
+      return beast_http::async_write(stream_, *continue_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+        if (ec) return self->close();
+        self->start_body();
+      });
+    }
+    start_body();
+  }
+
+  void start_body() {
+    if (route_->body == BodyKind::text) {
+      text_parser_.emplace(std::move(*header_parser_));
+      text_parser_->body_limit(body_limit());
+      ctx_.header = &text_parser_->get().base();
+      stream_.expires_after(std::chrono::seconds(shared_->config.body_stall_timeout_s));
+      return beast_http::async_read(stream_, buffer_, *text_parser_,
+                                    [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                      self->on_body_done(ec);
+                                    });
+    }
+    sink_parser_.emplace(std::move(*header_parser_));
+    sink_parser_->body_limit(body_limit());
+    sink_parser_->get().body() = std::move(sink_);
+    ctx_.header = &sink_parser_->get().base();
+    read_body_some();
+  }
+
+  // Streamed bodies are read piece by piece so that the stall timeout restarts on progress.
+  void read_body_some() {
+    stream_.expires_after(std::chrono::seconds(shared_->config.body_stall_timeout_s));
+    beast_http::async_read_some(stream_, buffer_, *sink_parser_,
+                                [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                  if (!ec && !self->sink_parser_->is_done()) return self->read_body_some();
+                                  self->on_body_done(ec);
+                                });
+  }
+
+  void on_body_done(beast::error_code ec) {
+    if (ec) {
+      close_after_response_ = true;
+      if (sink_parser_ && sink_parser_->get().body().error)
+        return send(error_response(*sink_parser_->get().body().error));
+      if (ec == beast_http::error::body_limit)
+        return send(error_response({ErrorCode::too_large, "the request body is larger than the limit of " +
+                                                              std::to_string(body_limit()) + " bytes"}));
+      if (ec == beast::error::timeout || ec == beast_http::error::partial_message || ec == asio::error::eof ||
+          ec == asio::error::connection_reset) {
+        // The client went away or stalled: nobody to answer. The sink's owner cleans up.
+        spdlog::info("{} {} {} body interrupted: {}", remote_, method_, target_, ec.message());
+        if (sink_parser_) {
+          std::shared_ptr<BodySink> sink = std::move(sink_parser_->get().body().sink);
+          if (sink) asio::post(*shared_->blocking_pool, [sink] { sink->interrupted(); });
+        }
+        return close();
+      }
+      return send(error_response({ErrorCode::invalid_argument, "malformed request body: " + ec.message()}));
+    }
+    if (text_parser_) ctx_.body = std::move(text_parser_->get().body());
+    if (sink_parser_) ctx_.sink = std::move(sink_parser_->get().body().sink);
+    run_handler();
+  }
+
+  void run_handler() {
+    if (!route_->blocking) return send(route_->handler(ctx_));
+    run_blocking([self = shared_from_this()] { return self->route_->handler(self->ctx_); },
+                 [self = shared_from_this()](Response response) { self->send(std::move(response)); });
+  }
+
+  // Runs work on the blocking pool, then its continuation back on this connection's strand.
+  template <typename Work, typename Then>
+  void run_blocking(Work work, Then then) {
+    asio::post(*shared_->blocking_pool, [self = shared_from_this(), work = std::move(work), then = std::move(then)]() mutable {
+      auto result = work();
+      asio::post(self->stream_.get_executor(), [result = std::move(result), then = std::move(then)]() mutable {
+        then(std::move(result));
+      });
+    });
+  }
+
+  void send(Response response) {
+    if (route_ && route_->decorate) route_->decorate(response);
+    response_ = std::make_shared<Response>(std::move(response));
+    std::visit(
+        [&](auto& message) {
+          message.version(11);
+          message.set(beast_http::field::server, "cinevault");
+          message.keep_alive(!close_after_response_ && !shared_->draining.load());
+        },
+        *response_);
+    if (method_ == "HEAD") {
+      // Same header, Content-Length included, no body.
+      response_ = std::make_shared<Response>(std::visit(
+          [](auto& message) { return EmptyResponse(std::move(message.base())); }, *response_));
+    }
+    stream_.expires_after(std::chrono::seconds(shared_->config.write_timeout_s));
+    std::visit(
+        [&](auto& message) {
+          beast_http::async_write(stream_, message,
+                                  [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
+                                    self->on_write(ec, bytes);
+                                  });
+        },
+        *response_);
+  }
+
+  void on_write(beast::error_code ec, std::size_t bytes) {
+    unsigned status = std::visit([](auto& m) { return m.result_int(); }, *response_);
+    bool keep_alive = std::visit([](auto& m) { return m.keep_alive(); }, *response_);
+    auto ms = std::chrono::duration<double, std::milli>(Clock::now() - started_).count();
+    spdlog::info("{} {} {} {} {}B {:.1f}ms", remote_, method_.empty() ? "-" : method_, target_.empty() ? "-" : target_,
+                 status, bytes, ms);
+    response_.reset();
+    header_parser_.reset();
+    text_parser_.reset();
+    sink_parser_.reset();
+    continue_.reset();
+    ctx_ = RequestContext{};
+    sink_ = SinkBody::value_type{};
+    route_ = nullptr;
+    method_.clear();
+    target_.clear();
+    busy_ = false;
+    if (ec || !keep_alive) return close();
+    read_idle();
+  }
+
+  void close() {
+    busy_ = false;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  std::shared_ptr<Shared> shared_;
+  beast::flat_buffer buffer_;
+  std::string remote_ = "-";
+  bool counted_ = false;
+  bool busy_ = false;
+  bool has_body_ = false;
+  bool close_after_response_ = false;
+  Clock::time_point started_ = Clock::now();
+  std::string method_, target_;
+  const Route* route_ = nullptr;
+  RequestContext ctx_;
+  SinkBody::value_type sink_;
+  std::optional<beast_http::request_parser<beast_http::empty_body>> header_parser_;
+  std::optional<beast_http::request_parser<beast_http::string_body>> text_parser_;
+  std::optional<beast_http::request_parser<SinkBody>> sink_parser_;
+  std::optional<beast_http::response<beast_http::empty_body>> continue_;
+  std::shared_ptr<Response> response_;
+};
+
+class ServerImpl final : public Server {
+ public:
+  ServerImpl(const HttpConfig& config, bool require_key_for_reads, std::vector<Route> routes, KeyVerifier verify_key)
+      : blocking_pool_(static_cast<std::size_t>(config.blocking_threads)),
+        acceptor_(asio::make_strand(ioc_)),
+        signals_(ioc_, SIGINT, SIGTERM),
+        drain_deadline_(ioc_) {
+    shared_ = std::make_shared<Shared>(config, require_key_for_reads, Router(std::move(routes)), std::move(verify_key),
+                                       &blocking_pool_);
+    shared_->on_session_closed = [this] {
+      if (shared_->draining.load() && shared_->active_sessions.load() == 0) asio::post(ioc_, [this] { finish(); });
+    };
+  }
+
+  ~ServerImpl() override {
+    shared_->on_session_closed = nullptr;
+    ioc_.stop();
+    blocking_pool_.join();
+  }
+
+  Result<void> listen() override {
+    auto address_text = shared_->config.listen.substr(0, shared_->config.listen.rfind(':'));
+    if (address_text.size() > 2 && address_text.front() == '[') address_text = address_text.substr(1, address_text.size() - 2);
+    auto port = static_cast<std::uint16_t>(std::stoi(shared_->config.listen.substr(shared_->config.listen.rfind(':') + 1)));
+    beast::error_code ec;
+    auto address = asio::ip::make_address(address_text, ec);
+    if (ec) return fail(ErrorCode::invalid_argument, "http.listen: '" + address_text + "' is not an IP address");
+    tcp::endpoint endpoint(address, port);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return fail(ErrorCode::io, "cannot listen on " + shared_->config.listen + ": " + ec.message());
+    return {};
+  }
+
+  std::uint16_t port() const override { return acceptor_.local_endpoint().port(); }
+
+  void run() override {
+    signals_.async_wait([this](beast::error_code ec, int signal) { on_signal(ec, signal); });
+    accept();
+    std::vector<std::thread> threads;
+    for (int i = 1; i < shared_->config.io_threads; ++i) threads.emplace_back([this] { ioc_.run(); });
+    ioc_.run();
+    for (auto& t : threads) t.join();
+    // Requests still on the blocking pool finish their transaction before we return.
+    blocking_pool_.join();
+  }
+
+  void shutdown() override {
+    asio::post(ioc_, [this] { begin_drain(); });
+  }
+
+  bool draining() const override { return shared_->draining.load(); }
+
+ private:
+  void accept() {
+    acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec) {
+        if (!acceptor_.is_open()) return;
+        spdlog::warn("accept failed: {}", ec.message());
+      } else {
+        auto session = std::make_shared<Session>(std::move(socket), shared_);
+        if (shared_->active_sessions.load() >= shared_->config.max_connections) {
+          session->refuse_over_capacity();
+        } else {
+          shared_->active_sessions.fetch_add(1);
+          register_session(session);
+          session->start();
+        }
+      }
+      accept();
+    });
+  }
+
+  void register_session(const std::shared_ptr<Session>& session) {
+    std::lock_guard lock(sessions_mutex_);
+    // Forget sessions that are gone, so the list stays as long as the open connections.
+    if (sessions_.size() > 64 && sessions_.size() > 2 * static_cast<std::size_t>(shared_->active_sessions.load()))
+      sessions_.remove_if([](auto& weak) { return weak.expired(); });
+    sessions_.push_back(session);
+  }
+
+  void on_signal(beast::error_code ec, int signal) {
+    if (ec) return;
+    if (shared_->draining.load()) {
+      spdlog::warn("second signal {}: stopping now", signal);
+      blocking_pool_.stop();
+      ioc_.stop();
+      return;
+    }
+    spdlog::info("signal {}: finishing requests in flight (up to {} s), send it again to stop now", signal,
+                 shared_->config.shutdown_grace_s);
+    begin_drain();
+    signals_.async_wait([this](beast::error_code e, int s) { on_signal(e, s); });
+  }
+
+  void begin_drain() {
+    if (shared_->draining.exchange(true)) return;
+    beast::error_code ec;
+    acceptor_.close(ec);
+    std::list<std::weak_ptr<Session>> sessions;
+    {
+      std::lock_guard lock(sessions_mutex_);
+      sessions.swap(sessions_);
+    }
+    for (auto& weak : sessions)
+      if (auto session = weak.lock()) session->drain();
+    drain_deadline_.expires_after(std::chrono::seconds(shared_->config.shutdown_grace_s));
+    drain_deadline_.async_wait([this](beast::error_code e) {
+      if (e) return;
+      spdlog::warn("shutdown grace period over with {} connection(s) open: closing them", shared_->active_sessions.load());
+      ioc_.stop();
+    });
+    if (shared_->active_sessions.load() == 0) finish();
+  }
+
+  void finish() {
+    signals_.cancel();
+    drain_deadline_.cancel();
+    ioc_.stop();
+  }
+
+  // Declared first so it is destroyed last: every socket and timer below belongs to it.
+  asio::io_context ioc_;
+  asio::thread_pool blocking_pool_;
+  std::shared_ptr<Shared> shared_;
+  tcp::acceptor acceptor_;
+  asio::signal_set signals_;
+  asio::steady_timer drain_deadline_;
+  std::mutex sessions_mutex_;
+  std::list<std::weak_ptr<Session>> sessions_;
+};
+
+}  // namespace
+
+std::unique_ptr<Server> make_server(const HttpConfig& config, bool require_key_for_reads, std::vector<Route> routes,
+                                    KeyVerifier verify_key) {
+  return std::make_unique<ServerImpl>(config, require_key_for_reads, std::move(routes), std::move(verify_key));
+}
+
+}  // namespace cinevault::http

@@ -1,0 +1,99 @@
+#include "cinevault/ingest/ingestor.hpp"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "cinevault/db/jobs.hpp"
+#include "cinevault/db/objects.hpp"
+#include "cinevault/media/probe.hpp"
+
+namespace cinevault::ingest {
+namespace {
+
+constexpr std::size_t kMaxTitle = 500;
+constexpr std::size_t kMaxDescription = 20000;
+constexpr std::size_t kMaxTags = 50;
+constexpr std::size_t kMaxTag = 100;
+
+bool has_control_characters(const std::string& text, bool allow_newlines) {
+  for (unsigned char c : text)
+    if ((c < 0x20 && !(allow_newlines && (c == '\n' || c == '\r' || c == '\t'))) || c == 0x7f) return true;
+  return false;
+}
+
+std::string base_name(const std::string& filename) {
+  auto slash = filename.find_last_of("/\\");
+  return slash == std::string::npos ? filename : filename.substr(slash + 1);
+}
+
+std::string strip_extension(const std::string& name) {
+  auto dot = name.rfind('.');
+  return dot == std::string::npos || dot == 0 ? name : name.substr(0, dot);
+}
+
+}  // namespace
+
+Result<VideoMetadata> normalize_metadata(VideoMetadata m) {
+  m.filename = base_name(m.filename);
+  if (m.filename.size() > 255 || has_control_characters(m.filename, false))
+    return fail(ErrorCode::invalid_argument, "the filename is longer than 255 bytes or has control characters");
+  if (m.title.empty()) m.title = strip_extension(m.filename);
+  if (m.title.empty()) m.title = "Untitled";
+  if (m.title.size() > kMaxTitle || has_control_characters(m.title, false))
+    return fail(ErrorCode::invalid_argument, "the title must be at most 500 bytes without control characters");
+  if (m.description.size() > kMaxDescription || has_control_characters(m.description, true))
+    return fail(ErrorCode::invalid_argument, "the description must be at most 20000 bytes without control characters");
+  if (m.tags.size() > kMaxTags) return fail(ErrorCode::invalid_argument, "at most 50 tags");
+  for (auto& tag : m.tags)
+    if (tag.empty() || tag.size() > kMaxTag || has_control_characters(tag, false))
+      return fail(ErrorCode::invalid_argument, "each tag must be 1 to 100 bytes without control characters");
+  // Text goes into JSON responses: it must be valid UTF-8.
+  try {
+    (void)nlohmann::json({m.title, m.description, m.tags, m.filename}).dump();
+  } catch (const nlohmann::json::exception&) {
+    return fail(ErrorCode::invalid_argument, "title, description, tags and filename must be UTF-8");
+  }
+  return m;
+}
+
+Result<IngestedVideo> Ingestor::ingest(StagedFile staged, const VideoMetadata& metadata) {
+  // The same bytes again: the library already has this video; hand it back, store nothing.
+  TRY(auto existing, database_.read([&](db::Connection& c) { return db::find_video_by_source(c, staged.sha256()); }));
+  if (existing) {
+    spdlog::info("ingest: identical upload of video {} ({}), nothing stored", existing->id, staged.sha256());
+    return IngestedVideo{std::move(*existing), 0, true};
+  }
+  TRY(media::MediaInfo info, media::probe_file(staged.path(), limits_));
+
+  // Pinned from the move into the store until the row that refers to the object commits.
+  auto pin = store_.pin();
+  TRY(store::StoredObject object, store_.put_file(staged.path(), staged.sha256()));
+
+  IngestedVideo result;
+  auto now = db::now_ms();
+  db::VideoRow& video = result.video;
+  video.id = db::new_video_id();
+  video.title = metadata.title;
+  video.description = metadata.description;
+  video.tags = metadata.tags;
+  video.state = "queued";
+  video.source_sha256 = object.sha256;
+  video.source_filename = metadata.filename;
+  video.media_info_json = media::to_json(info).dump();
+  video.created_at_ms = now;
+  video.updated_at_ms = now;
+
+  auto recorded = database_.write([&](db::Connection& c) -> Result<std::int64_t> {
+    RETURN_IF_ERROR(db::insert_object(c, {object.sha256, static_cast<std::int64_t>(object.size), "source"}));
+    RETURN_IF_ERROR(db::insert_video(c, video));
+    return db::enqueue_job(c, video.id, "transcode");
+  });
+  // On failure the object is unreferenced (or was already): the next collection takes it.
+  if (!recorded) return tl::unexpected(recorded.error());
+  result.job_id = *recorded;
+  spdlog::info("ingest: video {} '{}' stored as {} ({} bytes), job {} queued", video.id, video.title, object.sha256,
+               object.size, result.job_id);
+  return result;
+}
+
+}  // namespace cinevault::ingest

@@ -1,0 +1,40 @@
+#include "cinevault/ingest/staging.hpp"
+
+namespace cinevault::ingest {
+
+StagedFile::~StagedFile() {
+  if (path_.empty()) return;
+  std::error_code ec;
+  std::filesystem::remove(path_, ec);  // gone already when the store renamed it: fine
+}
+
+Result<StagingWriter> StagingWriter::create(const std::filesystem::path& dir, std::uint64_t max_bytes) {
+  auto path = dir / ("upload-" + random_hex(8));
+  TRY(File file, File::create_new(path, 0644));
+  return StagingWriter(std::move(path), std::move(file), max_bytes);
+}
+
+StagingWriter::~StagingWriter() {
+  if (file_.is_open()) {
+    file_.close();
+    std::error_code ec;
+    std::filesystem::remove(path_, ec);
+  }
+}
+
+Result<void> StagingWriter::write(const char* data, std::size_t size) {
+  if (size_ + size > max_bytes_)
+    return fail(ErrorCode::too_large, "the upload is larger than the limit of " + std::to_string(max_bytes_) + " bytes");
+  hasher_.update(data, size);
+  RETURN_IF_ERROR(file_.write_all(data, size));
+  size_ += size;
+  return {};
+}
+
+Result<StagedFile> StagingWriter::finish() {
+  RETURN_IF_ERROR(file_.sync());
+  RETURN_IF_ERROR(file_.close());
+  return StagedFile(path_, hasher_.finish_hex(), size_);
+}
+
+}  // namespace cinevault::ingest

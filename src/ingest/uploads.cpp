@@ -1,0 +1,287 @@
+#include "cinevault/ingest/uploads.hpp"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "cinevault/db/videos.hpp"
+
+namespace cinevault::ingest {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<std::string> split_tags(const std::string& text) {
+  std::vector<std::string> tags;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    auto comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    std::string tag = text.substr(start, comma - start);
+    while (!tag.empty() && tag.front() == ' ') tag.erase(0, 1);
+    while (!tag.empty() && tag.back() == ' ') tag.pop_back();
+    if (!tag.empty()) tags.push_back(tag);
+    start = comma + 1;
+  }
+  return tags;
+}
+
+}  // namespace
+
+UploadAppend::UploadAppend(UploadManager& manager, db::UploadRow row, File file, Hasher running_hash,
+                           std::optional<ChunkChecksum> checksum)
+    : manager_(manager),
+      row_(std::move(row)),
+      file_(std::move(file)),
+      running_hash_(std::move(running_hash)),
+      checksum_(std::move(checksum)) {
+  if (checksum_) chunk_hash_.emplace(checksum_->algorithm);
+}
+
+UploadAppend::~UploadAppend() {
+  if (!finished_) manager_.release(row_.id, std::nullopt, 0);
+}
+
+Result<void> UploadAppend::write(const char* data, std::size_t size) {
+  if (row_.offset + written_ + static_cast<std::int64_t>(size) > row_.length)
+    return fail(ErrorCode::too_large, "the data goes past the declared Upload-Length of " + std::to_string(row_.length));
+  RETURN_IF_ERROR(file_.pwrite_all(data, size, static_cast<std::uint64_t>(row_.offset + written_)));
+  running_hash_.update(data, size);
+  if (chunk_hash_) chunk_hash_->update(data, size);
+  written_ += static_cast<std::int64_t>(size);
+  return {};
+}
+
+Result<UploadAppend::Outcome> UploadAppend::commit() {
+  finished_ = true;  // from here on this function releases the writer lock itself
+  std::int64_t new_offset = row_.offset + written_;
+  if (checksum_ && chunk_hash_->finish() != checksum_->expected) {
+    (void)file_.truncate(static_cast<std::uint64_t>(row_.offset));
+    manager_.release(row_.id, std::nullopt, 0);
+    return fail(ErrorCode::checksum_mismatch, "the chunk does not match its Upload-Checksum; it was discarded");
+  }
+  auto durable = file_.sync().and_then([&] { return file_.close(); });
+  if (!durable) {
+    manager_.release(row_.id, std::nullopt, 0);
+    return tl::unexpected(durable.error());
+  }
+  Outcome outcome;
+  outcome.offset = new_offset;
+  outcome.expires_at_ms = manager_.next_expiry_ms();
+  if (new_offset < row_.length) {
+    auto recorded = manager_.database_.write(
+        [&](db::Connection& c) { return db::set_upload_offset(c, row_.id, new_offset, outcome.expires_at_ms); });
+    manager_.release(row_.id, recorded ? std::optional<Hasher>(std::move(running_hash_)) : std::nullopt, new_offset);
+    if (!recorded) return tl::unexpected(recorded.error());
+    return outcome;
+  }
+  std::string sha256 = running_hash_.finish_hex();
+  auto recorded = manager_.database_.write([&](db::Connection& c) { return db::set_upload_received(c, row_.id, sha256); });
+  if (!recorded) {
+    manager_.release(row_.id, std::nullopt, 0);
+    return tl::unexpected(recorded.error());
+  }
+  auto video = manager_.finish(row_, sha256);
+  manager_.release(row_.id, std::nullopt, 0);
+  if (!video) return tl::unexpected(video.error());
+  outcome.video = std::move(*video);
+  return outcome;
+}
+
+void UploadAppend::keep_partial() {
+  if (finished_ || checksum_ || written_ == 0) return;
+  auto kept = commit();
+  spdlog::info("upload {}: connection lost, {} at offset {}", row_.id, kept ? "kept the bytes received" : "could not keep the bytes",
+               kept ? kept->offset : row_.offset);
+}
+
+UploadManager::UploadManager(const UploadConfig& config, fs::path dir, db::Database& database, Ingestor& ingestor)
+    : config_(config), dir_(std::move(dir)), database_(database), ingestor_(ingestor) {}
+
+std::int64_t UploadManager::next_expiry_ms() const {
+  return db::now_ms() + static_cast<std::int64_t>(config_.expire_after_hours) * 3600 * 1000;
+}
+
+Result<UploadStatus> UploadManager::to_status(db::UploadRow row) const {
+  UploadStatus status;
+  auto metadata = nlohmann::json::parse(row.metadata_json, nullptr, false);
+  if (metadata.is_object())
+    for (auto& [key, value] : metadata.items())
+      if (value.is_string()) status.metadata[key] = value.get<std::string>();
+  status.row = std::move(row);
+  return status;
+}
+
+Result<UploadStatus> UploadManager::create(std::int64_t length, std::map<std::string, std::string> metadata) {
+  if (length < 0) return fail(ErrorCode::invalid_argument, "Upload-Length must not be negative");
+  if (length > config_.max_upload_bytes)
+    return fail(ErrorCode::too_large, "Upload-Length " + std::to_string(length) + " is over the limit of " +
+                                          std::to_string(config_.max_upload_bytes) + " bytes");
+  db::UploadRow row;
+  row.id = random_hex(16);
+  row.length = length;
+  row.metadata_json = nlohmann::json(metadata).dump();
+  row.created_at_ms = row.updated_at_ms = db::now_ms();
+  row.expires_at_ms = next_expiry_ms();
+  {
+    std::error_code ec;
+    fs::create_directories(dir_, ec);
+    TRY(File file, File::create_new(path_of(row.id)));
+    RETURN_IF_ERROR(file.sync());
+  }
+  auto created = fsync_directory(dir_).and_then(
+      [&] { return database_.write([&](db::Connection& c) { return db::insert_upload(c, row); }); });
+  if (!created) {
+    std::error_code ec;
+    fs::remove(path_of(row.id), ec);
+    return tl::unexpected(created.error());
+  }
+  return to_status(std::move(row));
+}
+
+Result<UploadStatus> UploadManager::status(const std::string& id) {
+  TRY(auto row, database_.read([&](db::Connection& c) { return db::find_upload(c, id); }));
+  if (!row) return fail(ErrorCode::not_found, "no such upload");
+  if (row->expires_at_ms <= db::now_ms()) return fail(ErrorCode::gone, "the upload expired");
+  return to_status(std::move(*row));
+}
+
+Result<std::unique_ptr<UploadAppend>> UploadManager::begin_append(const std::string& id, std::int64_t offset,
+                                                                  std::optional<std::int64_t> content_length,
+                                                                  std::optional<ChunkChecksum> checksum) {
+  std::optional<Hasher> cached;
+  {
+    std::lock_guard lock(mutex_);
+    if (!writing_.insert(id).second) return fail(ErrorCode::locked, "another request is writing to this upload");
+    auto it = hashes_.find(id);
+    if (it != hashes_.end()) {
+      if (it->second.offset == offset) cached = std::move(it->second.hash);
+      hashes_.erase(it);
+    }
+  }
+  // From here every failure must give the writer lock back.
+  auto started = [&]() -> Result<std::unique_ptr<UploadAppend>> {
+    TRY(UploadStatus status, this->status(id));
+    db::UploadRow& row = status.row;
+    if (row.state == "complete" || row.offset == row.length)
+      return fail(ErrorCode::conflict, "the upload is already complete");
+    if (row.offset != offset)
+      return fail(ErrorCode::conflict, "Upload-Offset " + std::to_string(offset) + " is not the upload's offset " +
+                                           std::to_string(row.offset));
+    if (content_length && offset + *content_length > row.length)
+      return fail(ErrorCode::too_large, "the data goes past the declared Upload-Length of " + std::to_string(row.length));
+    TRY(File file, File::open_write(path_of(id)));
+    // Bytes past the recorded offset are from an append that was never acknowledged.
+    RETURN_IF_ERROR(file.truncate(static_cast<std::uint64_t>(offset)));
+    if (!cached) {
+      // After a restart (or a discarded chunk) the running hash is rebuilt from the file.
+      cached.emplace(HashAlgorithm::sha256);
+      RETURN_IF_ERROR(hash_file_prefix(path_of(id), static_cast<std::uint64_t>(offset), *cached));
+    }
+    return std::unique_ptr<UploadAppend>(
+        new UploadAppend(*this, std::move(row), std::move(file), std::move(*cached), std::move(checksum)));
+  }();
+  if (!started) release(id, std::nullopt, 0);
+  return started;
+}
+
+void UploadManager::release(const std::string& id, std::optional<Hasher> running_hash, std::int64_t offset) {
+  std::lock_guard lock(mutex_);
+  writing_.erase(id);
+  if (running_hash) hashes_.insert_or_assign(id, RunningHash{offset, std::move(*running_hash)});
+  else hashes_.erase(id);
+}
+
+Result<std::optional<IngestedVideo>> UploadManager::finish(const db::UploadRow& row, const std::string& sha256) {
+  TRY(UploadStatus status, to_status(row));
+  VideoMetadata metadata;
+  metadata.title = status.metadata["title"];
+  metadata.description = status.metadata["description"];
+  metadata.tags = split_tags(status.metadata["tags"]);
+  metadata.filename = status.metadata.count("filename") ? status.metadata["filename"] : status.metadata["name"];
+  auto ingested = normalize_metadata(std::move(metadata)).and_then([&](VideoMetadata m) {
+    return ingestor_.ingest(StagedFile(path_of(row.id), sha256, static_cast<std::uint64_t>(row.length)), m);
+  });
+  if (!ingested) {
+    // Refused media leaves nothing: the upload, its row and its file go.
+    (void)remove(row.id);
+    return tl::unexpected(ingested.error());
+  }
+  RETURN_IF_ERROR(database_.write([&](db::Connection& c) { return db::complete_upload(c, row.id, ingested->video.id); }));
+  return std::optional<IngestedVideo>(std::move(*ingested));
+}
+
+Result<void> UploadManager::remove(const std::string& id) {
+  RETURN_IF_ERROR(database_.write([&](db::Connection& c) { return db::delete_upload(c, id).map([](bool) {}); }));
+  std::error_code ec;
+  fs::remove(path_of(id), ec);
+  std::lock_guard lock(mutex_);
+  hashes_.erase(id);
+  return {};
+}
+
+Result<void> UploadManager::terminate(const std::string& id) {
+  TRY(UploadStatus status, this->status(id));
+  {
+    std::lock_guard lock(mutex_);
+    if (writing_.count(id)) return fail(ErrorCode::locked, "another request is writing to this upload");
+    writing_.insert(id);
+  }
+  auto removed = remove(id);
+  release(id, std::nullopt, 0);
+  return removed;
+}
+
+Result<std::size_t> UploadManager::expire() {
+  TRY(auto ids, database_.read([&](db::Connection& c) { return db::expired_uploads(c, db::now_ms()); }));
+  std::size_t removed = 0;
+  for (auto& id : ids) {
+    {
+      std::lock_guard lock(mutex_);
+      if (writing_.count(id)) continue;
+      writing_.insert(id);
+    }
+    if (remove(id)) ++removed;
+    release(id, std::nullopt, 0);
+  }
+  if (removed) spdlog::info("uploads: removed {} expired upload(s)", removed);
+  return removed;
+}
+
+Result<void> UploadManager::recover() {
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec) return fail(ErrorCode::io, "create " + dir_.string() + ": " + ec.message());
+  TRY(auto rows, database_.read([&](db::Connection& c) { return db::all_uploads(c); }));
+  std::set<std::string> known;
+  for (auto& row : rows) known.insert(row.id + ".part");
+  for (auto& entry : fs::directory_iterator(dir_, ec)) {
+    if (!known.count(entry.path().filename().string())) {
+      spdlog::info("uploads: removing {} (no upload refers to it)", entry.path().string());
+      fs::remove(entry.path(), ec);
+    }
+  }
+  for (auto& row : rows) {
+    if (row.state == "complete") continue;
+    bool has_file = fs::exists(path_of(row.id));
+    if (row.offset == row.length && row.sha256) {
+      // The last byte was acknowledged but the video was not made: make it now.
+      if (has_file) {
+        auto finished = finish(row, *row.sha256);
+        spdlog::info("uploads: finished interrupted upload {}: {}", row.id, finished ? "ingested" : finished.error().message);
+        continue;
+      }
+      TRY(auto video, database_.read([&](db::Connection& c) { return db::find_video_by_source(c, *row.sha256); }));
+      if (video) {
+        RETURN_IF_ERROR(database_.write([&](db::Connection& c) { return db::complete_upload(c, row.id, video->id); }));
+        continue;
+      }
+    }
+    if (!has_file) {
+      spdlog::warn("uploads: upload {} lost its partial file; removing it", row.id);
+      RETURN_IF_ERROR(remove(row.id));
+    }
+  }
+  return {};
+}
+
+}  // namespace cinevault::ingest

@@ -1,0 +1,196 @@
+#include "cinevault/db/database.hpp"
+
+#include <filesystem>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "cinevault/core/hash.hpp"
+#include "cinevault/db/api_keys.hpp"
+#include "cinevault/db/jobs.hpp"
+#include "cinevault/db/migrations.hpp"
+#include "cinevault/db/objects.hpp"
+#include "cinevault/db/uploads.hpp"
+#include "cinevault/db/videos.hpp"
+
+namespace cinevault::db {
+namespace {
+
+class DatabaseTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::path(CINEVAULT_TEST_TMP) / ("db-" + random_hex(6));
+    std::filesystem::create_directories(dir_);
+    auto opened = Database::open(dir_ / "test.db");
+    ASSERT_TRUE(opened) << opened.error().message;
+    db_ = std::move(*opened);
+  }
+  void TearDown() override {
+    db_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  VideoRow video(const std::string& id, std::int64_t created, const std::string& sha) {
+    VideoRow v;
+    v.id = id;
+    v.title = "t-" + id;
+    v.state = "queued";
+    v.source_sha256 = sha;
+    v.media_info_json = "{}";
+    v.created_at_ms = v.updated_at_ms = created;
+    return v;
+  }
+
+  void add_video(const std::string& id, std::int64_t created) {
+    std::string sha = sha256_hex(id);
+    auto added = db_->write([&](Connection& c) -> Result<void> {
+      RETURN_IF_ERROR(insert_object(c, {sha, 10, "source"}));
+      return insert_video(c, video(id, created, sha));
+    });
+    ASSERT_TRUE(added) << added.error().message;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<Database> db_;
+};
+
+TEST_F(DatabaseTest, MigratesToTheLatestVersionAndReopens) {
+  EXPECT_EQ(db_->schema_version(), latest_schema_version());
+  db_.reset();
+  auto reopened = Database::open(dir_ / "test.db");
+  ASSERT_TRUE(reopened);
+  EXPECT_EQ((*reopened)->schema_version(), latest_schema_version());
+}
+
+TEST_F(DatabaseTest, RefusesAFileFromANewerVersion) {
+  ASSERT_TRUE(db_->write([](Connection& c) { return c.exec("PRAGMA user_version = 999"); }));
+  db_.reset();
+  auto reopened = Database::open(dir_ / "test.db");
+  ASSERT_FALSE(reopened);
+  EXPECT_NE(reopened.error().message.find("newer"), std::string::npos);
+}
+
+TEST_F(DatabaseTest, FailedTransactionLeavesNothing) {
+  std::string sha = sha256_hex("x");
+  auto failed = db_->write([&](Connection& c) -> Result<void> {
+    RETURN_IF_ERROR(insert_object(c, {sha, 1, "source"}));
+    return fail(ErrorCode::internal, "abort");
+  });
+  ASSERT_FALSE(failed);
+  auto exists = db_->read([&](Connection& c) { return object_exists(c, sha); });
+  ASSERT_TRUE(exists);
+  EXPECT_FALSE(*exists);
+}
+
+TEST_F(DatabaseTest, ForeignKeysAreEnforced) {
+  // A video must refer to a recorded object.
+  auto orphan = db_->write([&](Connection& c) { return insert_video(c, video("v", 1, sha256_hex("missing"))); });
+  EXPECT_FALSE(orphan);
+}
+
+TEST_F(DatabaseTest, ListsNewestFirstAcrossPages) {
+  for (int i = 0; i < 5; ++i) add_video("v" + std::to_string(i), 1000 + i);
+  std::vector<std::string> seen;
+  std::optional<std::string> cursor;
+  int pages = 0;
+  do {
+    auto page = db_->read([&](Connection& c) { return list_videos(c, 2, cursor); });
+    ASSERT_TRUE(page) << page.error().message;
+    EXPECT_EQ(page->total, 5);
+    for (auto& v : page->videos) seen.push_back(v.id);
+    cursor = page->next_cursor;
+    ++pages;
+  } while (cursor);
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(seen, (std::vector<std::string>{"v4", "v3", "v2", "v1", "v0"}));
+  EXPECT_FALSE(db_->read([&](Connection& c) { return list_videos(c, 2, std::string("garbage")); }));
+}
+
+TEST_F(DatabaseTest, DeletingAVideoUnreferencesItsObjectAndCascadesJobs) {
+  add_video("v", 1);
+  ASSERT_TRUE(db_->write([](Connection& c) { return enqueue_job(c, "v", "transcode"); }));
+  auto nothing = db_->write([](Connection& c) { return delete_unreferenced_objects(c); });
+  ASSERT_TRUE(nothing);
+  EXPECT_TRUE(nothing->empty());
+  ASSERT_TRUE(db_->write([](Connection& c) { return delete_video(c, "v"); }));
+  auto jobs = db_->read([](Connection& c) { return count_jobs(c, "v"); });
+  EXPECT_EQ(*jobs, 0);
+  auto removed = db_->write([](Connection& c) { return delete_unreferenced_objects(c); });
+  ASSERT_TRUE(removed);
+  EXPECT_EQ(*removed, std::vector<std::string>{sha256_hex("v")});
+}
+
+TEST_F(DatabaseTest, PatchChangesOnlyWhatIsGiven) {
+  add_video("v", 1);
+  VideoPatch patch;
+  patch.tags = std::vector<std::string>{"a", "b"};
+  auto updated = db_->write([&](Connection& c) { return update_video(c, "v", patch); });
+  ASSERT_TRUE(updated && *updated);
+  auto found = db_->read([](Connection& c) { return find_video(c, "v"); });
+  ASSERT_TRUE(found && *found);
+  EXPECT_EQ((*found)->title, "t-v");
+  EXPECT_EQ((*found)->tags, (std::vector<std::string>{"a", "b"}));
+  auto missing = db_->write([&](Connection& c) { return update_video(c, "nope", patch); });
+  ASSERT_TRUE(missing);
+  EXPECT_FALSE(*missing);
+}
+
+TEST_F(DatabaseTest, ApiKeysStoreOnlyTheHashAndCanBeRevoked) {
+  auto key = db_->write([](Connection& c) { return create_api_key(c, "laptop"); });
+  ASSERT_TRUE(key);
+  EXPECT_EQ(key->secret.rfind("cv_", 0), 0u);
+  auto stored = db_->read([&](Connection& c) -> Result<std::string> {
+    TRY(auto stmt, c.prepare("SELECT key_sha256 FROM api_keys"));
+    TRY(bool row, stmt.step());
+    (void)row;
+    return stmt.text(0);
+  });
+  EXPECT_EQ(*stored, sha256_hex(key->secret));
+  auto found = db_->read([&](Connection& c) { return find_live_key(c, key->secret); });
+  ASSERT_TRUE(found && *found);
+  EXPECT_EQ(**found, key->row.id);
+  EXPECT_FALSE(*db_->read([&](Connection& c) { return find_live_key(c, key->secret + "x"); }));
+  ASSERT_TRUE(*db_->write([&](Connection& c) { return revoke_api_key(c, key->row.id); }));
+  EXPECT_FALSE(*db_->read([&](Connection& c) { return find_live_key(c, key->secret); }));
+  EXPECT_FALSE(*db_->write([&](Connection& c) { return revoke_api_key(c, key->row.id); }));
+}
+
+TEST_F(DatabaseTest, UploadOffsetsAndExpiry) {
+  UploadRow u;
+  u.id = "u1";
+  u.length = 100;
+  u.expires_at_ms = 50;
+  ASSERT_TRUE(db_->write([&](Connection& c) { return insert_upload(c, u); }));
+  ASSERT_TRUE(db_->write([](Connection& c) { return set_upload_offset(c, "u1", 40, 5000); }));
+  auto found = db_->read([](Connection& c) { return find_upload(c, "u1"); });
+  ASSERT_TRUE(found && *found);
+  EXPECT_EQ((*found)->offset, 40);
+  // The offset can never pass the length.
+  EXPECT_FALSE(db_->write([](Connection& c) { return set_upload_offset(c, "u1", 101, 5000); }));
+  auto expired = db_->read([](Connection& c) { return expired_uploads(c, 6000); });
+  EXPECT_EQ(*expired, std::vector<std::string>{"u1"});
+  EXPECT_TRUE(db_->read([](Connection& c) { return expired_uploads(c, 4000); })->empty());
+}
+
+TEST_F(DatabaseTest, ConcurrentWritersAndReadersFromManyThreads) {
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        std::string id = "v" + std::to_string(t) + "-" + std::to_string(i);
+        std::string sha = sha256_hex(id);
+        auto added = db_->write([&](Connection& c) -> Result<void> {
+          RETURN_IF_ERROR(insert_object(c, {sha, 1, "source"}));
+          return insert_video(c, video(id, t * 100 + i, sha));
+        });
+        EXPECT_TRUE(added);
+        EXPECT_TRUE(db_->read([&](Connection& c) { return find_video(c, id); }).value().has_value());
+      }
+    });
+  for (auto& t : threads) t.join();
+  auto page = db_->read([](Connection& c) { return list_videos(c, 1, std::nullopt); });
+  EXPECT_EQ(page->total, 100);
+}
+
+}  // namespace
+}  // namespace cinevault::db

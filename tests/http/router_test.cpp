@@ -1,0 +1,69 @@
+#include "cinevault/http/router.hpp"
+
+#include <gtest/gtest.h>
+
+namespace cinevault::http {
+namespace {
+
+Response ok(RequestContext&) { return empty_response(200); }
+
+TEST(Target, DecodesPathAndQuery) {
+  auto t = parse_target("/api/v1/videos?title=My%20movie&tags=a,b&flag");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->path, "/api/v1/videos");
+  EXPECT_EQ(t->query["title"], "My movie");
+  EXPECT_EQ(t->query["tags"], "a,b");
+  EXPECT_EQ(t->query["flag"], "");
+  EXPECT_EQ(parse_target("/a?q=x+y")->query["q"], "x y");
+}
+
+TEST(Target, RefusesPathsThatCouldEscape) {
+  for (const char* bad : {"/objects/../etc/passwd", "/a/./b", "/a/%2e%2e/b", "/a/%2E%2E", "/a%2fb", "/a%00b", "/a/%5c..",
+                          "relative", "", "/a%zz", "/a%4"}) {
+    auto t = parse_target(bad);
+    EXPECT_FALSE(t) << bad;
+    if (!t) {
+      EXPECT_EQ(t.error().code, ErrorCode::invalid_argument) << bad;
+    }
+  }
+}
+
+TEST(Router, MatchesPlaceholdersAndMethods) {
+  Router router({{Verb::get, "/api/v1/videos", ok},
+                 {Verb::get, "/api/v1/videos/{}", ok},
+                 {Verb::delete_, "/api/v1/videos/{}", ok},
+                 {Verb::head, "/api/v1/uploads/{}", ok},
+                 {Verb::get, "/api/v1/uploads/{}", ok}});
+  std::string allowed;
+  auto m = router.match(Verb::get, "/api/v1/videos/abc", &allowed);
+  ASSERT_TRUE(m && m->route);
+  EXPECT_EQ(m->params, std::vector<std::string>{"abc"});
+  EXPECT_EQ(m->route->method, Verb::get);
+
+  auto wrong_method = router.match(Verb::put, "/api/v1/videos/abc", &allowed);
+  ASSERT_TRUE(wrong_method);
+  EXPECT_EQ(wrong_method->route, nullptr);
+  EXPECT_EQ(allowed, "GET, DELETE");
+
+  EXPECT_EQ(router.match(Verb::get, "/api/v1/videos/abc/extra", nullptr).error().code, ErrorCode::not_found);
+  EXPECT_EQ(router.match(Verb::get, "/api/v1/videos/", nullptr).error().code, ErrorCode::not_found);
+  // HEAD goes to an explicit HEAD route before the GET one; elsewhere GET answers HEAD.
+  EXPECT_EQ(router.match(Verb::head, "/api/v1/uploads/x", nullptr)->route->method, Verb::head);
+  EXPECT_EQ(router.match(Verb::head, "/api/v1/videos", nullptr)->route->method, Verb::get);
+}
+
+TEST(Errors, OneStatusPerErrorKindAndAJsonBody) {
+  EXPECT_EQ(status_for(ErrorCode::unsupported_media), 415u);
+  EXPECT_EQ(status_for(ErrorCode::unprocessable), 422u);
+  EXPECT_EQ(status_for(ErrorCode::checksum_mismatch), 460u);
+  EXPECT_EQ(status_for(ErrorCode::locked), 423u);
+  auto r = error_response({ErrorCode::not_found, "no such video"});
+  EXPECT_EQ(r.result_int(), 404u);
+  EXPECT_EQ(r.body(), "{\"error\":{\"code\":\"not_found\",\"message\":\"no such video\"}}\n");
+  // Internal details stay in the log.
+  auto internal = error_response({ErrorCode::io, "open /srv/secret/path: EACCES"});
+  EXPECT_EQ(internal.body().find("/srv/secret"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cinevault::http
