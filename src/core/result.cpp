@@ -17,6 +17,8 @@ const char* to_string(ErrorCode code) {
     case ErrorCode::checksum_mismatch: return "checksum_mismatch";
     case ErrorCode::locked: return "locked";
     case ErrorCode::unavailable: return "unavailable";
+    case ErrorCode::codec: return "codec";
+    case ErrorCode::hardware: return "hardware";
     case ErrorCode::io: return "io";
     case ErrorCode::database: return "database";
     case ErrorCode::internal: return "internal";

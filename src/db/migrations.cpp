@@ -54,6 +54,7 @@ CREATE TABLE jobs (
   state             TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'dead', 'cancelled')),
   attempts          INTEGER NOT NULL DEFAULT 0,
   max_attempts      INTEGER NOT NULL DEFAULT 3,
+  force_software    INTEGER NOT NULL DEFAULT 0,  -- a hardware encoder failed: retry with libx264
   not_before        INTEGER NOT NULL,         -- backoff: not claimed before this time
   lease_owner       TEXT,
   lease_expires_at  INTEGER,

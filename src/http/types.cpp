@@ -36,6 +36,8 @@ unsigned status_for(ErrorCode code) {
     case ErrorCode::locked: return 423;
     case ErrorCode::checksum_mismatch: return 460;  // tus checksum extension
     case ErrorCode::unavailable: return 503;
+    case ErrorCode::codec:
+    case ErrorCode::hardware:
     case ErrorCode::io:
     case ErrorCode::database:
     case ErrorCode::internal: return 500;

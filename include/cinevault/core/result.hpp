@@ -23,6 +23,8 @@ enum class ErrorCode {
   checksum_mismatch,    // tus checksum extension: the chunk did not match
   locked,               // someone else is writing this resource
   unavailable,          // shutting down, over capacity
+  codec,                // an encoder or decoder failed
+  hardware,             // a hardware encoder failed (retry in software)
   io,                   // filesystem failure
   database,             // SQLite failure
   internal,             // a bug
