@@ -13,7 +13,7 @@ using nlohmann::json;
 namespace field = http::beast_http;
 
 constexpr const char* kTusVersion = "1.0.0";
-constexpr std::string_view kOffsetContentType = "application/offset+octet-stream";
+constexpr const char* kOffsetContentType = "application/offset+octet-stream";
 constexpr std::size_t kMaxMetadataHeader = 8 * 1024;
 
 std::string http_date(std::int64_t unix_ms) {
@@ -86,6 +86,14 @@ Result<std::optional<ingest::ChunkChecksum>> parse_checksum(std::string_view hea
   return std::optional<ingest::ChunkChecksum>(std::move(checksum));
 }
 
+// Media types compare without case and parameters.
+bool is_offset_stream(std::string_view content_type) {
+  auto semicolon = content_type.find(';');
+  content_type = content_type.substr(0, semicolon);
+  while (!content_type.empty() && content_type.back() == ' ') content_type.remove_suffix(1);
+  return boost::beast::iequals(boost::beast::string_view(content_type.data(), content_type.size()), kOffsetContentType);
+}
+
 // Every tus request but OPTIONS must name the protocol version we speak.
 Result<void> check_tus_version(const http::RequestContext& request) {
   if (request.header_value("Tus-Resumable") == kTusVersion) return {};
@@ -154,16 +162,16 @@ void add_upload_routes(ApiContext& context, std::vector<http::Route>& routes) {
   const std::size_t first = routes.size();
 
   // Discovery: versions, extensions, limits.
-  routes.push_back({http::Verb::options, "/api/v1/uploads", [&context](http::RequestContext&) -> http::Response {
-                      auto response = http::empty_response(204);
-                      response.set("Tus-Resumable", kTusVersion);
-                      response.set("Tus-Version", kTusVersion);
-                      response.set("Tus-Max-Size", std::to_string(context.uploads.max_size()));
-                      response.set("Tus-Extension", "creation,creation-with-upload,termination,checksum,expiration");
-                      response.set("Tus-Checksum-Algorithm", "sha1,sha256");
-                      return response;
-                    },
-                    http::Access::open, http::BodyKind::none, 0, {}, false});
+  auto discovery = [&context](http::RequestContext&) -> http::Response {
+    auto response = http::empty_response(204);
+    response.set("Tus-Version", kTusVersion);
+    response.set("Tus-Max-Size", std::to_string(context.uploads.max_size()));
+    response.set("Tus-Extension", "creation,creation-with-upload,termination,checksum,expiration");
+    response.set("Tus-Checksum-Algorithm", "sha1,sha256");
+    return response;
+  };
+  routes.push_back({http::Verb::options, "/api/v1/uploads", discovery, http::Access::open, http::BodyKind::none, 0, {}, false});
+  routes.push_back({http::Verb::options, "/api/v1/uploads/{}", discovery, http::Access::open, http::BodyKind::none, 0, {}, false});
 
   // Creation (and creation-with-upload when the POST carries data).
   routes.push_back(
@@ -192,7 +200,7 @@ void add_upload_routes(ApiContext& context, std::vector<http::Route>& routes) {
            return fail(ErrorCode::too_large, "Upload-Length is over Tus-Max-Size " + std::to_string(context.uploads.max_size()));
          TRY(auto metadata, parse_metadata(request.header_value("Upload-Metadata")));
          bool body = has_body(request);
-         if (body && request.header_value(field::field::content_type) != kOffsetContentType)
+         if (body && !is_offset_stream(request.header_value(field::field::content_type)))
            return fail(ErrorCode::unsupported_media, "data sent with the creation must be application/offset+octet-stream");
          TRY(auto checksum, parse_checksum(request.header_value("Upload-Checksum")));
          TRY(auto length_of_body, content_length(request));
@@ -244,7 +252,7 @@ void add_upload_routes(ApiContext& context, std::vector<http::Route>& routes) {
                     http::Access::mutate, http::BodyKind::stream, max_size,
                     [&context](http::RequestContext& request) -> Result<std::unique_ptr<http::BodySink>> {
                       RETURN_IF_ERROR(check_tus_version(request));
-                      if (request.header_value(field::field::content_type) != kOffsetContentType)
+                      if (!is_offset_stream(request.header_value(field::field::content_type)))
                         return fail(ErrorCode::unsupported_media, "PATCH data must be application/offset+octet-stream");
                       auto offset = parse_non_negative(request.header_value("Upload-Offset"));
                       if (!offset) return fail(ErrorCode::invalid_argument, "Upload-Offset is required and must be a non-negative integer");

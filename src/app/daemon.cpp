@@ -195,7 +195,12 @@ int keys_command(const Config& config, const std::vector<std::string>& args) {
     std::cerr << "cinevault: usage: cinevault keys create [NAME] | list | revoke ID\n";
     return 2;
   };
-  if (args.empty()) return usage();
+  bool well_formed = !args.empty() && ((args[0] == "create" && args.size() <= 2) ||
+                                       (args[0] == "list" && args.size() == 1) ||
+                                       (args[0] == "revoke" && args.size() == 2));
+  if (!well_formed) return usage();
+  std::error_code ec;
+  fs::create_directories(config.data_dir, ec);
   auto database = db::Database::open(config.data_dir / "cinevault.db", 1);
   if (!database) {
     std::cerr << "cinevault: " << database.error().message << "\n";

@@ -31,7 +31,8 @@ CREATE TABLE videos (
   updated_at      INTEGER NOT NULL
 );
 CREATE INDEX videos_newest ON videos (created_at DESC, id DESC);
-CREATE INDEX videos_source ON videos (source_sha256);
+-- One video per source: the same bytes uploaded again answer the existing video.
+CREATE UNIQUE INDEX videos_source ON videos (source_sha256);
 
 CREATE TABLE uploads (
   id          TEXT PRIMARY KEY,

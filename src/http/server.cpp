@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <limits>
 #include <list>
 #include <mutex>
 #include <thread>
@@ -133,6 +134,9 @@ class Session : public std::enable_shared_from_this<Session> {
     started_ = Clock::now();
     header_parser_.emplace();
     header_parser_->header_limit(static_cast<std::uint32_t>(shared_->config.max_header_bytes));
+    // Beast checks Content-Length against a default 1 MiB limit while reading the header;
+    // the route's own limit is applied once it is known.
+    header_parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     stream_.expires_after(std::chrono::seconds(shared_->config.header_timeout_s));
     beast_http::async_read_header(stream_, buffer_, *header_parser_,
                                   [self = shared_from_this()](beast::error_code ec, std::size_t) {

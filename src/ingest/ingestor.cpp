@@ -88,6 +88,11 @@ Result<IngestedVideo> Ingestor::ingest(StagedFile staged, const VideoMetadata& m
     RETURN_IF_ERROR(db::insert_video(c, video));
     return db::enqueue_job(c, video.id, "transcode");
   });
+  if (!recorded && recorded.error().code == ErrorCode::conflict) {
+    // The same bytes were ingested by a concurrent request a moment ago (unique source).
+    TRY(auto winner, database_.read([&](db::Connection& c) { return db::find_video_by_source(c, object.sha256); }));
+    if (winner) return IngestedVideo{std::move(*winner), 0, true};
+  }
   // On failure the object is unreferenced (or was already): the next collection takes it.
   if (!recorded) return tl::unexpected(recorded.error());
   result.job_id = *recorded;

@@ -25,6 +25,16 @@ std::vector<std::string> split_tags(const std::string& text) {
   return tags;
 }
 
+// The video's metadata from tus Upload-Metadata: title, description, tags (comma-separated), filename.
+Result<VideoMetadata> video_metadata(std::map<std::string, std::string> fields) {
+  VideoMetadata metadata;
+  metadata.title = fields["title"];
+  metadata.description = fields["description"];
+  metadata.tags = split_tags(fields["tags"]);
+  metadata.filename = fields.count("filename") ? fields["filename"] : fields["name"];
+  return normalize_metadata(std::move(metadata));
+}
+
 }  // namespace
 
 UploadAppend::UploadAppend(UploadManager& manager, db::UploadRow row, File file, Hasher running_hash,
@@ -112,10 +122,12 @@ Result<UploadStatus> UploadManager::to_status(db::UploadRow row) const {
 }
 
 Result<UploadStatus> UploadManager::create(std::int64_t length, std::map<std::string, std::string> metadata) {
-  if (length < 0) return fail(ErrorCode::invalid_argument, "Upload-Length must not be negative");
+  if (length <= 0) return fail(ErrorCode::invalid_argument, "Upload-Length must be at least 1: an empty file is no video");
   if (length > config_.max_upload_bytes)
     return fail(ErrorCode::too_large, "Upload-Length " + std::to_string(length) + " is over the limit of " +
                                           std::to_string(config_.max_upload_bytes) + " bytes");
+  // Refuse bad metadata now, not after the whole file has been sent.
+  RETURN_IF_ERROR(video_metadata(metadata));
   db::UploadRow row;
   row.id = random_hex(16);
   row.length = length;
@@ -193,12 +205,7 @@ void UploadManager::release(const std::string& id, std::optional<Hasher> running
 
 Result<std::optional<IngestedVideo>> UploadManager::finish(const db::UploadRow& row, const std::string& sha256) {
   TRY(UploadStatus status, to_status(row));
-  VideoMetadata metadata;
-  metadata.title = status.metadata["title"];
-  metadata.description = status.metadata["description"];
-  metadata.tags = split_tags(status.metadata["tags"]);
-  metadata.filename = status.metadata.count("filename") ? status.metadata["filename"] : status.metadata["name"];
-  auto ingested = normalize_metadata(std::move(metadata)).and_then([&](VideoMetadata m) {
+  auto ingested = video_metadata(status.metadata).and_then([&](VideoMetadata m) {
     return ingestor_.ingest(StagedFile(path_of(row.id), sha256, static_cast<std::uint64_t>(row.length)), m);
   });
   if (!ingested) {

@@ -94,7 +94,10 @@ class Daemon:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout, blocksize=1 << 20)
         try:
             with open(path, "rb") as body:
-                conn.request("PUT", "/api/v1/videos" + ("?" + query if query else ""), body=body, headers=all_headers)
+                try:
+                    conn.request("PUT", "/api/v1/videos" + ("?" + query if query else ""), body=body, headers=all_headers)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # answered before the whole body was sent, and closed: read that answer
             response = conn.getresponse()
             data = response.read()
             return response.status, {k.lower(): v for k, v in response.getheaders()}, (json.loads(data) if data else None)
@@ -215,6 +218,12 @@ class DaemonTestCase(unittest.TestCase):
         self.daemon = Daemon(self.data_dir, *(extra_args or self.extra_args)).start()
         return self.daemon
 
+    def crash_and_restart(self, *extra_args):
+        """SIGKILLs the daemon (no clean-up runs) and starts a new one on the same data directory."""
+        self.daemon.kill9()
+        self.daemon = Daemon(self.data_dir, *(extra_args or self.extra_args)).start()
+        return self.daemon
+
     def path(self, name):
         """A path in this test's scratch directory (outside the data directory)."""
         return os.path.join(self.tmp, name)
@@ -274,10 +283,13 @@ class DaemonTestCase(unittest.TestCase):
 
 
 def make_clip(path, seconds=2, size="320x180", rate=25, extra=(), pattern="testsrc2"):
-    """A short H.264/AAC clip made by the ffmpeg CLI; PATTERN is a lavfi video source (testsrc2, smptebars, …)."""
+    """A short H.264/AAC (stereo, 48 kHz) clip made by the ffmpeg CLI.
+
+    PATTERN is a lavfi video source (testsrc2, smptebars, rgbtestsrc, …): different patterns give different bytes."""
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "%s=size=%s:rate=%s" % (pattern, size, rate),
                     "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(seconds),
-                    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", *extra, path],
+                    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2",
+                    *extra, path],
                    check=True)
     return path
 

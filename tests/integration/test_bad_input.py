@@ -3,10 +3,9 @@
 Refused uploads must leave no videos row, no jobs row, no object (row or file) and no staging
 file; media files that point elsewhere (playlists, concat scripts) must never be followed.
 """
-import json
 import os
-import re
 import socket
+import time
 import unittest
 
 from harness import DaemonTestCase, make_audio_only, make_clip, multipart_body
@@ -22,7 +21,7 @@ class BadMediaTest(DaemonTestCase):
     def test_text_file_is_415(self):
         """A text file is not media: 415 unsupported_media."""
         status, headers, body = self.upload_bytes("notes.txt", b"Shopping list\n- milk\n- eggs\n" * 100)
-        self.assert_error(status, headers, body, 415, "unsupported_media")
+        self.assert_error(status, headers, body, 415, "unsupported_media", "not a video")
         self.assert_nothing_stored()
 
     def test_empty_body_is_400(self):
@@ -56,14 +55,14 @@ class BadMediaTest(DaemonTestCase):
                 trap.accept()[0].close()
         finally:
             trap.close()
-        self.assert_error(status, headers, body, 415, "unsupported_media")
+        self.assert_error(status, headers, body, 415, "unsupported_media", "playlist")
         self.assert_nothing_stored()
 
     def test_concat_script_reading_a_local_file_is_refused(self):
         """An ffconcat script naming /etc/passwd is not a video: 415, nothing read or stored."""
         script = b"ffconcat version 1.0\nfile /etc/passwd\nfile 'file:/etc/passwd'\n"
         status, headers, body = self.upload_bytes("list.ffconcat", script, "filename=list.ffconcat")
-        message = self.assert_error(status, headers, body, 415, "unsupported_media")
+        message = self.assert_error(status, headers, body, 415, "unsupported_media", "concat")
         self.assertNotIn("root:", message)
         self.assert_nothing_stored()
 
@@ -80,6 +79,45 @@ class BadMediaTest(DaemonTestCase):
         status, headers, body = self.daemon.request("POST", "/api/v1/videos", form,
                                                     self.daemon.auth({"Content-Type": content_type}))
         self.assert_error(status, headers, body, 400, "invalid_argument", "file")
+        self.assert_nothing_stored()
+
+    def test_multipart_with_unknown_field_is_400(self):
+        """A form field other than file, title, description and tags is refused 400 naming it."""
+        clip = make_clip(self.path("clip.mp4"))
+        content_type, form = multipart_body({"title": "x", "owner": "root"}, ("file", "clip.mp4", clip))
+        status, headers, body = self.daemon.request("POST", "/api/v1/videos", form,
+                                                    self.daemon.auth({"Content-Type": content_type}))
+        self.assert_error(status, headers, body, 400, "invalid_argument", "owner")
+        self.assert_nothing_stored()
+
+    def test_bad_metadata_is_400_after_the_body(self):
+        """Titles with control characters or over 500 bytes, over 50 tags, a tag over 100 bytes, or text that is
+        not UTF-8 are 400, and the staged body is removed."""
+        clip = make_clip(self.path("clip.mp4"))
+        for query in ("title=a%01b", "title=" + "x" * 501, "tags=" + ",".join("t%d" % i for i in range(51)),
+                      "tags=ok," + "t" * 101,
+                      "title=%FF%FE", "filename=a%0Ab.mp4"):
+            status, headers, body = self.daemon.upload(clip, query)
+            with self.subTest(query=query[:40]):
+                self.assert_error(status, headers, body, 400, "invalid_argument")
+                self.assert_nothing_stored()
+
+    def test_interrupted_upload_leaves_nothing(self):
+        """A client that sends half of the body and disconnects leaves no staging file, row or object."""
+        clip = make_clip(self.path("clip.mp4"))
+        with open(clip, "rb") as f:
+            data = f.read()
+        sock = socket.create_connection(("127.0.0.1", self.daemon.port))
+        sock.sendall(b"PUT /api/v1/videos HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer %s\r\n"
+                     b"Content-Length: %d\r\n\r\n" % (self.daemon.key.encode(), len(data)) + data[:len(data) // 2])
+        # The server has opened a staging file once it has read some of the body.
+        deadline = time.time() + 10
+        while not self.temp_files() and time.time() < deadline:
+            time.sleep(0.02)
+        self.assertTrue(self.temp_files(), "the upload was never staged")
+        sock.close()
+        while self.temp_files() and time.time() < deadline:
+            time.sleep(0.05)
         self.assert_nothing_stored()
 
     def test_multipart_of_text_file_is_415(self):

@@ -221,6 +221,10 @@ class HelpAndConfigTest(CliTestCase):
 
 
 class KeysTest(CliTestCase):
+    def setUp(self):
+        super().setUp()
+        os.makedirs(self.data_dir)
+
     def keys(self, *args):
         return run("keys", *args, "--data", self.data_dir)
 
@@ -269,11 +273,19 @@ class KeysTest(CliTestCase):
         self.assertNotEqual(self.keys("revoke", key_id).returncode, 0)
 
     def test_keys_without_subcommand_is_usage_error(self):
-        """`keys` alone or with a wrong subcommand: non-zero and a usage line."""
-        for args in ((), ("destroy",), ("revoke",)):
-            result = self.keys(*args)
-            self.assertNotEqual(result.returncode, 0, args)
-            self.assertIn("usage", result.stderr)
+        """`keys` alone or with a wrong subcommand: non-zero and a usage line, whatever the data directory."""
+        for data_dir in (self.data_dir, os.path.join(self.tmp, "missing")):
+            for args in ((), ("destroy",), ("revoke",)):
+                result = run("keys", *args, "--data", data_dir)
+                self.assertNotEqual(result.returncode, 0, args)
+                self.assertIn("usage", result.stderr, (data_dir, args))
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "missing")))
+
+    def test_create_on_a_data_dir_that_does_not_exist_yet(self):
+        """keys create before the first start: the data directory is created, as `serve` and `gc` do."""
+        shutil.rmtree(self.data_dir)
+        self.create("first")
+        self.assertEqual(len(self.listed()[1]), 1)
 
     def test_created_key_works_and_revocation_takes_effect_at_once(self):
         """A key made with `keys create` authorises requests to the running daemon; after

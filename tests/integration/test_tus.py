@@ -60,7 +60,7 @@ class TusTestCase(DaemonTestCase):
         all_headers.update(headers or {})
         status, response_headers, data = self.daemon.request(method, path, body=body, headers=all_headers)
         self.assertEqual(response_headers.get("tus-resumable"), "1.0.0",
-                         "%s %s -> %s has no Tus-Resumable: 1.0.0 (%r)" % (method, path, status, response_headers))
+                         "%s %s -> %s has no Tus-Resumable: 1.0.0 (%r %r)" % (method, path, status, response_headers, data))
         return status, response_headers, data
 
     def create(self, length, metadata=None, body=None, headers=None):
@@ -150,6 +150,31 @@ class TusProtocolTest(TusTestCase):
         self.assertEqual(self.db_rows("uploads"), 0)
         self.assertEqual(self.part_files(), [])
 
+    def test_invalid_metadata_is_refused_at_creation(self):
+        """Upload-Metadata that can never make a video (bad base64, a title over 500 bytes or with control
+        characters, a duplicate key) is refused 400 by the POST, before any data is sent; nothing is created."""
+        bad = [
+            "title !!!notbase64",
+            "title " + base64.b64encode(b"x" * 600).decode(),
+            "title " + base64.b64encode(b"a\x01b").decode(),
+            "filename " + base64.b64encode(b"a\nb.mp4").decode(),
+            "title eA==,title eQ==",
+        ]
+        for header in bad:
+            status, _, body = self.tus("POST", ENDPOINT, headers={"Upload-Length": "1000", "Upload-Metadata": header})
+            self.assertEqual(status, 400, "Upload-Metadata %r: %s %s" % (header[:40], status, body))
+        self.assertEqual(self.db_rows("uploads"), 0)
+        self.assertEqual(self.part_files(), [])
+
+    def test_zero_length_upload_is_refused(self):
+        """Upload-Length: 0 is an upload complete at creation that can never be a video: refused (4xx), nothing left.
+
+        (Answered 201 instead, tus clients report success for an upload that never becomes a video.)"""
+        status, headers, body = self.tus("POST", ENDPOINT, headers={"Upload-Length": "0", "Upload-Metadata": "title eA=="})
+        self.assertIn(status, (400, 415, 422), "POST Upload-Length: 0 answered %s %r" % (status, headers))
+        self.assertEqual(self.db_rows("uploads"), 0)
+        self.assertEqual(self.part_files(), [])
+
     def test_head_reports_offset_length_metadata_and_no_store(self):
         """HEAD: 200, Upload-Offset (0 too), Upload-Length, Upload-Metadata as created, Cache-Control: no-store."""
         metadata = {"filename": "holiday 2024.mp4", "title": "Holiday — été", "tags": "a,b", "is_draft": None}
@@ -185,6 +210,20 @@ class TusProtocolTest(TusTestCase):
         part = os.path.join(self.data_dir, "uploads", location.rsplit("/", 1)[1] + ".part")
         with open(part, "rb") as f:
             self.assertEqual(f.read(), b"a" * 40 + b"b" * 30)
+
+    def test_large_patch_is_taken(self):
+        """A 3 MiB PATCH (tus-js-client sends the whole file in one PATCH by default): 204 with the new offset."""
+        location, _ = self.create(4 << 20)  # not complete: these bytes are no video
+        data = os.urandom(3 << 20)
+        # On a raw socket, so that a server answering before the whole body is sent shows its answer.
+        response = self.daemon.raw(
+            ("PATCH %s HTTP/1.1\r\nHost: 127.0.0.1\r\nTus-Resumable: 1.0.0\r\nAuthorization: Bearer %s\r\n"
+             "Content-Type: %s\r\nUpload-Offset: 0\r\nContent-Length: %d\r\n\r\n"
+             % (location, self.daemon.key, OCTETS, len(data))).encode(),
+            [data[i:i + (256 << 10)] for i in range(0, len(data), 256 << 10)])
+        self.assertEqual(response.status, 204, response.body)
+        self.assertEqual(response.headers["upload-offset"], str(3 << 20))
+        self.assertEqual(self.head_offset(location), 3 << 20)
 
     def test_creation_with_upload_answers_offset(self):
         """POST with a body (creation-with-upload): 201 with Upload-Offset = bytes taken; HEAD agrees."""
@@ -257,7 +296,7 @@ class TusProtocolTest(TusTestCase):
 
     def test_checksums_sha1_and_sha256_are_verified(self):
         """Upload-Checksum with sha1 and with sha256 matching the chunk: 204 each."""
-        location, _ = self.create(60)
+        location, _ = self.create(100)  # not complete: these bytes are no video
         chunk1, chunk2 = os.urandom(30), os.urandom(30)
         status, headers, _ = self.patch(location, 0, chunk1, {"Upload-Checksum": checksum("sha1", chunk1)})
         self.assertEqual((status, headers["upload-offset"]), (204, "30"))
@@ -318,8 +357,8 @@ class TusProtocolTest(TusTestCase):
         finally:
             conn.close()
         self.assertEqual(self.head_offset(location), 6)
-        status, headers, _ = self.patch(location, 6, b"y" * 4)
-        self.assertEqual((status, headers["upload-offset"]), (204, "10"))
+        status, headers, _ = self.patch(location, 6, b"y" * 3)  # 9 of 10: not complete (these bytes are no video)
+        self.assertEqual((status, headers["upload-offset"]), (204, "9"))
         status, _, _ = self.tus("POST", ENDPOINT, body=b"z" * 11, headers={"Upload-Length": "10", "Content-Type": OCTETS})
         self.assertEqual(status, 413)
         self.assertEqual(self.db_rows("uploads"), 1)
@@ -342,9 +381,10 @@ class TusProtocolTest(TusTestCase):
 
     def test_second_writer_is_423(self):
         """While one PATCH is still sending its body, a PATCH (or DELETE) from another connection is refused 423."""
-        location, _ = self.create(1000)
+        location, _ = self.create(2000)  # not complete at 1000: these bytes are no video
         data = os.urandom(1000)
         sock = self.open_patch(location, 0, 1000, data[:500])
+        time.sleep(0.3)
         try:
             # A probe at a wrong offset: 423 once the first PATCH holds the upload (409 before, harmlessly).
             self.wait_for(lambda: self.patch(location, 999, b"x")[0] == 423, "the first PATCH to hold the upload")
@@ -406,6 +446,32 @@ class TusProtocolTest(TusTestCase):
         # Complete: no more data is taken.
         status, _, _ = self.patch(location, len(data), b"x")
         self.assertIn(status, (409, 413))
+
+    def test_creation_with_upload_of_the_whole_file_makes_the_video(self):
+        """A POST carrying every byte (creation-with-upload): 201 with Location, Upload-Offset = length and Cinevault-Video-Id."""
+        clip = self.clip()
+        with open(clip, "rb") as f:
+            data = f.read()
+        location, headers = self.create(len(data), {"filename": "one.mp4", "title": "in one POST"}, body=data)
+        self.assertEqual(int(headers["upload-offset"]), len(data))
+        video_id = headers["cinevault-video-id"]
+        status, video = self.daemon.json("GET", "/api/v1/videos/" + video_id)
+        self.assertEqual((status, video["title"], video["source"]["sha256"]), (200, "in one POST", sha256_file(clip)))
+        self.assertEqual(self.tus("HEAD", location)[1]["cinevault-video-id"], video_id)
+
+    def test_upload_of_known_bytes_gives_the_existing_video(self):
+        """Uploading the same bytes again through tus: the last PATCH names the existing video; nothing is stored twice."""
+        clip = self.clip()
+        with open(clip, "rb") as f:
+            data = f.read()
+        first, _ = self.create(len(data), {"title": "first"})
+        video_id = self.patch(first, 0, data)[1]["cinevault-video-id"]
+        second, _ = self.create(len(data), {"title": "second"})
+        status, headers, _ = self.patch(second, 0, data)
+        self.assertEqual((status, headers["cinevault-video-id"]), (204, video_id))
+        self.assertEqual(self.db_rows("videos"), 1)
+        self.assertEqual(self.objects(), [sha256_file(clip)])
+        self.assertEqual(self.part_files(), [])
 
     def test_completed_non_media_is_415_and_leaves_nothing(self):
         """An upload whose bytes are not a video: the last PATCH answers 415; the upload, its file and every row are gone."""

@@ -31,8 +31,10 @@ struct StreamInfo {
   std::string frame_rate_exact;    // "30000/1001"
   std::string pixel_format;
   std::string sample_aspect_ratio; // "1:1"
-  int rotation_deg = 0;            // display matrix rotation, 0/90/180/270
+  int rotation_deg = 0;            // display matrix: turn clockwise by this to show, 0/90/180/270
+                                   // (the same sense as the old "rotate" tag)
   std::string field_order;         // progressive, tt, bb, tb, bt, unknown
+  bool attached_picture = false;   // cover art (a still image), never the video stream
   // audio
   int channels = 0;
   int sample_rate = 0;
@@ -41,14 +43,20 @@ struct StreamInfo {
   std::string language;            // ISO 639 from the stream's metadata, "" if none
   std::int64_t bit_rate = 0;
   double duration_s = 0;
+
+  bool operator==(const StreamInfo&) const = default;
 };
 
 struct MediaInfo {
   std::string container;   // the demuxer's name: "mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", ...
-  double duration_s = 0;
+  double duration_s = 0;   // 0 when the file does not say (e.g. a MediaRecorder webm):
+                           // the limit is then enforced while decoding, not here
   std::int64_t bit_rate = 0;
   std::int64_t size_bytes = 0;
+  int video_stream = -1;   // index of the video stream probe_file decoded a frame of
   std::vector<StreamInfo> streams;
+
+  bool operator==(const MediaInfo&) const = default;
 };
 
 // Probes the file and checks it against the limits.
@@ -56,6 +64,10 @@ struct MediaInfo {
 // ErrorCode::unprocessable when it is media we will not take (no video stream, too long,
 // too large, too many streams, truncated or undecodable). Messages say which, in plain words.
 Result<MediaInfo> probe_file(const std::filesystem::path& path, const MediaLimits& limits);
+
+// Whether libavformat's demuxer of this name may read uploads: the same test as the
+// format_whitelist probe_file sets (av_match_list: any ','-separated part matches).
+bool is_accepted_container(const std::string& demuxer_name);
 
 nlohmann::json to_json(const MediaInfo& info);
 Result<MediaInfo> media_info_from_json(const nlohmann::json& document);

@@ -1,0 +1,300 @@
+#include "cinevault/media/probe.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string_view>
+#include <type_traits>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "safe_input.hpp"
+
+extern "C" {
+#include <libavutil/avstring.h>
+#include <libavutil/channel_layout.h>
+#include <libavutil/display.h>
+#include <libavutil/pixdesc.h>
+}
+
+namespace cinevault::media {
+namespace {
+
+// Enough for streams that start before their first keyframe (broadcast TS, open GOP);
+// the bytes are bounded by MediaLimits::probe_size_bytes as well.
+constexpr int kMaxPacketsForFirstFrame = 600;
+
+std::string or_empty(const char* text) { return text ? text : ""; }
+
+double seconds(std::int64_t duration, AVRational time_base) {
+  return duration == AV_NOPTS_VALUE || duration <= 0 ? 0.0 : static_cast<double>(duration) * av_q2d(time_base);
+}
+
+const char* field_order_name(AVFieldOrder order) {
+  switch (order) {
+    case AV_FIELD_PROGRESSIVE: return "progressive";
+    case AV_FIELD_TT: return "tt";
+    case AV_FIELD_BB: return "bb";
+    case AV_FIELD_TB: return "tb";
+    case AV_FIELD_BT: return "bt";
+    default: return "unknown";
+  }
+}
+
+// Clockwise degrees to turn the picture for display, snapped to 0/90/180/270.
+int rotation_deg(const AVStream& stream) {
+  std::size_t size = 0;
+  const std::uint8_t* data = av_stream_get_side_data(&stream, AV_PKT_DATA_DISPLAYMATRIX, &size);
+  if (data == nullptr || size < 9 * sizeof(std::int32_t)) return 0;
+  // av_display_rotation_get() is counterclockwise; NaN for a singular matrix.
+  double counterclockwise = av_display_rotation_get(reinterpret_cast<const std::int32_t*>(data));
+  if (std::isnan(counterclockwise)) return 0;
+  long clockwise = std::lround(-counterclockwise / 90.0) * 90;
+  return static_cast<int>(((clockwise % 360) + 360) % 360);
+}
+
+StreamInfo describe_stream(AVFormatContext* context, AVStream* stream) {
+  const AVCodecParameters& codec = *stream->codecpar;
+  StreamInfo info;
+  info.index = stream->index;
+  info.type = codec.codec_type == AVMEDIA_TYPE_UNKNOWN ? "unknown" : or_empty(av_get_media_type_string(codec.codec_type));
+  info.codec = avcodec_get_name(codec.codec_id);
+  info.profile = or_empty(avcodec_profile_name(codec.codec_id, codec.profile));
+  if (codec.codec_type == AVMEDIA_TYPE_VIDEO) {
+    info.width = codec.width;
+    info.height = codec.height;
+    info.attached_picture = (stream->disposition & AV_DISPOSITION_ATTACHED_PIC) != 0;
+    AVRational rate = stream->avg_frame_rate;
+    if (rate.num <= 0 || rate.den <= 0) rate = stream->r_frame_rate;  // avg is unset in some containers
+    if (rate.num > 0 && rate.den > 0 && !info.attached_picture) {
+      info.frame_rate = av_q2d(rate);
+      info.frame_rate_exact = fmt::format("{}/{}", rate.num, rate.den);
+    }
+    info.pixel_format = or_empty(av_get_pix_fmt_name(static_cast<AVPixelFormat>(codec.format)));
+    AVRational sar = av_guess_sample_aspect_ratio(context, stream, nullptr);
+    if (sar.num > 0 && sar.den > 0) info.sample_aspect_ratio = fmt::format("{}:{}", sar.num, sar.den);
+    info.rotation_deg = rotation_deg(*stream);
+    info.field_order = field_order_name(codec.field_order);
+  } else if (codec.codec_type == AVMEDIA_TYPE_AUDIO) {
+    info.channels = codec.ch_layout.nb_channels;  // 5.1: the old `channels` field is deprecated
+    info.sample_rate = codec.sample_rate;
+    char layout[128] = {};
+    if (codec.ch_layout.nb_channels > 0 && av_channel_layout_describe(&codec.ch_layout, layout, sizeof layout) > 0)
+      info.channel_layout = layout;
+  }
+  if (const AVDictionaryEntry* language = av_dict_get(stream->metadata, "language", nullptr, 0)) {
+    if (std::string_view(language->value) != "und") info.language = language->value;
+  }
+  info.bit_rate = codec.bit_rate;
+  info.duration_s = seconds(stream->duration, stream->time_base);
+  return info;
+}
+
+MediaInfo describe(AVFormatContext* context, std::int64_t size_bytes) {
+  MediaInfo info;
+  info.container = context->iformat->name;
+  info.bit_rate = context->bit_rate;
+  info.size_bytes = size_bytes;
+  for (unsigned i = 0; i < context->nb_streams; ++i) {
+    info.streams.push_back(describe_stream(context, context->streams[i]));
+    info.duration_s = std::max(info.duration_s, info.streams.back().duration_s);
+  }
+  // The container's duration when it has one, else the longest stream's.
+  if (context->duration != AV_NOPTS_VALUE && context->duration > 0)
+    info.duration_s = static_cast<double>(context->duration) / AV_TIME_BASE;
+  return info;
+}
+
+// In mp4/mov the index is the sample table from the moov: every sample it names must lie
+// inside the file, so a faststart file cut short (moov intact, samples gone) shows here.
+// Other demuxers' indexes are hints (flv keyframe metadata) or built from what was read.
+Result<void> check_samples_within_file(AVFormatContext* context, std::int64_t size_bytes) {
+  if (std::string_view(context->iformat->name) != "mov,mp4,m4a,3gp,3g2,mj2") return {};
+  for (unsigned i = 0; i < context->nb_streams; ++i) {
+    AVStream* stream = context->streams[i];
+    int count = avformat_index_get_entries_count(stream);
+    for (int entry_index = 0; entry_index < count; ++entry_index) {
+      const AVIndexEntry* entry = avformat_index_get_entry(stream, entry_index);
+      std::int64_t end = entry->pos + entry->size;
+      if (entry->pos >= 0 && end > size_bytes)
+        return fail(ErrorCode::unprocessable,
+                    fmt::format("the file is truncated or damaged (stream {} has data up to byte {}, the file "
+                                "ends at {})",
+                                i, end, size_bytes));
+    }
+  }
+  return {};
+}
+
+// The first video stream that is not cover art, preferring one marked default.
+int choose_video_stream(const MediaInfo& info, AVFormatContext* context) {
+  int chosen = -1;
+  for (const StreamInfo& stream : info.streams) {
+    if (stream.type != "video" || stream.attached_picture) continue;
+    if (context->streams[stream.index]->disposition & AV_DISPOSITION_DEFAULT) return stream.index;
+    if (chosen < 0) chosen = stream.index;
+  }
+  return chosen;
+}
+
+Result<void> decode_first_frame(AVFormatContext* context, int stream_index, const MediaLimits& limits) {
+  const AVCodecParameters& parameters = *context->streams[stream_index]->codecpar;
+  const AVCodec* codec = avcodec_find_decoder(parameters.codec_id);
+  if (codec == nullptr)
+    return fail(ErrorCode::unprocessable,
+                fmt::format("the video codec {} is not supported", avcodec_get_name(parameters.codec_id)));
+  CodecContextPtr decoder(avcodec_alloc_context3(codec));
+  PacketPtr packet = make_packet();
+  FramePtr frame = make_frame();
+  if (!decoder || !packet || !frame) return fail(ErrorCode::internal, "out of memory");
+  int error = avcodec_parameters_to_context(decoder.get(), &parameters);
+  decoder->thread_count = 1;  // frame threads would hold the first frame back
+  if (error >= 0) error = avcodec_open2(decoder.get(), codec, nullptr);
+  if (error < 0)
+    return fail(ErrorCode::unprocessable, "the video decoder cannot be opened: " + av_error_text(error));
+  for (unsigned i = 0; i < context->nb_streams; ++i)
+    context->streams[i]->discard = static_cast<int>(i) == stream_index ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
+
+  // Packets read by avformat_find_stream_info are buffered, so this starts at the start.
+  int last_error = 0;
+  std::int64_t bytes = 0;
+  for (int packets = 0; packets < kMaxPacketsForFirstFrame && bytes <= limits.probe_size_bytes;) {
+    error = av_read_frame(context, packet.get());
+    if (error < 0) {
+      if (error != AVERROR_EOF) last_error = error;
+      break;
+    }
+    if (packet->stream_index != stream_index) {
+      av_packet_unref(packet.get());
+      continue;
+    }
+    ++packets;
+    bytes += packet->size;
+    error = avcodec_send_packet(decoder.get(), packet.get());
+    av_packet_unref(packet.get());
+    if (error < 0) {
+      last_error = error;  // a damaged packet: the next one may still decode
+      continue;
+    }
+    error = avcodec_receive_frame(decoder.get(), frame.get());
+    if (error >= 0) return {};
+    if (error != AVERROR(EAGAIN)) last_error = error;
+  }
+  // The decoder may still hold the frame (reordering delay): drain it.
+  if (avcodec_send_packet(decoder.get(), nullptr) >= 0 && avcodec_receive_frame(decoder.get(), frame.get()) >= 0)
+    return {};
+  return fail(ErrorCode::unprocessable,
+              "the first video frame cannot be decoded" +
+                  (last_error < 0 ? " (" + av_error_text(last_error) + ")" : std::string()));
+}
+
+Result<void> check_limits(const MediaInfo& info, const StreamInfo& video, const MediaLimits& limits) {
+  if (static_cast<int>(info.streams.size()) > limits.max_streams)
+    return fail(ErrorCode::unprocessable,
+                fmt::format("too many streams: {}, the limit is {}", info.streams.size(), limits.max_streams));
+  if (video.width > limits.max_width || video.height > limits.max_height)
+    return fail(ErrorCode::unprocessable, fmt::format("the picture is too large: {}x{}, the limit is {}x{}", video.width,
+                                                      video.height, limits.max_width, limits.max_height));
+  if (video.width <= 0 || video.height <= 0)
+    return fail(ErrorCode::unprocessable, "the video stream has no picture size");
+  if (info.duration_s > limits.max_duration_s)
+    return fail(ErrorCode::unprocessable,
+                fmt::format("too long: {:g} s, the limit is {:g} s", info.duration_s, limits.max_duration_s));
+  return {};
+}
+
+}  // namespace
+
+bool is_accepted_container(const std::string& demuxer_name) {
+  return av_match_list(demuxer_name.c_str(), kFormatWhitelist, ',') > 0;
+}
+
+Result<MediaInfo> probe_file(const std::filesystem::path& path, const MediaLimits& limits) {
+  TRY(SafeInput input, SafeInput::open(path, limits));
+  AVFormatContext* context = input.format();
+  RETURN_IF_ERROR(check_samples_within_file(context, input.size_bytes()));
+  MediaInfo info = describe(context, input.size_bytes());
+  info.video_stream = choose_video_stream(info, context);
+  if (info.video_stream < 0) {
+    bool cover_art = std::any_of(info.streams.begin(), info.streams.end(),
+                                 [](const StreamInfo& stream) { return stream.attached_picture; });
+    return fail(ErrorCode::unprocessable, cover_art ? "no video stream (only cover art)" : "no video stream");
+  }
+  RETURN_IF_ERROR(check_limits(info, info.streams[static_cast<std::size_t>(info.video_stream)], limits));
+  auto decoded = decode_first_frame(context, info.video_stream, limits);
+  RETURN_IF_ERROR(input.read_status());
+  RETURN_IF_ERROR(decoded);
+  return info;
+}
+
+// JSON: fields of the other media type are left out unless set, so the round trip is exact.
+nlohmann::json to_json(const MediaInfo& info) {
+  nlohmann::json streams = nlohmann::json::array();
+  for (const StreamInfo& stream : info.streams) {
+    nlohmann::json out = {{"index", stream.index}, {"type", stream.type}, {"codec", stream.codec}};
+    auto put = [&out](const char* key, const auto& value, bool always) {
+      if (always || value != std::decay_t<decltype(value)>{}) out[key] = value;
+    };
+    bool video = stream.type == "video";
+    bool audio = stream.type == "audio";
+    put("profile", stream.profile, false);
+    put("width", stream.width, video);
+    put("height", stream.height, video);
+    put("frame_rate", stream.frame_rate, video);
+    put("frame_rate_exact", stream.frame_rate_exact, video);
+    put("pixel_format", stream.pixel_format, video);
+    put("sample_aspect_ratio", stream.sample_aspect_ratio, video);
+    put("rotation_deg", stream.rotation_deg, video);
+    put("field_order", stream.field_order, video);
+    put("attached_picture", stream.attached_picture, false);
+    put("channels", stream.channels, audio);
+    put("sample_rate", stream.sample_rate, audio);
+    put("channel_layout", stream.channel_layout, audio);
+    put("language", stream.language, false);
+    put("bit_rate", stream.bit_rate, true);
+    put("duration_s", stream.duration_s, true);
+    streams.push_back(std::move(out));
+  }
+  return {{"container", info.container}, {"duration_s", info.duration_s}, {"bit_rate", info.bit_rate},
+          {"size_bytes", info.size_bytes}, {"video_stream", info.video_stream}, {"streams", std::move(streams)}};
+}
+
+Result<MediaInfo> media_info_from_json(const nlohmann::json& document) {
+  // A malformed document is input, not a bug: json's exceptions stop here.
+  try {
+    MediaInfo info;
+    info.container = document.at("container").get<std::string>();
+    info.duration_s = document.value("duration_s", 0.0);
+    info.bit_rate = document.value("bit_rate", std::int64_t{0});
+    info.size_bytes = document.value("size_bytes", std::int64_t{0});
+    info.video_stream = document.value("video_stream", -1);
+    for (const nlohmann::json& in : document.at("streams")) {
+      StreamInfo stream;
+      stream.index = in.at("index").get<int>();
+      stream.type = in.at("type").get<std::string>();
+      stream.codec = in.at("codec").get<std::string>();
+      stream.profile = in.value("profile", std::string());
+      stream.width = in.value("width", 0);
+      stream.height = in.value("height", 0);
+      stream.frame_rate = in.value("frame_rate", 0.0);
+      stream.frame_rate_exact = in.value("frame_rate_exact", std::string());
+      stream.pixel_format = in.value("pixel_format", std::string());
+      stream.sample_aspect_ratio = in.value("sample_aspect_ratio", std::string());
+      stream.rotation_deg = in.value("rotation_deg", 0);
+      stream.field_order = in.value("field_order", std::string());
+      stream.attached_picture = in.value("attached_picture", false);
+      stream.channels = in.value("channels", 0);
+      stream.sample_rate = in.value("sample_rate", 0);
+      stream.channel_layout = in.value("channel_layout", std::string());
+      stream.language = in.value("language", std::string());
+      stream.bit_rate = in.value("bit_rate", std::int64_t{0});
+      stream.duration_s = in.value("duration_s", 0.0);
+      info.streams.push_back(std::move(stream));
+    }
+    return info;
+  } catch (const nlohmann::json::exception& error) {
+    return fail(ErrorCode::invalid_argument, std::string("media info JSON: ") + error.what());
+  }
+}
+
+}  // namespace cinevault::media

@@ -1,0 +1,444 @@
+#include "cinevault/media/probe.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+extern "C" {
+#include <libavformat/avformat.h>
+}
+
+namespace cinevault::media {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Clips are made with the ffmpeg CLI on first use, once per test process, in a fresh
+// directory that is removed at exit.
+class Clips : public ::testing::Environment {
+ public:
+  static fs::path dir() {
+    static fs::path made = [] {
+      fs::create_directories(CINEVAULT_TEST_TMP);
+      std::string pattern = (fs::path(CINEVAULT_TEST_TMP) / "media-probe-XXXXXX").string();
+      if (::mkdtemp(pattern.data()) == nullptr) std::abort();
+      return fs::path(pattern);
+    }();
+    return made;
+  }
+
+  // The damaged inputs are meant to make libav complain; the test output stays readable.
+  void SetUp() override { av_log_set_level(AV_LOG_FATAL); }
+
+  void TearDown() override {
+    std::error_code ignored;
+    fs::remove_all(dir(), ignored);
+  }
+};
+
+[[maybe_unused]] const auto* const kClipsEnvironment = ::testing::AddGlobalTestEnvironment(new Clips);
+
+constexpr const char* kVideo25 = "-f lavfi -i testsrc2=size=320x180:rate=25:duration=2 ";
+constexpr const char* kStereo = "-f lavfi -i sine=frequency=440:sample_rate=48000:duration=2 -ac 2 ";
+constexpr const char* kH264Aac = "-c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac ";
+
+const std::map<std::string, std::string>& recipes() {
+  static const std::map<std::string, std::string> recipes = {
+      {"normal.mp4", std::string(kVideo25) + kStereo + kH264Aac + "-metadata:s:a:0 language=eng"},
+      {"faststart.mp4", std::string(kVideo25) + kStereo + kH264Aac + "-movflags +faststart"},
+      {"upright.mp4", std::string(kVideo25) + kH264Aac},
+      {"ntsc.mkv",
+       "-f lavfi -i testsrc2=size=160x90:rate=30000/1001:duration=1 " + std::string(kStereo) +
+           "-c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a libopus -shortest"},
+      {"clip.webm",
+       "-f lavfi -i testsrc2=size=160x90:rate=25:duration=1 " + std::string(kStereo) +
+           "-c:v libvpx -deadline realtime -cpu-used 8 -c:a libopus -shortest"},
+      {"clip.ts", std::string(kVideo25) + kStereo + kH264Aac},
+      {"audio.m4a", std::string(kStereo) + "-c:a aac"},
+      {"cover.png", "-f lavfi -i color=red:size=64x64 -frames:v 1"},
+  };
+  return recipes;
+}
+
+// Path of a generated clip; ffmpeg runs the first time a name is asked for.
+fs::path clip(const std::string& name) {
+  fs::path out = Clips::dir() / name;
+  if (fs::exists(out)) return out;
+  std::string arguments;
+  if (name == "cover.m4a") {
+    arguments = "-i '" + clip("audio.m4a").string() + "' -i '" + clip("cover.png").string() +
+                "' -map 0 -map 1 -c:a copy -c:v png -disposition:v:0 attached_pic";
+  } else if (name == "rotate-tag.mp4") {
+    // The 5.1 CLI makes a display matrix of this tag only when copying (not when encoding).
+    arguments = "-i '" + clip("upright.mp4").string() + "' -c copy -metadata:s:v:0 rotate=90";
+  } else {
+    arguments = recipes().at(name);
+  }
+  std::string command = "ffmpeg -nostdin -v error -y " + arguments + " '" + out.string() + "'";
+  if (std::system(command.c_str()) != 0 || !fs::exists(out)) {
+    ADD_FAILURE() << "could not run: " << command;
+    return out;
+  }
+  return out;
+}
+
+fs::path write_file(const std::string& name, const std::string& bytes) {
+  fs::path out = Clips::dir() / name;
+  std::ofstream(out, std::ios::binary) << bytes;
+  return out;
+}
+
+// The first half of a clip, as a new file.
+fs::path truncated(const std::string& name, const std::string& out_name) {
+  fs::path source = clip(name);
+  fs::path out = Clips::dir() / out_name;
+  fs::copy_file(source, out, fs::copy_options::overwrite_existing);
+  fs::resize_file(out, fs::file_size(source) / 2);
+  return out;
+}
+
+// What a phone writes for a portrait video: the tkhd matrix {0, 1, -1, 0} (16.16 fixed
+// point), "turn 90 degrees clockwise to show".
+fs::path portrait_phone_video() {
+  fs::path out = Clips::dir() / "portrait.mp4";
+  fs::copy_file(clip("upright.mp4"), out, fs::copy_options::overwrite_existing);
+  std::fstream file(out, std::ios::in | std::ios::out | std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  std::size_t tkhd = bytes.find("tkhd");
+  if (tkhd == std::string::npos || bytes[tkhd + 4] != 0) {
+    ADD_FAILURE() << "no version 0 tkhd in " << out;
+    return out;
+  }
+  // type, version+flags, 5 x 32-bit times/ids/duration, 8 reserved, layer/group/volume/reserved
+  std::size_t matrix = tkhd + 4 + 4 + 20 + 8 + 8;
+  const std::uint32_t values[9] = {0, 0x10000, 0, 0xFFFF0000u, 0, 0, 0, 0, 0x40000000};
+  std::string big_endian;
+  for (std::uint32_t value : values)
+    for (int shift = 24; shift >= 0; shift -= 8) big_endian += static_cast<char>((value >> shift) & 0xFF);
+  file.seekp(static_cast<std::streamoff>(matrix));
+  file << big_endian;
+  return out;
+}
+
+std::string run(const std::string& command) {
+  std::string output;
+  if (FILE* pipe = ::popen(command.c_str(), "r")) {
+    char buffer[4096];
+    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+    ::pclose(pipe);
+  }
+  return output;
+}
+
+void expect_error(const Result<MediaInfo>& probed, ErrorCode code, const std::string& words) {
+  ASSERT_FALSE(probed) << "probed as " << to_json(*probed).dump();
+  EXPECT_EQ(probed.error().code, code) << to_string(probed.error().code) << ": " << probed.error().message;
+  EXPECT_NE(probed.error().message.find(words), std::string::npos) << probed.error().message;
+}
+
+const StreamInfo& stream_of_type(const MediaInfo& info, const std::string& type) {
+  for (const StreamInfo& stream : info.streams)
+    if (stream.type == type) return stream;
+  static const StreamInfo none;
+  ADD_FAILURE() << "no " << type << " stream";
+  return none;
+}
+
+TEST(Probe, NormalMp4) {
+  auto probed = probe_file(clip("normal.mp4"), MediaLimits{});
+  ASSERT_TRUE(probed) << probed.error().message;
+  const MediaInfo& info = *probed;
+  EXPECT_EQ(info.container, "mov,mp4,m4a,3gp,3g2,mj2");
+  EXPECT_NEAR(info.duration_s, 2.0, 0.1);
+  EXPECT_EQ(info.size_bytes, static_cast<std::int64_t>(fs::file_size(clip("normal.mp4"))));
+  EXPECT_GT(info.bit_rate, 0);
+  ASSERT_EQ(info.streams.size(), 2u);
+  ASSERT_EQ(info.video_stream, 0);
+
+  const StreamInfo& video = stream_of_type(info, "video");
+  EXPECT_EQ(video.codec, "h264");
+  EXPECT_FALSE(video.profile.empty());
+  EXPECT_EQ(video.width, 320);
+  EXPECT_EQ(video.height, 180);
+  EXPECT_DOUBLE_EQ(video.frame_rate, 25.0);
+  EXPECT_EQ(video.frame_rate_exact, "25/1");
+  EXPECT_EQ(video.pixel_format, "yuv420p");
+  EXPECT_EQ(video.sample_aspect_ratio, "1:1");
+  EXPECT_EQ(video.rotation_deg, 0);
+  EXPECT_EQ(video.field_order, "progressive");
+  EXPECT_FALSE(video.attached_picture);
+  EXPECT_EQ(video.channels, 0);
+  EXPECT_GT(video.bit_rate, 0);
+  EXPECT_NEAR(video.duration_s, 2.0, 0.1);
+
+  const StreamInfo& audio = stream_of_type(info, "audio");
+  EXPECT_EQ(audio.codec, "aac");
+  EXPECT_EQ(audio.profile, "LC");
+  EXPECT_EQ(audio.channels, 2);
+  EXPECT_EQ(audio.sample_rate, 48000);
+  EXPECT_EQ(audio.channel_layout, "stereo");
+  EXPECT_EQ(audio.language, "eng");
+  EXPECT_EQ(audio.width, 0);
+  EXPECT_EQ(video.language, "");  // "und" in the file
+}
+
+TEST(Probe, MatroskaWithNtscRate) {
+  auto probed = probe_file(clip("ntsc.mkv"), MediaLimits{});
+  ASSERT_TRUE(probed) << probed.error().message;
+  EXPECT_EQ(probed->container, "matroska,webm");
+  const StreamInfo& video = stream_of_type(*probed, "video");
+  EXPECT_EQ(video.frame_rate_exact, "30000/1001");
+  EXPECT_NEAR(video.frame_rate, 29.97, 0.01);
+  EXPECT_EQ(video.width, 160);
+  EXPECT_EQ(stream_of_type(*probed, "audio").codec, "opus");
+  EXPECT_NEAR(probed->duration_s, 1.0, 0.1);
+}
+
+TEST(Probe, Webm) {
+  auto probed = probe_file(clip("clip.webm"), MediaLimits{});
+  ASSERT_TRUE(probed) << probed.error().message;
+  EXPECT_EQ(probed->container, "matroska,webm");
+  EXPECT_EQ(stream_of_type(*probed, "video").codec, "vp8");
+  EXPECT_EQ(stream_of_type(*probed, "audio").sample_rate, 48000);
+}
+
+TEST(Probe, MpegTransportStream) {
+  auto probed = probe_file(clip("clip.ts"), MediaLimits{});
+  ASSERT_TRUE(probed) << probed.error().message;
+  EXPECT_EQ(probed->container, "mpegts");
+  EXPECT_NEAR(probed->duration_s, 2.0, 0.2);
+}
+
+TEST(Probe, PortraitPhoneVideo) {
+  fs::path portrait = portrait_phone_video();
+  // ffprobe agrees on what the matrix means (it counts counterclockwise).
+  EXPECT_NE(run("ffprobe '" + portrait.string() + "' 2>&1").find("rotation of -90.00 degrees"), std::string::npos);
+  auto probed = probe_file(portrait, MediaLimits{});
+  ASSERT_TRUE(probed) << probed.error().message;
+  const StreamInfo& video = stream_of_type(*probed, "video");
+  EXPECT_EQ(video.rotation_deg, 90);
+  EXPECT_EQ(video.width, 320);  // the stored size; the rotation is applied when showing
+  EXPECT_EQ(video.height, 180);
+}
+
+TEST(Probe, RotateTagThroughTheCli) {
+  // ffmpeg 5.1 writes `rotate=90` as a 90 degree counterclockwise matrix (ffprobe: "rotation
+  // of 90.00 degrees"), the opposite of what the tag meant to older FFmpeg and to phones.
+  fs::path tagged = clip("rotate-tag.mp4");
+  EXPECT_NE(run("ffprobe '" + tagged.string() + "' 2>&1").find("rotation of 90.00 degrees"), std::string::npos);
+  auto probed = probe_file(tagged, MediaLimits{});
+  ASSERT_TRUE(probed) << probed.error().message;
+  EXPECT_EQ(stream_of_type(*probed, "video").rotation_deg, 270);
+}
+
+TEST(Probe, AudioOnlyHasNoVideoStream) {
+  expect_error(probe_file(clip("audio.m4a"), MediaLimits{}), ErrorCode::unprocessable, "no video stream");
+}
+
+TEST(Probe, CoverArtIsNotAVideoStream) {
+  expect_error(probe_file(clip("cover.m4a"), MediaLimits{}), ErrorCode::unprocessable, "only cover art");
+}
+
+TEST(Probe, TextFileIsNotMedia) {
+  auto text = write_file("notes.txt", "Shopping list\n- milk\n- eggs\n");
+  expect_error(probe_file(text, MediaLimits{}), ErrorCode::unsupported_media, "not a video file");
+}
+
+TEST(Probe, RandomBytesAreNotMedia) {
+  std::mt19937 generator(20261123);
+  std::string bytes(256 * 1024, '\0');
+  for (char& byte : bytes) byte = static_cast<char>(generator());
+  auto noise = write_file("noise.bin", bytes);
+  expect_error(probe_file(noise, MediaLimits{}), ErrorCode::unsupported_media, "not a video file");
+}
+
+TEST(Probe, EmptyFileIsNotMedia) {
+  expect_error(probe_file(write_file("empty.mp4", ""), MediaLimits{}), ErrorCode::unsupported_media,
+               "not a video file");
+}
+
+TEST(Probe, MissingFileIsAnIoError) {
+  auto probed = probe_file(Clips::dir() / "missing.mp4", MediaLimits{});
+  ASSERT_FALSE(probed);
+  EXPECT_EQ(probed.error().code, ErrorCode::io);
+}
+
+// A listening socket that records whether anyone connected.
+class Listener {
+ public:
+  Listener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&address), length) != 0 || ::listen(fd_, 8) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0)
+      ADD_FAILURE() << "cannot listen on loopback: " << std::strerror(errno);
+    port_ = ntohs(address.sin_port);
+  }
+  ~Listener() { ::close(fd_); }
+  int port() const { return port_; }
+  bool someone_connected() const {
+    int client = ::accept(fd_, nullptr, nullptr);
+    if (client < 0) return !(errno == EAGAIN || errno == EWOULDBLOCK);
+    ::close(client);
+    return true;
+  }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+TEST(Probe, HlsPlaylistIsRefusedWithoutFetchingAnything) {
+  Listener listener;
+  std::string url = "http://127.0.0.1:" + std::to_string(listener.port()) + "/x.ts";
+  auto playlist = write_file("upload.m3u8",
+                             "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:0\n"
+                             "#EXTINF:4.0,\n" + url + "\n#EXTINF:4.0,\n" + url + "\n#EXT-X-ENDLIST\n");
+  expect_error(probe_file(playlist, MediaLimits{}), ErrorCode::unsupported_media, "HLS playlists are not accepted");
+  // Too bare for libavformat's hls probe, still a playlist to a person.
+  auto bare = write_file("bare.m3u8", "#EXTM3U\n#EXTINF:4.0,\n" + url + "\n");
+  expect_error(probe_file(bare, MediaLimits{}), ErrorCode::unsupported_media, "HLS playlists are not accepted");
+  EXPECT_FALSE(listener.someone_connected());
+}
+
+TEST(Probe, ConcatScriptIsRefused) {
+  auto script = write_file("upload.ffconcat", "ffconcat version 1.0\nfile /etc/passwd\n");
+  expect_error(probe_file(script, MediaLimits{}), ErrorCode::unsupported_media, "concat scripts are not accepted");
+}
+
+TEST(Probe, Mp4CutInHalfIsDamagedNotForeign) {
+  // ffmpeg writes the moov at the end: half the file has no index at all.
+  expect_error(probe_file(truncated("normal.mp4", "half.mp4"), MediaLimits{}), ErrorCode::unprocessable,
+               "truncated or damaged");
+}
+
+TEST(Probe, FaststartMp4CutInHalfIsDamaged) {
+  // The moov survives at the front, the samples it points to do not.
+  expect_error(probe_file(truncated("faststart.mp4", "half-faststart.mp4"), MediaLimits{}),
+               ErrorCode::unprocessable, "truncated or damaged");
+}
+
+TEST(Probe, CompleteFaststartMp4IsAccepted) {
+  auto probed = probe_file(clip("faststart.mp4"), MediaLimits{});
+  ASSERT_TRUE(probed) << probed.error().message;
+}
+
+TEST(Probe, UndecodableVideoIsRefused) {
+  // Same size and index, every sample zeroed: the container is fine, the pictures are not.
+  fs::path out = Clips::dir() / "zeroed.mp4";
+  fs::copy_file(clip("faststart.mp4"), out, fs::copy_options::overwrite_existing);
+  std::fstream file(out, std::ios::in | std::ios::out | std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  std::size_t mdat = bytes.find("mdat");
+  ASSERT_NE(mdat, std::string::npos);
+  file.seekp(static_cast<std::streamoff>(mdat + 4));
+  file << std::string(bytes.size() - mdat - 4, '\0');
+  file.close();
+  expect_error(probe_file(out, MediaLimits{}), ErrorCode::unprocessable, "first video frame cannot be decoded");
+}
+
+TEST(Probe, TooLong) {
+  MediaLimits limits;
+  limits.max_duration_s = 1.5;
+  expect_error(probe_file(clip("normal.mp4"), limits), ErrorCode::unprocessable, "too long: 2 s, the limit is 1.5 s");
+}
+
+TEST(Probe, TooWideOrTooTall) {
+  MediaLimits narrow;
+  narrow.max_width = 200;
+  expect_error(probe_file(clip("normal.mp4"), narrow), ErrorCode::unprocessable, "320x180");
+  MediaLimits short_picture;
+  short_picture.max_height = 100;
+  expect_error(probe_file(clip("normal.mp4"), short_picture), ErrorCode::unprocessable, "the limit is 7680x100");
+}
+
+TEST(Probe, TooManyStreams) {
+  MediaLimits limits;
+  limits.max_streams = 1;
+  expect_error(probe_file(clip("normal.mp4"), limits), ErrorCode::unprocessable, "too many streams: 2, the limit is 1");
+}
+
+TEST(Probe, WhitelistAdmitsExactlyTheseDemuxers) {
+  // av_match_list compares each ','-separated part: this pins down what that admits.
+  std::set<std::string> admitted;
+  void* iterator = nullptr;
+  while (const AVInputFormat* format = av_demuxer_iterate(&iterator))
+    if (is_accepted_container(format->name)) admitted.insert(format->name);
+  EXPECT_EQ(admitted, (std::set<std::string>{"asf", "avi", "flv", "matroska,webm", "mov,mp4,m4a,3gp,3g2,mj2", "mpeg",
+                                             "mpegts", "ogg"}));
+  EXPECT_TRUE(is_accepted_container("mp4"));  // a part of the mov demuxer's name
+  EXPECT_FALSE(is_accepted_container("hls"));
+  EXPECT_FALSE(is_accepted_container("mpegtsraw"));
+  EXPECT_FALSE(is_accepted_container("webm_dash_manifest"));
+}
+
+TEST(MediaInfoJson, RoundTripPreservesEverything) {
+  for (const fs::path& path : {clip("normal.mp4"), clip("ntsc.mkv"), portrait_phone_video()}) {
+    auto probed = probe_file(path, MediaLimits{});
+    ASSERT_TRUE(probed) << path << ": " << probed.error().message;
+    auto text = to_json(*probed).dump();
+    auto back = media_info_from_json(nlohmann::json::parse(text));
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ(*back, *probed) << path << ": " << text;
+  }
+}
+
+TEST(MediaInfoJson, EachStreamShowsItsOwnKindOfFields) {
+  auto probed = probe_file(clip("normal.mp4"), MediaLimits{});
+  ASSERT_TRUE(probed) << probed.error().message;
+  auto json = to_json(*probed);
+  EXPECT_EQ(json["container"], "mov,mp4,m4a,3gp,3g2,mj2");
+  for (const auto& stream : json["streams"]) {
+    bool video = stream["type"] == "video";
+    EXPECT_EQ(stream.contains("width"), video) << stream.dump();
+    EXPECT_EQ(stream.contains("rotation_deg"), video) << stream.dump();
+    EXPECT_EQ(stream.contains("sample_rate"), !video) << stream.dump();
+    EXPECT_EQ(stream.contains("channel_layout"), !video) << stream.dump();
+  }
+}
+
+TEST(MediaInfoJson, FieldsOutsideTheirTypeSurviveTheRoundTrip) {
+  MediaInfo info;
+  info.container = "matroska,webm";
+  StreamInfo subtitle;
+  subtitle.type = "subtitle";
+  subtitle.codec = "dvd_subtitle";
+  subtitle.width = 720;
+  subtitle.height = 576;
+  info.streams.push_back(subtitle);
+  auto back = media_info_from_json(to_json(info));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(*back, info);
+}
+
+TEST(MediaInfoJson, MalformedDocumentIsAnError) {
+  for (const char* text : {R"([])", R"({"streams": []})", R"({"container": "avi", "streams": [{"index": "one"}]})",
+                           R"({"container": "avi", "duration_s": "long", "streams": []})"}) {
+    auto parsed = media_info_from_json(nlohmann::json::parse(text));
+    ASSERT_FALSE(parsed) << text;
+    EXPECT_EQ(parsed.error().code, ErrorCode::invalid_argument);
+  }
+}
+
+}  // namespace
+}  // namespace cinevault::media
