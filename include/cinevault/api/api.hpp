@@ -30,5 +30,6 @@ std::vector<http::Route> make_routes(ApiContext& context);
 void add_health_routes(ApiContext& context, std::vector<http::Route>& routes);
 void add_video_routes(ApiContext& context, std::vector<http::Route>& routes);
 void add_upload_routes(ApiContext& context, std::vector<http::Route>& routes);
+void add_object_routes(ApiContext& context, std::vector<http::Route>& routes);
 
 }  // namespace cinevault::api

@@ -16,6 +16,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "cinevault/core/result.hpp"
+#include "cinevault/http/file_body.hpp"
 
 namespace cinevault::http {
 
@@ -23,7 +24,7 @@ namespace beast_http = boost::beast::http;
 using Verb = beast_http::verb;
 using RequestHeader = beast_http::request_header<>;
 using StringResponse = beast_http::response<beast_http::string_body>;
-using FileResponse = beast_http::response<beast_http::file_body>;
+using FileResponse = beast_http::response<FileRangeBody>;
 using EmptyResponse = beast_http::response<beast_http::empty_body>;
 using Response = std::variant<StringResponse, FileResponse, EmptyResponse>;
 

@@ -1,0 +1,85 @@
+"""GET/HEAD /objects/<sha256><ext>: immutable bytes with ETag, Range, 304 and CORS."""
+import hashlib
+import unittest
+
+from harness import DaemonTestCase, make_clip
+
+
+class ObjectTest(DaemonTestCase):
+    def setUp(self):
+        super().setUp()
+        self.clip = make_clip(self.tmp + "/clip.mp4")
+        with open(self.clip, "rb") as f:
+            self.bytes = f.read()
+        with open(self.clip, "rb") as f:
+            status, video = self.daemon.json("PUT", "/api/v1/videos?title=o", f, self.daemon.auth())
+        self.assertEqual(status, 201, video)
+        self.sha = video["source"]["sha256"]
+        self.url = "/objects/%s.mp4" % self.sha
+
+    def test_whole_object_with_immutable_caching(self):
+        """The bytes are the upload's, named by their hash, cacheable forever, readable from any origin."""
+        status, headers, body = self.daemon.request("GET", self.url)
+        self.assertEqual(status, 200)
+        self.assertEqual(hashlib.sha256(body).hexdigest(), self.sha)
+        self.assertEqual(headers["content-type"], "video/mp4")
+        self.assertEqual(headers["etag"], '"%s"' % self.sha)
+        self.assertEqual(headers["cache-control"], "public, max-age=31536000, immutable")
+        self.assertEqual(headers["accept-ranges"], "bytes")
+        self.assertEqual(headers["access-control-allow-origin"], "*")
+        self.assertEqual(int(headers["content-length"]), len(self.bytes))
+        # The extension only picks the Content-Type.
+        status, headers, _ = self.daemon.request("GET", "/objects/%s.m4s" % self.sha)
+        self.assertEqual((status, headers["content-type"]), (200, "video/iso.segment"))
+
+    def test_head_has_the_length_and_no_body(self):
+        conn = self.daemon.connection()
+        conn.request("HEAD", self.url)
+        response = conn.getresponse()
+        self.assertEqual(response.status, 200)
+        self.assertEqual(int(response.getheader("content-length")), len(self.bytes))
+        self.assertEqual(response.read(), b"")
+        # The connection is still usable: no stray body bytes were sent.
+        conn.request("GET", "/healthz")
+        self.assertEqual(conn.getresponse().status, 200)
+        conn.close()
+
+    def test_single_ranges(self):
+        """206 with Content-Range for a-b, a- and -n; 416 past the end."""
+        n = len(self.bytes)
+        for header, first, last in (("bytes=0-9", 0, 9), ("bytes=100-", 100, n - 1), ("bytes=-50", n - 50, n - 1),
+                                    ("bytes=10-99999999", 10, n - 1)):
+            status, headers, body = self.daemon.request("GET", self.url, headers={"Range": header})
+            self.assertEqual(status, 206, header)
+            self.assertEqual(headers["content-range"], "bytes %d-%d/%d" % (first, last, n), header)
+            self.assertEqual(body, self.bytes[first:last + 1], header)
+        status, headers, _ = self.daemon.request("GET", self.url, headers={"Range": "bytes=%d-" % n})
+        self.assertEqual(status, 416)
+        self.assertEqual(headers["content-range"], "bytes */%d" % n)
+        # An If-Range that does not match the ETag gets the whole object.
+        status, _, body = self.daemon.request("GET", self.url, headers={"Range": "bytes=0-9", "If-Range": '"other"'})
+        self.assertEqual((status, len(body)), (200, n))
+
+    def test_if_none_match_gives_304(self):
+        status, headers, body = self.daemon.request("GET", self.url, headers={"If-None-Match": '"%s"' % self.sha})
+        self.assertEqual((status, body), (304, b""))
+        self.assertEqual(headers["etag"], '"%s"' % self.sha)
+        status, _, _ = self.daemon.request("GET", self.url, headers={"If-None-Match": '"0000"'})
+        self.assertEqual(status, 200)
+
+    def test_only_hashes_with_known_extensions_are_served(self):
+        for path in ("/objects/%s" % self.sha, "/objects/%s.exe" % self.sha, "/objects/%s.mp4" % ("0" * 64),
+                     "/objects/%s.mp4" % self.sha.upper(), "/objects/..%2fcinevault.db", "/objects/%2e%2e"):
+            status, _, _ = self.daemon.request("GET", path)
+            self.assertIn(status, (400, 404), path)
+
+    def test_cors_preflight(self):
+        status, headers, _ = self.daemon.request("OPTIONS", self.url, headers={
+            "Origin": "http://elsewhere.example", "Access-Control-Request-Headers": "range"})
+        self.assertEqual(status, 204)
+        self.assertEqual(headers["access-control-allow-origin"], "*")
+        self.assertIn("Range", headers["access-control-allow-headers"])
+
+
+if __name__ == "__main__":
+    unittest.main()
