@@ -3,6 +3,7 @@
 
 #include "cinevault/api/api.hpp"
 #include "cinevault/core/hash.hpp"
+#include "common.hpp"
 
 namespace cinevault::api {
 namespace {
@@ -58,15 +59,6 @@ RangeRequest parse_range(std::string_view header, std::uint64_t size) {
   return {ByteRange{*a, std::min(*b, size - 1)}, false};
 }
 
-void set_cors(http::Response& response) {
-  std::visit(
-      [](auto& m) {
-        m.set(field::field::access_control_allow_origin, "*");
-        m.set(field::field::access_control_expose_headers, "Content-Length, Content-Range, ETag");
-      },
-      response);
-}
-
 http::Response serve_object(ApiContext& context, http::RequestContext& request) {
   const std::string& name = request.params[0];
   auto dot = name.find('.');
@@ -77,6 +69,22 @@ http::Response serve_object(ApiContext& context, http::RequestContext& request) 
     if (t.extension == extension) type = &t;
   // Only a hash and a known extension ever reach the filesystem.
   if (!type || !is_sha256_hex(sha256)) return http::error_response({ErrorCode::not_found, "no such object"});
+  return object_response(context, request, sha256, type->content_type);
+}
+
+}  // namespace
+
+void set_cors(http::Response& response) {
+  std::visit(
+      [](auto& m) {
+        m.set(field::field::access_control_allow_origin, "*");
+        m.set(field::field::access_control_expose_headers, "Content-Length, Content-Range, ETag");
+      },
+      response);
+}
+
+http::Response object_response(ApiContext& context, const http::RequestContext& request, const std::string& sha256,
+                               const char* content_type) {
   auto file = File::open_read(context.store.path_of(sha256));
   if (!file) return http::error_response({ErrorCode::not_found, "no such object"});
   auto size = file->size();
@@ -84,7 +92,7 @@ http::Response serve_object(ApiContext& context, http::RequestContext& request) 
 
   const std::string etag = "\"" + sha256 + "\"";
   auto set_common = [&](auto& message) {
-    message.set(field::field::content_type, type->content_type);
+    message.set(field::field::content_type, content_type);
     message.set(field::field::etag, etag);
     message.set(field::field::cache_control, "public, max-age=31536000, immutable");
     message.set(field::field::accept_ranges, "bytes");
@@ -122,8 +130,6 @@ http::Response serve_object(ApiContext& context, http::RequestContext& request) 
   response.content_length(response.body().length);
   return response;
 }
-
-}  // namespace
 
 void add_object_routes(ApiContext& context, std::vector<http::Route>& routes) {
   http::Route get{http::Verb::get, "/objects/{}",

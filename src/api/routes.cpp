@@ -35,7 +35,9 @@ std::vector<http::Route> make_routes(ApiContext& context) {
   add_health_routes(context, routes);
   add_video_routes(context, routes);
   add_upload_routes(context, routes);
+  add_job_routes(context, routes);
   add_object_routes(context, routes);
+  add_playback_routes(context, routes);
   return routes;
 }
 

@@ -4,7 +4,7 @@
 
 #include "cinevault/api/api.hpp"
 #include "cinevault/core/hash.hpp"
-#include "json.hpp"
+#include "common.hpp"
 
 namespace cinevault::api {
 namespace {

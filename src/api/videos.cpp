@@ -6,7 +6,7 @@
 #include "cinevault/api/api.hpp"
 #include "cinevault/ingest/multipart.hpp"
 #include "cinevault/ingest/staging.hpp"
-#include "json.hpp"
+#include "common.hpp"
 
 namespace cinevault::api {
 namespace {

@@ -13,6 +13,7 @@
 extern "C" {
 #include <libavutil/log.h>
 }
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "cinevault/api/api.hpp"
@@ -21,6 +22,8 @@ extern "C" {
 #include "cinevault/db/api_keys.hpp"
 #include "cinevault/db/objects.hpp"
 #include "cinevault/http/server.hpp"
+#include "cinevault/pipeline/job_queue.hpp"
+#include "cinevault/pipeline/workers.hpp"
 
 namespace cinevault::app {
 namespace {
@@ -168,12 +171,24 @@ int serve(const Config& config) {
   if (!collect_garbage(database, store, true)) return 1;
   if (auto key = ensure_admin_key(config, database); !key) return fatal(key.error().message);
 
-  ingest::Ingestor ingestor(config.media, database, store);
+  // Jobs: leases carry this process's name; jobs of a dead process go back to the queue.
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  pipeline::RetryPolicy policy;
+  policy.max_attempts = config.pipeline.max_attempts;
+  policy.first_backoff = std::chrono::seconds(config.pipeline.retry_backoff_s);
+  pipeline::JobQueue queue(database, fmt::format("{}:{}:{}", host, ::getpid(), db::now_ms()), policy);
+  if (auto requeued = queue.requeue_abandoned(); !requeued) return fatal(requeued.error().message);
+  else if (*requeued > 0) spdlog::info("{} job(s) of a stopped process went back to the queue", *requeued);
+  auto workers = pipeline::make_workers(config, database, store, queue);
+
+  ingest::Ingestor ingestor(config.media, database, store, [&workers] { workers->wake(); });
   ingest::UploadManager uploads(config.uploads, config.data_dir / "uploads", database, ingestor);
   if (auto recovered = uploads.recover(); !recovered) return fatal("upload recovery failed: " + recovered.error().message);
 
   std::unique_ptr<http::Server> server;
-  api::ApiContext context{config, database, store, ingestor, uploads, [&server] { return server->draining(); },
+  api::ApiContext context{config, database, store, ingestor, uploads, queue, [&workers] { workers->wake(); },
+                          [&server] { return server->draining(); },
                           [&] { return collect_garbage(database, store, false); }};
   KeyVerifier verifier(database);
   server = http::make_server(config.http, config.auth.require_key_for_reads, api::make_routes(context),
@@ -181,10 +196,13 @@ int serve(const Config& config) {
   if (auto listening = server->listen(); !listening) return fatal(listening.error().message);
   spdlog::info("cinevault listening on http://{}:{} with data in {}", config.listen_host(), server->port(),
                fs::absolute(config.data_dir).string());
+  workers->start();
   {
     Maintenance maintenance(config, database, store, uploads);
     server->run();
   }
+  // Running transcodes stop; their jobs go back to the queue for the next start.
+  workers->stop();
   server.reset();
   spdlog::info("stopped cleanly");
   return 0;

@@ -156,6 +156,31 @@ const std::vector<KeyBinding>& bindings() {
                                       1LL << 32));
     t.push_back(number("media.analyze_duration_s", "media time the prober may read to find the streams",
                        [](Config& c) -> double& { return c.media.analyze_duration_s; }, 0.1, 3600));
+    t.push_back(integer<int>("pipeline.concurrent_jobs", "transcodes running at once",
+                             [](Config& c) -> int& { return c.pipeline.concurrent_jobs; }, 1, 64));
+    t.push_back(integer<int>("pipeline.threads_per_job", "decoder and encoder threads of one transcode",
+                             [](Config& c) -> int& { return c.pipeline.threads_per_job; }, 1, 256));
+    t.push_back(text("pipeline.encoder", "auto (try NVENC, then VAAPI, then libx264), x264, nvenc or vaapi",
+                     [](Config& c) -> std::string& { return c.pipeline.encoder; },
+                     [](const std::string& s) -> Result<void> {
+                       for (auto name : {"auto", "x264", "nvenc", "vaapi"})
+                         if (s == name) return {};
+                       return fail(ErrorCode::invalid_argument, "must be auto, x264, nvenc or vaapi");
+                     }));
+    t.push_back(integer<int>("pipeline.max_attempts", "tries before a failing job becomes a dead letter",
+                             [](Config& c) -> int& { return c.pipeline.max_attempts; }, 1, 100));
+    t.push_back(integer<int>("pipeline.retry_backoff_s", "first retry after this long, doubled per try",
+                             [](Config& c) -> int& { return c.pipeline.retry_backoff_s; }, 0, 86400));
+    t.push_back(number("pipeline.segment_s", "media segment duration in seconds",
+                       [](Config& c) -> double& { return c.pipeline.segment_s; }, 1, 20));
+    t.push_back(text("pipeline.x264_preset", "libx264 preset (speed against size)",
+                     [](Config& c) -> std::string& { return c.pipeline.x264_preset; },
+                     [](const std::string& s) -> Result<void> {
+                       for (auto name : {"ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                                         "slower", "veryslow"})
+                         if (s == name) return {};
+                       return fail(ErrorCode::invalid_argument, "not an x264 preset");
+                     }));
     t.push_back(integer<int>("store.gc_interval_minutes", "how often unreferenced objects are collected (0: only at start)",
                              [](Config& c) -> int& { return c.store.gc_interval_minutes; }, 0, 1 << 20));
     return t;

@@ -14,6 +14,12 @@ Result<std::int64_t> enqueue_job(Connection& c, const std::string& video_id, con
   return stmt.int64(0);
 }
 
+Result<bool> has_active_job(Connection& c, const std::string& video_id) {
+  TRY(auto stmt, c.prepare("SELECT 1 FROM jobs WHERE video_id = ? AND state IN ('queued', 'running') LIMIT 1"));
+  stmt.bind(1, video_id);
+  return stmt.step();
+}
+
 Result<std::int64_t> count_jobs(Connection& c, const std::string& video_id) {
   TRY(auto stmt, c.prepare("SELECT count(*) FROM jobs WHERE video_id = ?"));
   stmt.bind(1, video_id);

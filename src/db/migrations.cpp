@@ -85,6 +85,62 @@ CREATE TABLE api_keys (
 CREATE VIEW object_references (sha256) AS
   SELECT source_sha256 FROM videos;
 )sql",
+      // 2: versions of a video and what they are made of: renditions and their segments.
+      R"sql(
+CREATE TABLE versions (
+  id            INTEGER PRIMARY KEY,
+  video_id      TEXT NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
+  number        INTEGER NOT NULL,           -- 1, 2, … per video; part of manifest URLs
+  job_id        INTEGER REFERENCES jobs(id) ON DELETE SET NULL,
+  state         TEXT NOT NULL CHECK (state IN ('building', 'complete')),
+  segment_s     REAL NOT NULL,              -- the target segment duration
+  encoder       TEXT NOT NULL DEFAULT '',
+  created_at    INTEGER NOT NULL,
+  updated_at    INTEGER NOT NULL,
+  UNIQUE (video_id, number)
+);
+
+CREATE TABLE renditions (
+  id                      INTEGER PRIMARY KEY,
+  version_id              INTEGER NOT NULL REFERENCES versions(id) ON DELETE CASCADE,
+  name                    TEXT NOT NULL,    -- "720p", "audio_0"
+  kind                    TEXT NOT NULL CHECK (kind IN ('video', 'audio')),
+  codecs                  TEXT NOT NULL,
+  width                   INTEGER NOT NULL DEFAULT 0,
+  height                  INTEGER NOT NULL DEFAULT 0,
+  frame_rate              REAL NOT NULL DEFAULT 0,
+  bandwidth               INTEGER NOT NULL,
+  average_bandwidth       INTEGER NOT NULL DEFAULT 0,
+  language                TEXT NOT NULL DEFAULT '',
+  channels                INTEGER NOT NULL DEFAULT 0,
+  sample_rate             INTEGER NOT NULL DEFAULT 0,
+  timescale               INTEGER NOT NULL,
+  init_sha256             TEXT NOT NULL REFERENCES objects(sha256),
+  finished                INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (version_id, name)
+);
+
+CREATE TABLE segments (
+  rendition_id  INTEGER NOT NULL REFERENCES renditions(id) ON DELETE CASCADE,
+  number        INTEGER NOT NULL,
+  start         INTEGER NOT NULL,           -- in the rendition's timescale
+  duration      INTEGER NOT NULL,
+  size          INTEGER NOT NULL,
+  sha256        TEXT NOT NULL REFERENCES objects(sha256),
+  PRIMARY KEY (rendition_id, number)
+) WITHOUT ROWID;
+CREATE INDEX segments_object ON segments (sha256);
+CREATE INDEX renditions_init ON renditions (init_sha256);
+
+-- The version players get. NULL until one is playable.
+ALTER TABLE videos ADD COLUMN published_version_id INTEGER REFERENCES versions(id) ON DELETE SET NULL;
+
+DROP VIEW object_references;
+CREATE VIEW object_references (sha256) AS
+  SELECT source_sha256 FROM videos
+  UNION ALL SELECT init_sha256 FROM renditions
+  UNION ALL SELECT sha256 FROM segments;
+)sql",
   };
   return list;
 }

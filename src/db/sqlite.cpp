@@ -41,6 +41,12 @@ Result<void> Statement::run() {
   return {};
 }
 
+Result<void> Statement::reset() {
+  sqlite3_reset(stmt_.get());
+  sqlite3_clear_bindings(stmt_.get());
+  return {};
+}
+
 bool Statement::is_null(int column) const { return sqlite3_column_type(stmt_.get(), column) == SQLITE_NULL; }
 std::int64_t Statement::int64(int column) const { return sqlite3_column_int64(stmt_.get(), column); }
 double Statement::real(int column) const { return sqlite3_column_double(stmt_.get(), column); }

@@ -96,6 +96,7 @@ Result<IngestedVideo> Ingestor::ingest(StagedFile staged, const VideoMetadata& m
   // On failure the object is unreferenced (or was already): the next collection takes it.
   if (!recorded) return tl::unexpected(recorded.error());
   result.job_id = *recorded;
+  if (job_queued_) job_queued_();
   spdlog::info("ingest: video {} '{}' stored as {} ({} bytes), job {} queued", video.id, video.title, object.sha256,
                object.size, result.job_id);
   return result;

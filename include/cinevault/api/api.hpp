@@ -9,6 +9,7 @@
 #include "cinevault/http/types.hpp"
 #include "cinevault/ingest/ingestor.hpp"
 #include "cinevault/ingest/uploads.hpp"
+#include "cinevault/pipeline/job_queue.hpp"
 #include "cinevault/store/object_store.hpp"
 
 namespace cinevault::api {
@@ -19,6 +20,8 @@ struct ApiContext {
   store::ObjectStore& store;
   ingest::Ingestor& ingestor;
   ingest::UploadManager& uploads;
+  pipeline::JobQueue& jobs;
+  std::function<void()> job_queued;
   std::function<bool()> draining;
   std::function<Result<store::GcReport>()> collect_garbage;
 };
@@ -30,6 +33,8 @@ std::vector<http::Route> make_routes(ApiContext& context);
 void add_health_routes(ApiContext& context, std::vector<http::Route>& routes);
 void add_video_routes(ApiContext& context, std::vector<http::Route>& routes);
 void add_upload_routes(ApiContext& context, std::vector<http::Route>& routes);
+void add_job_routes(ApiContext& context, std::vector<http::Route>& routes);
+void add_playback_routes(ApiContext& context, std::vector<http::Route>& routes);
 void add_object_routes(ApiContext& context, std::vector<http::Route>& routes);
 
 }  // namespace cinevault::api

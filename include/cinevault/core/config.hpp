@@ -45,6 +45,16 @@ struct MediaLimits {
   double analyze_duration_s = 15;
 };
 
+struct PipelineConfig {
+  int concurrent_jobs = 1;       // transcodes running at once
+  int threads_per_job = 2;       // decoder and encoder threads of one transcode
+  std::string encoder = "auto";  // auto, x264, nvenc, vaapi
+  int max_attempts = 3;          // tries before a job is a dead letter
+  int retry_backoff_s = 10;      // first retry after this long, doubled per try
+  double segment_s = 4;          // media segment duration
+  std::string x264_preset = "veryfast";
+};
+
 struct StoreConfig {
   int gc_interval_minutes = 60;
 };
@@ -56,6 +66,7 @@ struct Config {
   AuthConfig auth;
   UploadConfig uploads;
   MediaLimits media;
+  PipelineConfig pipeline;
   StoreConfig store;
 
   std::string listen_host() const;

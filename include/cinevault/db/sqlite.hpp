@@ -44,6 +44,8 @@ class Statement {
   Result<bool> step();
   // Runs a statement that returns no rows.
   Result<void> run();
+  // Makes the statement ready to run again with new bindings.
+  Result<void> reset();
 
   bool is_null(int column) const;
   std::int64_t int64(int column) const;

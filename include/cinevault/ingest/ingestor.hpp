@@ -1,6 +1,7 @@
 // Turns a complete staged upload into a library entry: probe, store, record, queue.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -32,8 +33,10 @@ Result<VideoMetadata> normalize_metadata(VideoMetadata metadata);
 // Thread-safe: may be called from several request threads at once.
 class Ingestor {
  public:
-  Ingestor(const MediaLimits& limits, db::Database& database, store::ObjectStore& store)
-      : limits_(limits), database_(database), store_(store) {}
+  // `job_queued` is called after a new transcode job is committed (to wake a worker).
+  Ingestor(const MediaLimits& limits, db::Database& database, store::ObjectStore& store,
+           std::function<void()> job_queued = {})
+      : limits_(limits), database_(database), store_(store), job_queued_(std::move(job_queued)) {}
 
   // Probes the staged file; if the media is acceptable, moves it into the store and, in one
   // transaction, records the object, a video in state `queued` and its transcode job.
@@ -45,6 +48,7 @@ class Ingestor {
   MediaLimits limits_;
   db::Database& database_;
   store::ObjectStore& store_;
+  std::function<void()> job_queued_;
 };
 
 }  // namespace cinevault::ingest

@@ -1,0 +1,78 @@
+// Rows of versions, renditions and segments: what a transcode run produced, and which
+// version of a video players get (videos.published_version_id).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cinevault/core/result.hpp"
+#include "cinevault/db/sqlite.hpp"
+
+namespace cinevault::db {
+
+struct SegmentRow {
+  int number = 0;
+  std::int64_t start = 0;
+  std::int64_t duration = 0;
+  std::int64_t size = 0;
+  std::string sha256;
+};
+
+struct RenditionRow {
+  std::int64_t id = 0;
+  std::string name;
+  std::string kind;
+  std::string codecs;
+  int width = 0;
+  int height = 0;
+  double frame_rate = 0;
+  int bandwidth = 0;
+  int average_bandwidth = 0;
+  std::string language;
+  int channels = 0;
+  int sample_rate = 0;
+  std::int64_t timescale = 0;
+  std::string init_sha256;
+  bool finished = false;
+  std::vector<SegmentRow> segments;  // filled by load_version
+};
+
+struct VersionRow {
+  std::int64_t id = 0;
+  std::string video_id;
+  int number = 0;
+  std::optional<std::int64_t> job_id;
+  std::string state;  // building, complete
+  double segment_s = 0;
+  std::string encoder;
+  std::int64_t created_at_ms = 0;
+  std::int64_t updated_at_ms = 0;
+  std::vector<RenditionRow> renditions;  // filled by load_version: video tallest first, then audio
+};
+
+Result<VersionRow> create_version(Connection& c, const std::string& video_id, std::optional<std::int64_t> job_id,
+                                  double segment_s, const std::string& encoder);
+Result<std::int64_t> insert_rendition(Connection& c, std::int64_t version_id, const RenditionRow& rendition);
+Result<void> insert_segment(Connection& c, std::int64_t rendition_id, const SegmentRow& segment);
+Result<void> finish_rendition(Connection& c, std::int64_t rendition_id, int average_bandwidth);
+Result<void> complete_version(Connection& c, std::int64_t version_id);
+Result<void> touch_version(Connection& c, std::int64_t version_id);
+Result<void> delete_version(Connection& c, std::int64_t version_id);
+// True when every rendition of the version has at least one segment.
+Result<bool> version_playable(Connection& c, std::int64_t version_id);
+
+// Points the video at the version (players switch at their next manifest request).
+Result<void> publish_version(Connection& c, const std::string& video_id, std::int64_t version_id);
+Result<void> set_video_state(Connection& c, const std::string& video_id, const std::string& state);
+
+// A version with its renditions and segments, by id or by (video, number).
+Result<std::optional<VersionRow>> load_version(Connection& c, std::int64_t version_id);
+Result<std::optional<VersionRow>> load_version(Connection& c, const std::string& video_id, int number);
+// The published version of a video, if any.
+Result<std::optional<VersionRow>> load_published_version(Connection& c, const std::string& video_id);
+// Versions of the video other than `keep` (superseded or abandoned runs).
+Result<std::vector<std::int64_t>> other_versions(Connection& c, const std::string& video_id, std::int64_t keep);
+
+}  // namespace cinevault::db

@@ -1,0 +1,102 @@
+// Transcoding a source file into an adaptive ladder of CMAF renditions.
+//
+// Decode once, scale per rung, encode per rung (libx264, or h264_nvenc / h264_vaapi when a
+// real encoder opens), audio to AAC-LC stereo 48 kHz; every rung cut at the same times
+// with an IDR frame there. Packaging (package/) turns each encoded track into an init
+// segment and media segments, which are reported to a SegmentListener as they complete.
+// No daemon state: a job description in, segments out through the listener.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "cinevault/core/result.hpp"
+#include "cinevault/media/encoder.hpp"
+#include "cinevault/media/probe.hpp"
+#include "cinevault/package/segment_listener.hpp"
+
+namespace cinevault::media {
+
+// One rung of the configured ladder, named by its height. The output fits in a 16:9 box of
+// that height (9:16, by width, for a portrait source), keeping the source's display aspect
+// ratio. Bitrates in kbit/s, for up to 30 fps (plan_ladder scales them by 1.5 above 30).
+struct RungSpec {
+  std::string name;  // "720p"
+  int height = 0;
+  int bitrate_kbps = 0;    // target (average) bitrate
+  int maxrate_kbps = 0;    // VBV cap
+  int bufsize_kbits = 0;   // VBV buffer
+};
+
+struct LadderConfig {
+  std::vector<RungSpec> rungs;  // tallest first; default_ladder() is the shipped one
+  double segment_s = 4.0;
+  std::vector<double> first_segments_s = {1.0, 2.0};  // the ramp before segment_s (fast start)
+  int audio_bitrate_kbps = 128;
+  std::string x264_preset = "veryfast";  // tests use "ultrafast"
+};
+LadderConfig default_ladder();
+
+// A rung planned for one source: output size (even, aspect kept, never upscaled; square
+// pixels) and the bitrates for its frame rate.
+struct PlannedRung {
+  RungSpec spec;
+  int width = 0;
+  int height = 0;
+};
+
+// What plan_ladder decided for one source: the output of every rung is this.
+struct LadderPlan {
+  int video_stream = -1;           // source stream index (MediaInfo::video_stream)
+  std::vector<PlannedRung> video;  // at least one; tallest first, lowest last
+  std::vector<int> audio_streams;  // source stream indexes, one rendition each
+  bool deinterlace = false;
+  int rotation_deg = 0;            // clockwise, applied before scaling (0/90/180/270)
+  // Output frame rate, constant: the source's (exact, e.g. 30000/1001), halved until at
+  // most 60; a variable or odd average rate is snapped to the nearest common rate.
+  int frame_rate_num = 0;
+  int frame_rate_den = 1;
+  double frame_rate = 0;           // the same as a number
+};
+// Errors: unprocessable when the source has no usable video stream; invalid_argument for an
+// empty ladder.
+Result<LadderPlan> plan_ladder(const MediaInfo& source, const LadderConfig& ladder);
+
+struct TranscodeRequest {
+  std::filesystem::path source;
+  MediaInfo source_info;
+  LadderPlan plan;
+  LadderConfig ladder;
+  EncoderPreference encoder = EncoderPreference::automatic;
+  int threads = 2;  // decoder and encoder threads for the whole job
+  MediaLimits limits;  // how the source is opened; max_duration_s is enforced while decoding
+};
+
+struct TranscodeProgress {
+  double percent = 0;      // of the source duration decoded and encoded
+  double fps = 0;          // source frames per second of wall time
+  double eta_s = 0;
+  std::string stage;       // "probing", "encoding", "finishing"
+};
+
+struct TranscodeReport {
+  std::string encoder_name;  // "libx264", "h264_nvenc", …
+  std::string fallback_reason;  // why a hardware encoder was not used, if one was wanted
+  double wall_s = 0;
+};
+
+// Errors are classified by their code for the job queue: unprocessable (the input cannot be
+// decoded), codec (an encoder failed to open or encode), hardware (a hardware encoder failed:
+// the job is retried in software), io (storage), internal; errors returned by the listener
+// pass through unchanged.
+// Runs the whole job; blocks the calling (worker) thread. Returns when every rendition is
+// finished (listener told) or on the first error, or soon after `stop` is requested
+// (ErrorCode::unavailable). The listener is called from this thread only.
+Result<TranscodeReport> transcode(const TranscodeRequest& request, package::SegmentListener& listener,
+                                  const std::function<void(const TranscodeProgress&)>& progress, std::stop_token stop);
+
+}  // namespace cinevault::media

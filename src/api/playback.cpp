@@ -1,0 +1,184 @@
+// Playback: HLS and DASH manifests rendered from the database per request, and the
+// versioned segment URLs of the DASH SegmentTemplate.
+#include <charconv>
+
+#include "cinevault/core/hash.hpp"
+#include "cinevault/db/versions.hpp"
+#include "cinevault/manifest/manifest.hpp"
+#include "common.hpp"
+
+namespace cinevault::api {
+namespace {
+
+namespace field = http::beast_http;
+
+manifest::Version to_manifest(const db::VersionRow& row) {
+  manifest::Version version;
+  version.video_id = row.video_id;
+  version.number = row.number;
+  version.target_segment_s = row.segment_s;
+  version.created_at_ms = row.created_at_ms;
+  version.updated_at_ms = row.updated_at_ms;
+  for (auto& r : row.renditions) {
+    manifest::Rendition rendition;
+    rendition.name = r.name;
+    rendition.kind = r.kind;
+    rendition.codecs = r.codecs;
+    rendition.width = r.width;
+    rendition.height = r.height;
+    rendition.frame_rate = r.frame_rate;
+    rendition.bandwidth_bps = r.bandwidth;
+    rendition.average_bandwidth_bps = r.average_bandwidth;
+    rendition.language = r.language;
+    rendition.channels = r.channels;
+    rendition.sample_rate = r.sample_rate;
+    rendition.timescale = static_cast<std::uint32_t>(r.timescale);
+    rendition.init_sha256 = r.init_sha256;
+    rendition.finished = r.finished;
+    for (auto& s : r.segments) rendition.segments.push_back({s.start, s.duration, s.sha256});
+    version.renditions.push_back(std::move(rendition));
+  }
+  return version;
+}
+
+// "v3" → 3
+std::optional<int> parse_version(std::string_view text) {
+  int number = 0;
+  if (text.size() < 2 || text[0] != 'v') return std::nullopt;
+  auto [end, ec] = std::from_chars(text.data() + 1, text.data() + text.size(), number);
+  if (ec != std::errc() || end != text.data() + text.size() || number < 1) return std::nullopt;
+  return number;
+}
+
+Result<db::VersionRow> published_version(ApiContext& context, const std::string& video_id) {
+  TRY(auto version, context.database.read([&](db::Connection& c) { return db::load_published_version(c, video_id); }));
+  if (!version) return fail(ErrorCode::not_found, "the video is not playable yet (or does not exist)");
+  return std::move(*version);
+}
+
+Result<db::VersionRow> numbered_version(ApiContext& context, const std::string& video_id, std::string_view number) {
+  auto n = parse_version(number);
+  if (!n) return fail(ErrorCode::not_found, "no such version");
+  TRY(auto version, context.database.read([&](db::Connection& c) { return db::load_version(c, video_id, *n); }));
+  if (!version) return fail(ErrorCode::not_found, "no such version");
+  return std::move(*version);
+}
+
+bool complete(const db::VersionRow& version) { return version.state == "complete"; }
+
+// Manifests change while a version grows: a short cache, and an ETag so that a poll costs little.
+http::Response manifest_response(const http::RequestContext& request, const Result<std::string>& text,
+                                 const char* content_type, bool version_complete) {
+  if (!text) {
+    // A rendition without its first segment yet: ask the player to come back in a moment.
+    auto response = http::error_response(text.error());
+    if (text.error().code == ErrorCode::unavailable) response.set(field::field::retry_after, "1");
+    return response;
+  }
+  std::string etag = "\"" + sha256_hex(*text).substr(0, 32) + "\"";
+  std::string_view if_none_match = request.header_value(field::field::if_none_match);
+  const char* cache = version_complete ? "public, max-age=10" : "public, max-age=1";
+  if (!if_none_match.empty() && if_none_match.find(etag) != std::string_view::npos) {
+    http::EmptyResponse not_modified;
+    not_modified.result(304);
+    not_modified.set(field::field::etag, etag);
+    not_modified.set(field::field::cache_control, cache);
+    return not_modified;
+  }
+  http::StringResponse response;
+  response.result(200);
+  response.set(field::field::content_type, content_type);
+  response.set(field::field::etag, etag);
+  response.set(field::field::cache_control, cache);
+  response.body() = *text;
+  response.prepare_payload();
+  return response;
+}
+
+constexpr const char* kHlsType = "application/vnd.apple.mpegurl";
+constexpr const char* kDashType = "application/dash+xml";
+
+// /videos/{id}/master.m3u8, /videos/{id}/manifest.mpd, /videos/{id}/{rendition}.m3u8
+http::Response video_manifest(ApiContext& context, http::RequestContext& request) {
+  const std::string& name = request.params[1];
+  auto version = published_version(context, request.params[0]);
+  if (!version) return http::error_response(version.error());
+  manifest::Options options;
+  if (name == "master.m3u8")
+    return manifest_response(request, manifest::hls_master(to_manifest(*version), options), kHlsType, complete(*version));
+  if (name == "manifest.mpd")
+    return manifest_response(request, manifest::dash_mpd(to_manifest(*version), options), kDashType, complete(*version));
+  constexpr std::string_view kM3u8 = ".m3u8";
+  if (name.size() > kM3u8.size() && name.ends_with(kM3u8)) {
+    std::string rendition = name.substr(0, name.size() - kM3u8.size());
+    return manifest_response(request, manifest::hls_media(to_manifest(*version), rendition, options), kHlsType,
+                             complete(*version));
+  }
+  return http::error_response({ErrorCode::not_found, "no such manifest"});
+}
+
+// /videos/{id}/v{n}/{rendition}.m3u8: a media playlist of one version (what the master lists).
+http::Response version_playlist(ApiContext& context, http::RequestContext& request) {
+  constexpr std::string_view kM3u8 = ".m3u8";
+  const std::string& name = request.params[2];
+  if (name.size() <= kM3u8.size() || !name.ends_with(kM3u8))
+    return http::error_response({ErrorCode::not_found, "no such playlist"});
+  auto version = numbered_version(context, request.params[0], request.params[1]);
+  if (!version) return http::error_response(version.error());
+  return manifest_response(request,
+                           manifest::hls_media(to_manifest(*version), name.substr(0, name.size() - kM3u8.size()), {}),
+                           kHlsType, complete(*version));
+}
+
+// /videos/{id}/v{n}/{rendition}/init.mp4 and /{time}.m4s: the DASH SegmentTemplate's URLs,
+// served from the stored objects. Immutable, like /objects/.
+http::Response version_segment(ApiContext& context, http::RequestContext& request) {
+  auto version = numbered_version(context, request.params[0], request.params[1]);
+  if (!version) return http::error_response(version.error());
+  const db::RenditionRow* rendition = nullptr;
+  for (auto& r : version->renditions)
+    if (r.name == request.params[2]) rendition = &r;
+  if (!rendition) return http::error_response({ErrorCode::not_found, "no such rendition"});
+  const std::string& file = request.params[3];
+  if (file == "init.mp4") return object_response(context, request, rendition->init_sha256, "video/mp4");
+  constexpr std::string_view kM4s = ".m4s";
+  std::int64_t time = -1;
+  if (file.size() > kM4s.size() && file.ends_with(kM4s)) {
+    auto [end, ec] = std::from_chars(file.data(), file.data() + file.size() - kM4s.size(), time);
+    if (ec != std::errc() || end != file.data() + file.size() - kM4s.size()) time = -1;
+  }
+  for (auto& segment : rendition->segments)
+    if (segment.start == time) return object_response(context, request, segment.sha256, "video/iso.segment");
+  return http::error_response({ErrorCode::not_found, "no such segment (yet)"});
+}
+
+}  // namespace
+
+void add_playback_routes(ApiContext& context, std::vector<http::Route>& routes) {
+  auto add = [&](std::string pattern, http::Response (*serve)(ApiContext&, http::RequestContext&)) {
+    http::Route route{http::Verb::get, std::move(pattern),
+                      [&context, serve](http::RequestContext& request) { return serve(context, request); }};
+    route.decorate = set_cors;
+    routes.push_back(std::move(route));
+  };
+  add("/videos/{}/{}", &video_manifest);
+  add("/videos/{}/{}/{}", &version_playlist);
+  add("/videos/{}/{}/{}/{}", &version_segment);
+
+  // UTCTiming of dynamic MPDs (urn:mpeg:dash:utc:http-iso:2014).
+  http::Route time{http::Verb::get, "/api/v1/time", [](http::RequestContext&) -> http::Response {
+                     http::StringResponse response;
+                     response.result(200);
+                     response.set(field::field::content_type, "text/plain");
+                     response.set(field::field::cache_control, "no-store");
+                     response.body() = iso8601_utc(db::now_ms());
+                     response.prepare_payload();
+                     return response;
+                   }};
+  time.access = http::Access::open;
+  time.blocking = false;
+  time.decorate = set_cors;
+  routes.push_back(std::move(time));
+}
+
+}  // namespace cinevault::api

@@ -1,0 +1,185 @@
+#include "cinevault/db/versions.hpp"
+
+#include <functional>
+
+#include "cinevault/db/database.hpp"
+
+namespace cinevault::db {
+namespace {
+
+constexpr const char* kVersionColumns =
+    "id, video_id, number, job_id, state, segment_s, encoder, created_at, updated_at";
+
+VersionRow read_version(const Statement& s) {
+  VersionRow v;
+  v.id = s.int64(0);
+  v.video_id = s.text(1);
+  v.number = static_cast<int>(s.int64(2));
+  v.job_id = s.optional_int64(3);
+  v.state = s.text(4);
+  v.segment_s = s.real(5);
+  v.encoder = s.text(6);
+  v.created_at_ms = s.int64(7);
+  v.updated_at_ms = s.int64(8);
+  return v;
+}
+
+Result<void> load_parts(Connection& c, VersionRow& version) {
+  TRY(auto renditions, c.prepare("SELECT id, name, kind, codecs, width, height, frame_rate, bandwidth, "
+                                 "average_bandwidth, language, channels, sample_rate, timescale, init_sha256, finished "
+                                 "FROM renditions WHERE version_id = ? "
+                                 "ORDER BY kind = 'audio', height DESC, bandwidth DESC, name"));
+  renditions.bind(1, version.id);
+  for (;;) {
+    TRY(bool row, renditions.step());
+    if (!row) break;
+    RenditionRow r;
+    r.id = renditions.int64(0);
+    r.name = renditions.text(1);
+    r.kind = renditions.text(2);
+    r.codecs = renditions.text(3);
+    r.width = static_cast<int>(renditions.int64(4));
+    r.height = static_cast<int>(renditions.int64(5));
+    r.frame_rate = renditions.real(6);
+    r.bandwidth = static_cast<int>(renditions.int64(7));
+    r.average_bandwidth = static_cast<int>(renditions.int64(8));
+    r.language = renditions.text(9);
+    r.channels = static_cast<int>(renditions.int64(10));
+    r.sample_rate = static_cast<int>(renditions.int64(11));
+    r.timescale = renditions.int64(12);
+    r.init_sha256 = renditions.text(13);
+    r.finished = renditions.int64(14) != 0;
+    version.renditions.push_back(std::move(r));
+  }
+  TRY(auto segments, c.prepare("SELECT number, start, duration, size, sha256 FROM segments WHERE rendition_id = ? "
+                               "ORDER BY number"));
+  for (auto& r : version.renditions) {
+    segments.bind(1, r.id);
+    for (;;) {
+      TRY(bool row, segments.step());
+      if (!row) break;
+      r.segments.push_back({static_cast<int>(segments.int64(0)), segments.int64(1), segments.int64(2),
+                            segments.int64(3), segments.text(4)});
+    }
+    RETURN_IF_ERROR(segments.reset());
+  }
+  return {};
+}
+
+Result<std::optional<VersionRow>> load_where(Connection& c, const std::string& where,
+                                             const std::function<void(Statement&)>& bind) {
+  TRY(auto stmt, c.prepare("SELECT " + std::string(kVersionColumns) + " FROM versions WHERE " + where));
+  bind(stmt);
+  TRY(bool row, stmt.step());
+  if (!row) return std::optional<VersionRow>();
+  VersionRow version = read_version(stmt);
+  RETURN_IF_ERROR(load_parts(c, version));
+  return std::optional<VersionRow>(std::move(version));
+}
+
+}  // namespace
+
+Result<VersionRow> create_version(Connection& c, const std::string& video_id, std::optional<std::int64_t> job_id,
+                                  double segment_s, const std::string& encoder) {
+  auto now = now_ms();
+  TRY(auto stmt, c.prepare("INSERT INTO versions (video_id, number, job_id, state, segment_s, encoder, created_at, "
+                           "updated_at) VALUES (?1, (SELECT coalesce(max(number), 0) + 1 FROM versions WHERE video_id = ?1), "
+                           "?2, 'building', ?3, ?4, ?5, ?5) RETURNING " + std::string(kVersionColumns)));
+  stmt.bind(1, video_id).bind(2, job_id).bind(3, segment_s).bind(4, encoder).bind(5, now);
+  TRY(bool row, stmt.step());
+  if (!row) return fail(ErrorCode::database, "insert version returned nothing");
+  return read_version(stmt);
+}
+
+Result<std::int64_t> insert_rendition(Connection& c, std::int64_t version_id, const RenditionRow& r) {
+  TRY(auto stmt, c.prepare("INSERT INTO renditions (version_id, name, kind, codecs, width, height, frame_rate, "
+                           "bandwidth, language, channels, sample_rate, timescale, init_sha256) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"));
+  stmt.bind(1, version_id)
+      .bind(2, r.name)
+      .bind(3, r.kind)
+      .bind(4, r.codecs)
+      .bind(5, r.width)
+      .bind(6, r.height)
+      .bind(7, r.frame_rate)
+      .bind(8, r.bandwidth)
+      .bind(9, r.language)
+      .bind(10, r.channels)
+      .bind(11, r.sample_rate)
+      .bind(12, r.timescale)
+      .bind(13, r.init_sha256);
+  TRY(bool row, stmt.step());
+  if (!row) return fail(ErrorCode::database, "insert rendition returned nothing");
+  return stmt.int64(0);
+}
+
+Result<void> insert_segment(Connection& c, std::int64_t rendition_id, const SegmentRow& s) {
+  TRY(auto stmt, c.prepare("INSERT INTO segments (rendition_id, number, start, duration, size, sha256) "
+                           "VALUES (?, ?, ?, ?, ?, ?)"));
+  return stmt.bind(1, rendition_id).bind(2, s.number).bind(3, s.start).bind(4, s.duration).bind(5, s.size).bind(6, s.sha256).run();
+}
+
+Result<void> finish_rendition(Connection& c, std::int64_t rendition_id, int average_bandwidth) {
+  TRY(auto stmt, c.prepare("UPDATE renditions SET finished = 1, average_bandwidth = ? WHERE id = ?"));
+  return stmt.bind(1, average_bandwidth).bind(2, rendition_id).run();
+}
+
+Result<void> complete_version(Connection& c, std::int64_t version_id) {
+  TRY(auto stmt, c.prepare("UPDATE versions SET state = 'complete', updated_at = ? WHERE id = ?"));
+  return stmt.bind(1, now_ms()).bind(2, version_id).run();
+}
+
+Result<void> touch_version(Connection& c, std::int64_t version_id) {
+  TRY(auto stmt, c.prepare("UPDATE versions SET updated_at = ? WHERE id = ?"));
+  return stmt.bind(1, now_ms()).bind(2, version_id).run();
+}
+
+Result<void> delete_version(Connection& c, std::int64_t version_id) {
+  TRY(auto stmt, c.prepare("DELETE FROM versions WHERE id = ?"));
+  return stmt.bind(1, version_id).run();
+}
+
+Result<bool> version_playable(Connection& c, std::int64_t version_id) {
+  TRY(auto stmt, c.prepare("SELECT count(*) > 0 AND min(has_segment) FROM (SELECT EXISTS (SELECT 1 FROM segments s "
+                           "WHERE s.rendition_id = r.id) AS has_segment FROM renditions r WHERE r.version_id = ?)"));
+  stmt.bind(1, version_id);
+  TRY(bool row, stmt.step());
+  return row && stmt.int64(0) != 0;
+}
+
+Result<void> publish_version(Connection& c, const std::string& video_id, std::int64_t version_id) {
+  TRY(auto stmt, c.prepare("UPDATE videos SET published_version_id = ?, updated_at = ? WHERE id = ?"));
+  return stmt.bind(1, version_id).bind(2, now_ms()).bind(3, video_id).run();
+}
+
+Result<void> set_video_state(Connection& c, const std::string& video_id, const std::string& state) {
+  TRY(auto stmt, c.prepare("UPDATE videos SET state = ?, updated_at = ? WHERE id = ?"));
+  return stmt.bind(1, state).bind(2, now_ms()).bind(3, video_id).run();
+}
+
+Result<std::optional<VersionRow>> load_version(Connection& c, std::int64_t version_id) {
+  return load_where(c, "id = ?", [&](Statement& s) { s.bind(1, version_id); });
+}
+
+Result<std::optional<VersionRow>> load_version(Connection& c, const std::string& video_id, int number) {
+  return load_where(c, "video_id = ? AND number = ?", [&](Statement& s) { s.bind(1, video_id).bind(2, number); });
+}
+
+Result<std::optional<VersionRow>> load_published_version(Connection& c, const std::string& video_id) {
+  return load_where(c, "id = (SELECT published_version_id FROM videos WHERE id = ?)",
+                    [&](Statement& s) { s.bind(1, video_id); });
+}
+
+Result<std::vector<std::int64_t>> other_versions(Connection& c, const std::string& video_id, std::int64_t keep) {
+  TRY(auto stmt, c.prepare("SELECT id FROM versions WHERE video_id = ? AND id <> ?"));
+  stmt.bind(1, video_id).bind(2, keep);
+  std::vector<std::int64_t> ids;
+  for (;;) {
+    TRY(bool row, stmt.step());
+    if (!row) break;
+    ids.push_back(stmt.int64(0));
+  }
+  return ids;
+}
+
+}  // namespace cinevault::db

@@ -1,0 +1,149 @@
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "cinevault/media/transcode.hpp"
+
+namespace cinevault::media {
+namespace {
+
+constexpr int kMaxFrameRate = 60;
+constexpr double kSourceSizeSlack = 1.05;
+
+struct Rational {
+  long long num = 0;
+  long long den = 1;
+  double value() const { return static_cast<double>(num) / static_cast<double>(den); }
+};
+
+// "a/b" or "a:b" -> {a, b}; {0, 1} when unreadable.
+Rational parse_ratio(std::string_view text) {
+  std::size_t split = text.find_first_of("/:");
+  if (split == std::string_view::npos) return {};
+  Rational r;
+  auto [end_num, error_num] = std::from_chars(text.data(), text.data() + split, r.num);
+  auto [end_den, error_den] = std::from_chars(text.data() + split + 1, text.data() + text.size(), r.den);
+  if (error_num != std::errc() || error_den != std::errc() || r.num <= 0 || r.den <= 0) return {};
+  return r;
+}
+
+// The source's rate when it is a plain one (n/1, n/2, n/1001), halved while above 60;
+// otherwise (a variable frame rate's average such as 1800000/60251) the nearest common rate.
+Rational choose_frame_rate(const StreamInfo& video) {
+  Rational rate = parse_ratio(video.frame_rate_exact);
+  if (rate.num == 0 && video.frame_rate > 0) rate = {std::llround(video.frame_rate * 1000), 1000};
+  if (rate.num == 0) return {30, 1};
+  static constexpr std::array<Rational, 9> kCommon = {
+      {{24000, 1001}, {24, 1}, {25, 1}, {30000, 1001}, {30, 1}, {48, 1}, {50, 1}, {60000, 1001}, {60, 1}}};
+  bool plain = rate.den == 1 || rate.den == 2 || rate.den == 1001;
+  if (!plain) {
+    const Rational* nearest = &kCommon[0];
+    for (const Rational& common : kCommon)
+      if (std::abs(common.value() - rate.value()) < std::abs(nearest->value() - rate.value())) nearest = &common;
+    if (std::abs(nearest->value() - rate.value()) <= 0.03 * nearest->value()) {
+      rate = *nearest;
+    } else {
+      rate = {std::max(1LL, std::llround(rate.value())), 1};
+    }
+  }
+  while (rate.value() > kMaxFrameRate + 0.01) {
+    if (rate.num % 2 == 0)
+      rate.num /= 2;
+    else
+      rate.den *= 2;
+  }
+  if (rate.value() < 1) rate = {1, 1};
+  return rate;
+}
+
+int even_round(double value) { return std::max(2, static_cast<int>(std::lround(value / 2)) * 2); }
+int even_floor(int value) { return std::max(2, value / 2 * 2); }
+
+}  // namespace
+
+LadderConfig default_ladder() {
+  LadderConfig ladder;
+  // Average bitrate for ~30 fps H.264 High (x264 veryfast), VBV max rate 1.07x and buffer
+  // 1.5x of it: docs/transcoding.md.
+  ladder.rungs = {
+      {"2160p", 2160, 16000, 17120, 24000}, {"1440p", 1440, 9000, 9630, 13500}, {"1080p", 1080, 5000, 5350, 7500},
+      {"720p", 720, 2800, 2996, 4200},      {"480p", 480, 1400, 1498, 2100},    {"360p", 360, 800, 856, 1200},
+      {"240p", 240, 300, 321, 450},
+  };
+  return ladder;
+}
+
+Result<LadderPlan> plan_ladder(const MediaInfo& source, const LadderConfig& ladder) {
+  if (ladder.rungs.empty()) return fail(ErrorCode::invalid_argument, "the ladder has no rungs");
+  auto video_it = std::find_if(source.streams.begin(), source.streams.end(),
+                               [&](const StreamInfo& s) { return s.index == source.video_stream; });
+  if (source.video_stream < 0 || video_it == source.streams.end() || video_it->type != "video")
+    return fail(ErrorCode::unprocessable, "no video stream");
+  const StreamInfo& video = *video_it;
+  if (video.width <= 0 || video.height <= 0) return fail(ErrorCode::unprocessable, "the video has no picture size");
+
+  LadderPlan plan;
+  plan.video_stream = video.index;
+  plan.rotation_deg = ((video.rotation_deg % 360) + 360) % 360 / 90 * 90;
+  plan.deinterlace =
+      video.field_order == "tt" || video.field_order == "bb" || video.field_order == "tb" || video.field_order == "bt";
+  Rational rate = choose_frame_rate(video);
+  plan.frame_rate_num = static_cast<int>(rate.num);
+  plan.frame_rate_den = static_cast<int>(rate.den);
+  plan.frame_rate = rate.value();
+
+  // The display size: coded size stretched by the sample aspect ratio, then turned.
+  Rational sar = parse_ratio(video.sample_aspect_ratio);
+  if (sar.num == 0) sar = {1, 1};
+  double display_w = video.width * sar.value();
+  double display_h = video.height;
+  if (plan.rotation_deg == 90 || plan.rotation_deg == 270) std::swap(display_w, display_h);
+  bool portrait = display_h > display_w;
+  double aspect = display_w / display_h;
+  int max_w = even_floor(static_cast<int>(std::lround(display_w)));
+  int max_h = even_floor(static_cast<int>(std::lround(display_h)));
+
+  double rate_factor = plan.frame_rate > 30.5 ? 1.5 : 1.0;
+  auto scaled = [&](RungSpec spec) {
+    spec.bitrate_kbps = static_cast<int>(std::lround(spec.bitrate_kbps * rate_factor));
+    spec.maxrate_kbps = static_cast<int>(std::lround(spec.maxrate_kbps * rate_factor));
+    spec.bufsize_kbits = static_cast<int>(std::lround(spec.bufsize_kbits * rate_factor));
+    return spec;
+  };
+
+  std::vector<RungSpec> rungs = ladder.rungs;
+  std::sort(rungs.begin(), rungs.end(), [](const RungSpec& a, const RungSpec& b) { return a.height > b.height; });
+  for (const RungSpec& spec : rungs) {
+    if (spec.height <= 0) return fail(ErrorCode::invalid_argument, fmt::format("rung {} has no height", spec.name));
+    // The rung's box: 16:9 of its height, turned for a portrait source.
+    double box_long = spec.height * 16.0 / 9.0;
+    double box_w = portrait ? spec.height : box_long;
+    double box_h = portrait ? box_long : spec.height;
+    double fit_w = box_w, fit_h = box_w / aspect;
+    if (fit_h > box_h) fit_h = box_h, fit_w = box_h * aspect;
+    // Never upscale; a source up to 5% short of the box takes the rung at its own size
+    // (1916x800 is the 1080p rung of a 2.39:1 film, not a 720p one).
+    if (fit_w > display_w * kSourceSizeSlack + 1 || fit_h > display_h * kSourceSizeSlack + 1) continue;
+    PlannedRung rung{scaled(spec), std::min(even_round(fit_w), max_w), std::min(even_round(fit_h), max_h)};
+    if (!plan.video.empty() && plan.video.back().width == rung.width && plan.video.back().height == rung.height)
+      continue;
+    plan.video.push_back(rung);
+  }
+  if (plan.video.empty()) {
+    // Smaller than the smallest rung: one rung at the source's own size.
+    RungSpec spec = scaled(rungs.back());
+    spec.name = fmt::format("{}p", portrait ? max_w : max_h);
+    spec.height = portrait ? max_w : max_h;
+    plan.video.push_back({spec, max_w, max_h});
+  }
+
+  for (const StreamInfo& stream : source.streams)
+    if (stream.type == "audio" && stream.channels > 0) plan.audio_streams.push_back(stream.index);
+  return plan;
+}
+
+}  // namespace cinevault::media

@@ -1,0 +1,263 @@
+#include "cinevault/package/cmaf_segmenter.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "cinevault/media/av_ptr.hpp"
+
+extern "C" {
+#include <libavutil/error.h>
+#include <libavutil/mathematics.h>
+#include <libavutil/opt.h>
+}
+
+namespace cinevault::package {
+namespace {
+
+using media::DictionaryPtr;
+using media::IoContextPtr;
+using media::make_packet;
+using media::OutputFormatPtr;
+using media::PacketPtr;
+
+constexpr int kIoBufferBytes = 64 * 1024;
+
+// empty_moov: the init segment is complete after the header (ftyp + moov, no samples);
+// frag_custom: a fragment is cut only when we flush; default_base_moof + cmaf: CMAF
+// brands and tfhd; negative_cts_offsets: trun v1 so the first frame decodes and presents at
+// 0 without an edit list (B-frames); skip_trailer: no mfra, segments end at the last moof.
+constexpr const char* kMovFlags = "+empty_moov+default_base_moof+frag_custom+cmaf+negative_cts_offsets+skip_trailer";
+
+std::string error_text(int error) {
+  char text[AV_ERROR_MAX_STRING_SIZE] = {};
+  av_strerror(error, text, sizeof text);
+  return text;
+}
+
+// A 0-based index of the first byte after an Annex B start code, or npos.
+std::size_t after_start_code(const std::uint8_t* data, std::size_t size, std::size_t from) {
+  for (std::size_t i = from; i + 3 <= size; ++i)
+    if (data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1) return i + 3;
+  return std::string::npos;
+}
+
+}  // namespace
+
+Result<std::string> rfc6381_codecs(const AVCodecParameters& parameters) {
+  const std::uint8_t* data = parameters.extradata;
+  auto size = static_cast<std::size_t>(std::max(parameters.extradata_size, 0));
+  if (parameters.codec_id == AV_CODEC_ID_H264) {
+    if (size >= 4 && data[0] == 1)  // avcC: version, profile, constraint flags, level
+      return fmt::format("avc1.{:02x}{:02x}{:02x}", data[1], data[2], data[3]);
+    for (std::size_t at = after_start_code(data, size, 0); at != std::string::npos;
+         at = after_start_code(data, size, at)) {
+      if (at + 4 <= size && (data[at] & 0x1f) == 7)  // SPS: NAL header, then the same three bytes
+        return fmt::format("avc1.{:02x}{:02x}{:02x}", data[at + 1], data[at + 2], data[at + 3]);
+    }
+    return fail(ErrorCode::invalid_argument, "the H.264 track has no SPS in its extradata");
+  }
+  if (parameters.codec_id == AV_CODEC_ID_AAC) {
+    if (size < 2) return fail(ErrorCode::invalid_argument, "the AAC track has no AudioSpecificConfig");
+    int object_type = data[0] >> 3;
+    if (object_type == 31) object_type = 32 + (((data[0] & 7) << 3) | (data[1] >> 5));
+    return fmt::format("mp4a.40.{}", object_type);
+  }
+  return fail(ErrorCode::invalid_argument,
+              fmt::format("no codecs string for {}", avcodec_get_name(parameters.codec_id)));
+}
+
+struct CmafSegmenter::State {
+  RenditionInfo rendition;
+  const SegmentSchedule* schedule = nullptr;
+  SegmentListener* listener = nullptr;
+  AVRational packet_time_base{0, 1};
+  bool video = false;
+
+  std::string written;  // bytes the muxer wrote since the last take
+  // Declared in acquisition order; the context only borrows io.
+  IoContextPtr io;
+  OutputFormatPtr format;
+  PacketPtr scratch;
+
+  int segment = -1;                // the number of the open segment, -1 before the first packet
+  std::int64_t segment_start = 0;  // in the stream time base (the track timescale)
+  std::int64_t segment_end = 0;
+  std::int64_t last_dts = std::numeric_limits<std::int64_t>::min();
+  std::int64_t total_bytes = 0;
+  std::int64_t total_duration = 0;
+  bool finished = false;
+
+  static int write_callback(void* opaque, std::uint8_t* buffer, int size) {
+    auto* state = static_cast<State*>(opaque);
+    state->written.append(reinterpret_cast<const char*>(buffer), static_cast<std::size_t>(size));
+    return size;
+  }
+
+  std::string take_written() {
+    avio_flush(io.get());
+    return std::exchange(written, std::string());
+  }
+
+  AVRational stream_time_base() const { return format->streams[0]->time_base; }
+
+  // Cuts the open fragment and reports it as segment `segment`.
+  Result<void> close_segment() {
+    int error = av_write_frame(format.get(), nullptr);  // frag_custom: flush one moof+mdat
+    if (error < 0) return fail(ErrorCode::internal, "cutting a CMAF fragment failed: " + error_text(error));
+    std::string bytes = take_written();
+    if (bytes.empty()) return fail(ErrorCode::internal, "the muxer wrote an empty CMAF fragment");
+    SegmentInfo info{segment, segment_start, segment_end - segment_start};
+    total_bytes += static_cast<std::int64_t>(bytes.size());
+    total_duration += info.duration;
+    return listener->on_media_segment(rendition, info, std::move(bytes));
+  }
+};
+
+CmafSegmenter::CmafSegmenter(std::unique_ptr<State> state) : state_(std::move(state)) {}
+CmafSegmenter::~CmafSegmenter() = default;
+
+const RenditionInfo& CmafSegmenter::rendition() const { return state_->rendition; }
+
+Result<std::unique_ptr<CmafSegmenter>> CmafSegmenter::create(RenditionInfo rendition,
+                                                             const AVCodecParameters& parameters,
+                                                             AVRational packet_time_base,
+                                                             const SegmentSchedule& schedule, SegmentListener& listener,
+                                                             std::uint32_t timescale) {
+  auto state = std::make_unique<State>();
+  state->video = parameters.codec_type == AVMEDIA_TYPE_VIDEO;
+  if (!state->video && parameters.codec_type != AVMEDIA_TYPE_AUDIO)
+    return fail(ErrorCode::invalid_argument, "a CMAF track is video or audio");
+  if (packet_time_base.num <= 0 || packet_time_base.den <= 0)
+    return fail(ErrorCode::invalid_argument, "the packet time base is not set");
+  TRY(rendition.codecs, rfc6381_codecs(parameters));
+  if (timescale == 0) {
+    if (!state->video) {
+      timescale = static_cast<std::uint32_t>(parameters.sample_rate);
+    } else {
+      AVRational rate = schedule.frame_rate();
+      // 90000 when a frame is a whole number of ticks (25, 30, 29.97, 50, 60 fps), else the
+      // rate's numerator doubled until it is fine enough (24000/1001 -> 24000).
+      if ((90000LL * rate.den) % rate.num == 0) {
+        timescale = 90000;
+      } else {
+        std::int64_t scale = rate.num;
+        while (scale < 10000) scale *= 2;
+        timescale = static_cast<std::uint32_t>(scale);
+      }
+    }
+  }
+  if (timescale == 0 || timescale > static_cast<std::uint32_t>(std::numeric_limits<int>::max()))
+    return fail(ErrorCode::invalid_argument, "the track timescale is not set");
+  rendition.timescale = timescale;
+  state->rendition = std::move(rendition);
+  state->schedule = &schedule;
+  state->listener = &listener;
+  state->packet_time_base = packet_time_base;
+  state->scratch = make_packet();
+  if (!state->scratch) return fail(ErrorCode::internal, "out of memory");
+
+  auto* buffer = static_cast<unsigned char*>(av_malloc(kIoBufferBytes));
+  if (buffer == nullptr) return fail(ErrorCode::internal, "out of memory");
+  state->io.reset(avio_alloc_context(buffer, kIoBufferBytes, 1, state.get(), nullptr, &State::write_callback, nullptr));
+  if (!state->io) {
+    av_free(buffer);
+    return fail(ErrorCode::internal, "out of memory");
+  }
+  state->io->seekable = 0;
+
+  AVFormatContext* raw = nullptr;
+  int error = avformat_alloc_output_context2(&raw, nullptr, "mp4", nullptr);
+  state->format.reset(raw);
+  if (error < 0) return fail(ErrorCode::internal, "the mp4 muxer is not available: " + error_text(error));
+  AVFormatContext* format = state->format.get();
+  format->pb = state->io.get();
+  // Same input, same bytes (no creation time, no library version): objects dedupe by hash.
+  format->flags |= AVFMT_FLAG_BITEXACT;
+  // Our timestamps already start at 0; the muxer's own shift would move the first frame.
+  format->avoid_negative_ts = AVFMT_AVOID_NEG_TS_DISABLED;
+
+  AVStream* stream = avformat_new_stream(format, nullptr);
+  if (stream == nullptr) return fail(ErrorCode::internal, "out of memory");
+  error = avcodec_parameters_copy(stream->codecpar, &parameters);
+  if (error < 0) return fail(ErrorCode::internal, "copying codec parameters failed: " + error_text(error));
+  stream->codecpar->codec_tag = 0;        // let the mp4 muxer pick avc1 / mp4a
+  stream->codecpar->initial_padding = 0;  // the caller's timestamps already account for it
+  stream->time_base = AVRational{1, static_cast<int>(timescale)};
+  if (!state->rendition.language.empty())
+    av_dict_set(&stream->metadata, "language", state->rendition.language.c_str(), 0);
+
+  AVDictionary* raw_options = nullptr;
+  av_dict_set(&raw_options, "movflags", kMovFlags, 0);
+  if (state->video) av_dict_set_int(&raw_options, "video_track_timescale", timescale, 0);
+  error = avformat_write_header(format, &raw_options);
+  DictionaryPtr options(raw_options);  // what the muxer did not take
+  if (error < 0) return fail(ErrorCode::internal, "writing the CMAF header failed: " + error_text(error));
+  if (const AVDictionaryEntry* unused = av_dict_get(options.get(), "", nullptr, AV_DICT_IGNORE_SUFFIX))
+    return fail(ErrorCode::internal, fmt::format("the mp4 muxer does not know the option {}", unused->key));
+
+  std::string init = state->take_written();
+  if (init.empty()) return fail(ErrorCode::internal, "the mp4 muxer wrote no init segment");
+  RETURN_IF_ERROR(state->listener->on_init_segment(state->rendition, std::move(init)));
+  return std::unique_ptr<CmafSegmenter>(new CmafSegmenter(std::move(state)));
+}
+
+Result<void> CmafSegmenter::write(const AVPacket& packet) {
+  State& state = *state_;
+  if (state.finished) return fail(ErrorCode::internal, "write() after finish()");
+  if (packet.pts == AV_NOPTS_VALUE || packet.dts == AV_NOPTS_VALUE)
+    return fail(ErrorCode::internal, fmt::format("{}: a packet without timestamps", state.rendition.id));
+  if (packet.dts <= state.last_dts && state.last_dts != std::numeric_limits<std::int64_t>::min())
+    return fail(ErrorCode::internal, fmt::format("{}: decode timestamps go backwards ({} after {})", state.rendition.id,
+                                                 packet.dts, state.last_dts));
+  state.last_dts = packet.dts;
+
+  int number = state.video ? state.schedule->segment_of(packet.pts, state.packet_time_base)
+                           : state.schedule->segment_of_audio(packet.pts, packet.duration, state.packet_time_base);
+  if (state.segment >= 0 && number < state.segment)
+    return fail(ErrorCode::internal, fmt::format("{}: a frame at pts {} belongs before the segment {} it is coded in",
+                                                 state.rendition.id, packet.pts, state.segment));
+  if (number > state.segment && state.video && !(packet.flags & AV_PKT_FLAG_KEY))
+    return fail(ErrorCode::internal, fmt::format("{}: segment {} would not start with a keyframe (pts {})",
+                                                 state.rendition.id, number, packet.pts));
+  if (number > state.segment && state.segment >= 0) RETURN_IF_ERROR(state.close_segment());
+
+  AVPacket* scratch = state.scratch.get();
+  int error = av_packet_ref(scratch, &packet);
+  if (error < 0) return fail(ErrorCode::internal, "out of memory");
+  scratch->stream_index = 0;
+  av_packet_rescale_ts(scratch, state.packet_time_base, state.stream_time_base());
+  if (number > state.segment) {
+    state.segment = number;
+    state.segment_start = scratch->pts;
+    state.segment_end = scratch->pts;
+  }
+  state.segment_start = std::min(state.segment_start, scratch->pts);
+  state.segment_end = std::max(state.segment_end, scratch->pts + scratch->duration);
+  error = av_write_frame(state.format.get(), scratch);  // does not take the reference
+  av_packet_unref(scratch);
+  if (error < 0)
+    return fail(ErrorCode::internal,
+                fmt::format("{}: muxing a packet failed: {}", state.rendition.id, error_text(error)));
+  return {};
+}
+
+Result<void> CmafSegmenter::finish() {
+  State& state = *state_;
+  if (state.finished) return fail(ErrorCode::internal, "finish() twice");
+  state.finished = true;
+  if (state.segment >= 0) RETURN_IF_ERROR(state.close_segment());
+  int error = av_write_trailer(state.format.get());
+  if (error < 0) return fail(ErrorCode::internal, "finishing the CMAF track failed: " + error_text(error));
+  if (!state.take_written().empty())
+    return fail(ErrorCode::internal, state.rendition.id + ": the muxer wrote bytes after the last segment");
+  int average = 0;
+  if (state.total_duration > 0)
+    average = static_cast<int>(av_rescale(state.total_bytes * 8, state.rendition.timescale, state.total_duration));
+  return state.listener->on_rendition_finished(state.rendition, average);
+}
+
+}  // namespace cinevault::package

@@ -1,0 +1,99 @@
+#include "version_writer.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "cinevault/db/objects.hpp"
+
+namespace cinevault::pipeline {
+
+VersionWriter::VersionWriter(db::Database& database, store::ObjectStore& store, db::VersionRow version,
+                             int expected_renditions, bool publish_early)
+    : database_(database),
+      store_(store),
+      version_(std::move(version)),
+      expected_renditions_(expected_renditions),
+      publish_early_(publish_early) {}
+
+// The object is durable before its row exists, and pinned until the row is committed.
+Result<store::StoredObject> VersionWriter::store_object(std::string_view bytes, const char* kind,
+                                                        const Recorder& record) {
+  auto pin = store_.pin();
+  TRY(store::StoredObject object, store_.put_bytes(bytes));
+  RETURN_IF_ERROR(database_.write([&](db::Connection& c) -> Result<void> {
+    RETURN_IF_ERROR(db::insert_object(c, {object.sha256, static_cast<std::int64_t>(object.size), kind}));
+    return record(c, object);
+  }));
+  return object;
+}
+
+Result<void> VersionWriter::on_init_segment(const package::RenditionInfo& r, std::string bytes) {
+  db::RenditionRow row;
+  row.name = r.id;
+  row.kind = r.kind;
+  row.codecs = r.codecs;
+  row.width = r.width;
+  row.height = r.height;
+  row.frame_rate = r.frame_rate;
+  row.bandwidth = r.bandwidth_bps;
+  row.language = r.language;
+  row.channels = r.channels;
+  row.sample_rate = r.sample_rate;
+  row.timescale = r.timescale;
+  std::int64_t id = 0;
+  RETURN_IF_ERROR(store_object(bytes, "init", [&](db::Connection& c, const store::StoredObject& object) -> Result<void> {
+    row.init_sha256 = object.sha256;
+    TRY(id, db::insert_rendition(c, version_.id, row));
+    return {};
+  }));
+  rendition_ids_[r.id] = id;
+  return {};
+}
+
+Result<void> VersionWriter::on_media_segment(const package::RenditionInfo& r, const package::SegmentInfo& s,
+                                             std::string bytes) {
+  auto it = rendition_ids_.find(r.id);
+  if (it == rendition_ids_.end()) return fail(ErrorCode::internal, "segment before the init segment of " + r.id);
+  has_segment_[r.id] = true;
+  bool publish_now = publish_early_ && !published_ && static_cast<int>(has_segment_.size()) == expected_renditions_;
+  RETURN_IF_ERROR(store_object(bytes, "segment", [&](db::Connection& c, const store::StoredObject& object) -> Result<void> {
+    RETURN_IF_ERROR(db::insert_segment(c, it->second, {s.number, s.start, s.duration,
+                                                       static_cast<std::int64_t>(object.size), object.sha256}));
+    RETURN_IF_ERROR(db::touch_version(c, version_.id));
+    if (publish_now) RETURN_IF_ERROR(db::publish_version(c, version_.video_id, version_.id));
+    return {};
+  }));
+  if (publish_now) {
+    published_ = true;
+    spdlog::info("video {}: version {} is playable while it is transcoded", version_.video_id, version_.number);
+  }
+  return {};
+}
+
+Result<void> VersionWriter::on_rendition_finished(const package::RenditionInfo& r, int average_bandwidth_bps) {
+  auto it = rendition_ids_.find(r.id);
+  if (it == rendition_ids_.end()) return fail(ErrorCode::internal, "finished before the init segment of " + r.id);
+  return database_.write([&](db::Connection& c) -> Result<void> {
+    RETURN_IF_ERROR(db::finish_rendition(c, it->second, average_bandwidth_bps));
+    return db::touch_version(c, version_.id);
+  });
+}
+
+Result<void> VersionWriter::publish() {
+  RETURN_IF_ERROR(database_.write([&](db::Connection& c) -> Result<void> {
+    RETURN_IF_ERROR(db::complete_version(c, version_.id));
+    RETURN_IF_ERROR(db::publish_version(c, version_.video_id, version_.id));
+    return db::set_video_state(c, version_.video_id, "ready");
+  }));
+  published_ = true;
+  spdlog::info("video {}: version {} published", version_.video_id, version_.number);
+  return {};
+}
+
+void VersionWriter::abandon() {
+  if (published_) return;  // players have it: it stays until a better version replaces it
+  auto removed = database_.write([&](db::Connection& c) { return db::delete_version(c, version_.id); });
+  if (!removed) spdlog::error("video {}: removing abandoned version {} failed: {}", version_.video_id,
+                              version_.number, removed.error().message);
+}
+
+}  // namespace cinevault::pipeline

@@ -1,0 +1,49 @@
+// The SegmentListener that turns a transcode's output into a version: objects in the
+// store, rows in the database, published progressively and then for good.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+
+#include "cinevault/db/database.hpp"
+#include "cinevault/db/versions.hpp"
+#include "cinevault/package/segment_listener.hpp"
+#include "cinevault/store/object_store.hpp"
+
+namespace cinevault::pipeline {
+
+class VersionWriter final : public package::SegmentListener {
+ public:
+  // `publish_early`: make the version the published one as soon as every one of the
+  // `expected_renditions` has a segment (the video has nothing better to show).
+  VersionWriter(db::Database& database, store::ObjectStore& store, db::VersionRow version, int expected_renditions,
+                bool publish_early);
+
+  Result<void> on_init_segment(const package::RenditionInfo& rendition, std::string bytes) override;
+  Result<void> on_media_segment(const package::RenditionInfo& rendition, const package::SegmentInfo& segment,
+                                std::string bytes) override;
+  Result<void> on_rendition_finished(const package::RenditionInfo& rendition, int average_bandwidth_bps) override;
+
+  // Every rendition finished: one transaction completes and publishes the version.
+  Result<void> publish();
+  // The run failed: unless players already have it, the version's rows go (objects to GC).
+  void abandon();
+  bool published() const { return published_; }
+  const db::VersionRow& version() const { return version_; }
+
+ private:
+  using Recorder = std::function<Result<void>(db::Connection&, const store::StoredObject&)>;
+  Result<store::StoredObject> store_object(std::string_view bytes, const char* kind, const Recorder& record);
+
+  db::Database& database_;
+  store::ObjectStore& store_;
+  db::VersionRow version_;
+  int expected_renditions_;
+  bool publish_early_;
+  bool published_ = false;
+  std::map<std::string, std::int64_t> rendition_ids_;  // RenditionInfo::id → renditions.id
+  std::map<std::string, bool> has_segment_;
+};
+
+}  // namespace cinevault::pipeline

@@ -1,0 +1,202 @@
+#include "cinevault/pipeline/workers.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "cinevault/db/versions.hpp"
+#include "cinevault/db/videos.hpp"
+#include "cinevault/media/transcode.hpp"
+#include "version_writer.hpp"
+
+namespace cinevault::pipeline {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kPollInterval = std::chrono::seconds(2);
+constexpr auto kProgressInterval = std::chrono::seconds(1);
+constexpr std::size_t kLogTailLines = 20;
+
+// What happened in one run, kept for the dead letter's log tail.
+class JobLog {
+ public:
+  explicit JobLog(const Job& job) : prefix_(fmt::format("job {} (video {})", job.id, job.video_id)) {}
+  template <typename... Args>
+  void info(fmt::format_string<Args...> format, Args&&... args) {
+    add(spdlog::level::info, fmt::format(format, std::forward<Args>(args)...));
+  }
+  template <typename... Args>
+  void warn(fmt::format_string<Args...> format, Args&&... args) {
+    add(spdlog::level::warn, fmt::format(format, std::forward<Args>(args)...));
+  }
+  std::string tail() const {
+    std::string out;
+    for (auto& line : lines_) out += line + "\n";
+    return out;
+  }
+
+ private:
+  void add(spdlog::level::level_enum level, std::string line) {
+    spdlog::log(level, "{}: {}", prefix_, line);
+    lines_.push_back(std::move(line));
+    if (lines_.size() > kLogTailLines) lines_.pop_front();
+  }
+  std::string prefix_;
+  std::deque<std::string> lines_;
+};
+
+class WorkersImpl final : public Workers {
+ public:
+  WorkersImpl(const Config& config, db::Database& database, store::ObjectStore& store, JobQueue& queue)
+      : config_(config), database_(database), store_(store), queue_(queue) {}
+
+  ~WorkersImpl() override { stop(); }
+
+  void start() override {
+    for (int i = 0; i < config_.pipeline.concurrent_jobs; ++i)
+      threads_.emplace_back([this](std::stop_token stop) { loop(stop); });
+  }
+
+  void wake() override { wake_.notify_all(); }
+
+  void stop() override {
+    for (auto& thread : threads_) thread.request_stop();
+    wake_.notify_all();
+    threads_.clear();  // joins
+  }
+
+ private:
+  void loop(std::stop_token stop) {
+    while (!stop.stop_requested()) {
+      auto job = queue_.claim();
+      if (!job) spdlog::error("job queue: {}", job.error().message);
+      if (!job || !*job) {
+        std::unique_lock lock(mutex_);
+        wake_.wait_for(lock, stop, kPollInterval, [] { return false; });
+        continue;
+      }
+      run(**job, stop);
+    }
+  }
+
+  void run(const Job& job, std::stop_token worker_stop) {
+    JobLog log(job);
+    log.info("attempt {} of {} started{}", job.attempts, job.max_attempts, job.force_software ? " (software encoding)" : "");
+    // The job stops when the worker stops, or when its lease is lost.
+    std::stop_source job_stop;
+    std::stop_callback forward(worker_stop, [&] { job_stop.request_stop(); });
+    auto outcome = transcode_video(job, log, job_stop);
+    if (outcome) {
+      if (auto done = queue_.complete(job); !done) log.warn("could not mark the job done: {}", done.error().message);
+      return;
+    }
+    if (worker_stop.stop_requested()) {
+      log.info("stopped by shutdown; the job goes back to the queue");
+      (void)queue_.release(job);
+      return;
+    }
+    log.warn("failed: {}", outcome.error().message);
+    auto updated = queue_.record_failure(job, outcome.error(), log.tail());
+    if (!updated) {
+      spdlog::error("job {}: recording the failure failed: {}", job.id, updated.error().message);
+      return;
+    }
+    if (updated->state == "dead") {
+      // Nothing playable came of it: say so on the video (a published version stays as it is).
+      (void)database_.write([&](db::Connection& c) -> Result<void> {
+        TRY(auto published, db::load_published_version(c, job.video_id));
+        if (published && published->state == "complete") return {};
+        return db::set_video_state(c, job.video_id, "failed");
+      });
+    }
+  }
+
+  Result<void> transcode_video(const Job& job, JobLog& log, std::stop_source& stop) {
+    TRY(auto video, database_.read([&](db::Connection& c) { return db::find_video(c, job.video_id); }));
+    if (!video) return fail(ErrorCode::invalid_argument, "the video is gone");
+    auto info_json = nlohmann::json::parse(video->media_info_json, nullptr, false);
+    TRY(media::MediaInfo info, media::media_info_from_json(info_json));
+
+    media::LadderConfig ladder = media::default_ladder();
+    ladder.segment_s = config_.pipeline.segment_s;
+    ladder.x264_preset = config_.pipeline.x264_preset;
+    TRY(media::LadderPlan plan, media::plan_ladder(info, ladder));
+    TRY(media::EncoderPreference preference, media::parse_encoder_preference(config_.pipeline.encoder));
+    if (job.force_software) preference = media::EncoderPreference::x264;
+
+    TRY(auto version, database_.write([&](db::Connection& c) -> Result<std::pair<db::VersionRow, bool>> {
+      TRY(auto published, db::load_published_version(c, job.video_id));
+      // Runs that died before anyone could play them leave nothing behind.
+      TRY(auto others, db::other_versions(c, job.video_id, published ? published->id : 0));
+      for (auto id : others) {
+        TRY(auto other, db::load_version(c, id));
+        if (other && other->state == "building") RETURN_IF_ERROR(db::delete_version(c, id));
+      }
+      TRY(auto created, db::create_version(c, job.video_id, job.id, ladder.segment_s, ""));
+      bool has_complete = published && published->state == "complete";
+      if (!has_complete) RETURN_IF_ERROR(db::set_video_state(c, job.video_id, "processing"));
+      return std::pair{created, !has_complete};
+    }));
+    auto& [version_row, publish_early] = version;
+    log.info("version {}: {} video rung(s), {} audio rendition(s), segments of {} s", version_row.number,
+             plan.video.size(), plan.audio_streams.size(), ladder.segment_s);
+
+    VersionWriter writer(database_, store_, version_row,
+                         static_cast<int>(plan.video.size() + plan.audio_streams.size()), publish_early);
+    media::TranscodeRequest request;
+    request.source = store_.path_of(video->source_sha256);
+    request.source_info = info;
+    request.plan = plan;
+    request.ladder = ladder;
+    request.encoder = preference;
+    request.threads = config_.pipeline.threads_per_job;
+    request.limits = config_.media;
+
+    auto last_report = Clock::now() - kProgressInterval;
+    auto progress = [&](const media::TranscodeProgress& p) {
+      if (Clock::now() - last_report < kProgressInterval) return;
+      last_report = Clock::now();
+      auto reported = queue_.report_progress(job, {p.percent, p.stage, p.fps, p.eta_s});
+      if (!reported && reported.error().code == ErrorCode::conflict) {
+        log.warn("the job's lease was lost; stopping");
+        stop.request_stop();
+      }
+    };
+    auto report = media::transcode(request, writer, progress, stop.get_token());
+    if (!report) {
+      writer.abandon();
+      return tl::unexpected(report.error());
+    }
+    if (!report->fallback_reason.empty()) log.info("encoder {}: {}", report->encoder_name, report->fallback_reason);
+    if (auto published = writer.publish(); !published) {
+      writer.abandon();
+      return published;
+    }
+    log.info("done in {:.1f} s with {}", report->wall_s, report->encoder_name);
+    return {};
+  }
+
+  const Config& config_;
+  db::Database& database_;
+  store::ObjectStore& store_;
+  JobQueue& queue_;
+  std::mutex mutex_;
+  std::condition_variable_any wake_;
+  std::vector<std::jthread> threads_;  // last: joined first
+};
+
+}  // namespace
+
+std::unique_ptr<Workers> make_workers(const Config& config, db::Database& database, store::ObjectStore& store,
+                                      JobQueue& queue) {
+  return std::make_unique<WorkersImpl>(config, database, store, queue);
+}
+
+}  // namespace cinevault::pipeline

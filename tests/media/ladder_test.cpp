@@ -1,0 +1,165 @@
+#include <algorithm>
+
+#include <gtest/gtest.h>
+
+#include "cinevault/media/transcode.hpp"
+
+namespace cinevault::media {
+namespace {
+
+MediaInfo source(int width, int height, std::string rate = "25/1", std::string sar = "1:1", int rotation = 0,
+                 std::string field_order = "progressive") {
+  MediaInfo info;
+  info.video_stream = 0;
+  StreamInfo video;
+  video.index = 0;
+  video.type = "video";
+  video.width = width;
+  video.height = height;
+  video.frame_rate_exact = rate;
+  video.sample_aspect_ratio = sar;
+  video.rotation_deg = rotation;
+  video.field_order = field_order;
+  info.streams.push_back(video);
+  return info;
+}
+
+void add_audio(MediaInfo& info, std::string language) {
+  StreamInfo audio;
+  audio.index = static_cast<int>(info.streams.size());
+  audio.type = "audio";
+  audio.channels = 2;
+  audio.sample_rate = 44100;
+  audio.language = std::move(language);
+  info.streams.push_back(audio);
+}
+
+std::vector<std::string> sizes(const LadderPlan& plan) {
+  std::vector<std::string> out;
+  for (const PlannedRung& rung : plan.video)
+    out.push_back(std::to_string(rung.width) + "x" + std::to_string(rung.height));
+  return out;
+}
+
+TEST(DefaultLadder, SevenRungsTallestFirstWithCappedVbv) {
+  LadderConfig ladder = default_ladder();
+  ASSERT_EQ(ladder.rungs.size(), 7u);
+  EXPECT_EQ(ladder.rungs.front().name, "2160p");
+  EXPECT_EQ(ladder.rungs.back().name, "240p");
+  for (const RungSpec& rung : ladder.rungs) {
+    EXPECT_GT(rung.maxrate_kbps, rung.bitrate_kbps) << rung.name;
+    EXPECT_GT(rung.bufsize_kbits, rung.maxrate_kbps) << rung.name;
+  }
+  auto hd = std::find_if(ladder.rungs.begin(), ladder.rungs.end(), [](const RungSpec& r) { return r.height == 1080; });
+  EXPECT_EQ(hd->bitrate_kbps, 5000);
+  EXPECT_EQ(hd->maxrate_kbps, 5350);
+  EXPECT_EQ(hd->bufsize_kbits, 7500);
+  EXPECT_EQ(ladder.segment_s, 4.0);
+  EXPECT_EQ(ladder.first_segments_s, (std::vector<double>{1.0, 2.0}));
+}
+
+TEST(PlanLadder, FullHdGetsEveryRungUpTo1080pAndNeverUpscales) {
+  auto plan = plan_ladder(source(1920, 1080), default_ladder());
+  ASSERT_TRUE(plan.has_value());
+  EXPECT_EQ(sizes(*plan), (std::vector<std::string>{"1920x1080", "1280x720", "854x480", "640x360", "426x240"}));
+  EXPECT_EQ(plan->video.front().spec.name, "1080p");
+  EXPECT_EQ(plan->frame_rate_num, 25);
+  EXPECT_EQ(plan->frame_rate_den, 1);
+  EXPECT_FALSE(plan->deinterlace);
+  EXPECT_TRUE(plan->audio_streams.empty());
+}
+
+TEST(PlanLadder, DimensionsAreEvenAndKeepTheAspectRatio) {
+  // 2.39:1 scope and an odd size.
+  auto plan = plan_ladder(source(1917, 801), default_ladder());
+  ASSERT_TRUE(plan.has_value());
+  for (const PlannedRung& rung : plan->video) {
+    EXPECT_EQ(rung.width % 2, 0);
+    EXPECT_EQ(rung.height % 2, 0);
+    EXPECT_LE(rung.width, 1917);
+    EXPECT_LE(rung.height, 801);
+    EXPECT_NEAR(static_cast<double>(rung.width) / rung.height, 1917.0 / 801, 0.02) << rung.width << "x" << rung.height;
+  }
+  EXPECT_EQ(plan->video.front().spec.name, "1080p");  // fits the 1920x1080 box at source size
+  EXPECT_EQ(sizes(*plan).front(), "1916x800");
+}
+
+TEST(PlanLadder, SmallSourceGetsOneRungAtItsOwnSize) {
+  auto plan = plan_ladder(source(321, 181), default_ladder());
+  ASSERT_TRUE(plan.has_value());
+  EXPECT_EQ(sizes(*plan), (std::vector<std::string>{"320x180"}));
+  EXPECT_EQ(plan->video[0].spec.name, "180p");
+  EXPECT_EQ(plan->video[0].spec.bitrate_kbps, 300);
+}
+
+TEST(PlanLadder, RotatedPhoneVideoIsPortrait) {
+  // A phone's 1920x1080 picture with a 90 degree display matrix: shown 1080x1920.
+  auto plan = plan_ladder(source(1920, 1080, "30/1", "1:1", 90), default_ladder());
+  ASSERT_TRUE(plan.has_value());
+  EXPECT_EQ(plan->rotation_deg, 90);
+  EXPECT_EQ(sizes(*plan), (std::vector<std::string>{"1080x1920", "720x1280", "480x854", "360x640", "240x426"}));
+  EXPECT_EQ(plan->video.front().spec.name, "1080p");
+  auto upside_down = plan_ladder(source(1280, 720, "30/1", "1:1", 180), default_ladder());
+  EXPECT_EQ(sizes(*upside_down).front(), "1280x720");
+  auto other_way = plan_ladder(source(640, 360, "30/1", "1:1", 270), default_ladder());
+  EXPECT_EQ(sizes(*other_way).front(), "360x640");
+}
+
+TEST(PlanLadder, AnamorphicSourceUsesTheDisplayAspectRatio) {
+  // PAL 16:9 DVD: 720x576 with 64:45 pixels is shown at 1024x576.
+  auto plan = plan_ladder(source(720, 576, "25/1", "64:45"), default_ladder());
+  ASSERT_TRUE(plan.has_value());
+  EXPECT_EQ(sizes(*plan), (std::vector<std::string>{"854x480", "640x360", "426x240"}));
+  // 4:3 NTSC DV with narrow pixels: 720x480 at 8:9 is shown at 640x480.
+  auto dv = plan_ladder(source(720, 480, "30000/1001", "8:9"), default_ladder());
+  EXPECT_EQ(sizes(*dv).front(), "640x480");
+}
+
+TEST(PlanLadder, FrameRates) {
+  auto ntsc = plan_ladder(source(640, 360, "30000/1001"), default_ladder());
+  EXPECT_EQ(ntsc->frame_rate_num, 30000);
+  EXPECT_EQ(ntsc->frame_rate_den, 1001);
+  EXPECT_NEAR(ntsc->frame_rate, 29.97, 0.01);
+  auto fast = plan_ladder(source(640, 360, "120/1"), default_ladder());
+  EXPECT_EQ(fast->frame_rate_num, 60);
+  auto fast_ntsc = plan_ladder(source(640, 360, "120000/1001"), default_ladder());
+  EXPECT_EQ(fast_ntsc->frame_rate_num, 60000);
+  EXPECT_EQ(fast_ntsc->frame_rate_den, 1001);
+  // A phone's variable frame rate averages to an odd fraction: snapped to the nearest
+  // common rate (29.875 -> 29.97).
+  auto vfr = plan_ladder(source(640, 360, "1800000/60251"), default_ladder());
+  EXPECT_EQ(vfr->frame_rate_num, 30000);
+  EXPECT_EQ(vfr->frame_rate_den, 1001);
+  auto vfr_pal = plan_ladder(source(640, 360, "2500000/100333"), default_ladder());  // 24.917
+  EXPECT_EQ(vfr_pal->frame_rate_num, 25);
+  auto unknown = plan_ladder(source(640, 360, ""), default_ladder());
+  EXPECT_EQ(unknown->frame_rate_num, 30);
+  // Above 30 fps the bitrates are 1.5x.
+  auto sixty = plan_ladder(source(1280, 720, "60/1"), default_ladder());
+  EXPECT_EQ(sixty->video.front().spec.bitrate_kbps, 4200);
+}
+
+TEST(PlanLadder, InterlacedSourcesAreDeinterlaced) {
+  for (const char* order : {"tt", "bb", "tb", "bt"})
+    EXPECT_TRUE(plan_ladder(source(720, 576, "25/1", "1:1", 0, order), default_ladder())->deinterlace) << order;
+  EXPECT_FALSE(plan_ladder(source(720, 576, "25/1", "1:1", 0, "unknown"), default_ladder())->deinterlace);
+}
+
+TEST(PlanLadder, OneAudioRenditionPerAudioStream) {
+  MediaInfo info = source(640, 360);
+  add_audio(info, "eng");
+  add_audio(info, "deu");
+  auto plan = plan_ladder(info, default_ladder());
+  EXPECT_EQ(plan->audio_streams, (std::vector<int>{1, 2}));
+}
+
+TEST(PlanLadder, Errors) {
+  MediaInfo no_video = source(640, 360);
+  no_video.video_stream = -1;
+  EXPECT_EQ(plan_ladder(no_video, default_ladder()).error().code, ErrorCode::unprocessable);
+  LadderConfig empty;
+  EXPECT_EQ(plan_ladder(source(640, 360), empty).error().code, ErrorCode::invalid_argument);
+}
+
+}  // namespace
+}  // namespace cinevault::media
