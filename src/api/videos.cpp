@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cinevault/api/api.hpp"
+#include "cinevault/db/versions.hpp"
 #include "cinevault/ingest/multipart.hpp"
 #include "cinevault/ingest/staging.hpp"
 #include "common.hpp"
@@ -107,6 +108,23 @@ class MultipartUploadSink final : public http::BodySink {
   std::string filename_;
 };
 
+// The video with what a viewer needs now: where to play it, and how its transcode is going.
+Result<json> video_with_status(ApiContext& context, const db::VideoRow& video) {
+  json body = video_json(video);
+  TRY(auto published, context.database.read([&](db::Connection& c) { return db::published_version_summary(c, video.id); }));
+  TRY(auto job, context.jobs.latest_for_video(video.id));
+  if (published) {
+    body["playback"] = {{"hls", "/videos/" + video.id + "/master.m3u8"},
+                        {"dash", "/videos/" + video.id + "/manifest.mpd"},
+                        {"version", published->number},
+                        {"complete", published->state == "complete"}};
+  } else {
+    body["playback"] = nullptr;
+  }
+  body["job"] = job ? job_json(*job) : json(nullptr);
+  return body;
+}
+
 Result<int> page_size(const http::RequestContext& request) {
   auto text = request.query_value("limit");
   if (!text) return kDefaultPageSize;
@@ -181,7 +199,11 @@ void add_video_routes(ApiContext& context, std::vector<http::Route>& routes) {
                           [&](db::Connection& c) { return db::list_videos(c, *limit, request.query_value("cursor")); });
                       if (!page) return http::error_response(page.error());
                       json videos = json::array();
-                      for (auto& video : page->videos) videos.push_back(video_json(video));
+                      for (auto& video : page->videos) {
+                        auto body = video_with_status(context, video);
+                        if (!body) return http::error_response(body.error());
+                        videos.push_back(std::move(*body));
+                      }
                       json body = {{"videos", videos}, {"total", page->total}};
                       body["next_cursor"] = page->next_cursor ? json(*page->next_cursor) : json(nullptr);
                       return http::json_response(200, body);
@@ -191,7 +213,9 @@ void add_video_routes(ApiContext& context, std::vector<http::Route>& routes) {
                       auto video = context.database.read([&](db::Connection& c) { return db::find_video(c, request.params[0]); });
                       if (!video) return http::error_response(video.error());
                       if (!*video) return http::error_response({ErrorCode::not_found, "no such video"});
-                      return http::json_response(200, video_json(**video));
+                      auto body = video_with_status(context, **video);
+                      if (!body) return http::error_response(body.error());
+                      return http::json_response(200, *body);
                     }});
 
   routes.push_back({http::Verb::patch, "/api/v1/videos/{}",

@@ -156,8 +156,8 @@ const std::vector<KeyBinding>& bindings() {
                                       1LL << 32));
     t.push_back(number("media.analyze_duration_s", "media time the prober may read to find the streams",
                        [](Config& c) -> double& { return c.media.analyze_duration_s; }, 0.1, 3600));
-    t.push_back(integer<int>("pipeline.concurrent_jobs", "transcodes running at once",
-                             [](Config& c) -> int& { return c.pipeline.concurrent_jobs; }, 1, 64));
+    t.push_back(integer<int>("pipeline.concurrent_jobs", "transcodes running at once (0: this daemon only ingests and serves)",
+                             [](Config& c) -> int& { return c.pipeline.concurrent_jobs; }, 0, 64));
     t.push_back(integer<int>("pipeline.threads_per_job", "decoder and encoder threads of one transcode",
                              [](Config& c) -> int& { return c.pipeline.threads_per_job; }, 1, 256));
     t.push_back(text("pipeline.encoder", "auto (try NVENC, then VAAPI, then libx264), x264, nvenc or vaapi",

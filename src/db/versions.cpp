@@ -170,6 +170,15 @@ Result<std::optional<VersionRow>> load_published_version(Connection& c, const st
                     [&](Statement& s) { s.bind(1, video_id); });
 }
 
+Result<std::optional<PublishedVersion>> published_version_summary(Connection& c, const std::string& video_id) {
+  TRY(auto stmt, c.prepare("SELECT v.number, v.state FROM versions v JOIN videos ON videos.published_version_id = v.id "
+                           "WHERE videos.id = ?"));
+  stmt.bind(1, video_id);
+  TRY(bool row, stmt.step());
+  if (!row) return std::optional<PublishedVersion>();
+  return std::optional<PublishedVersion>(PublishedVersion{static_cast<int>(stmt.int64(0)), stmt.text(1)});
+}
+
 Result<std::vector<std::int64_t>> other_versions(Connection& c, const std::string& video_id, std::int64_t keep) {
   TRY(auto stmt, c.prepare("SELECT id FROM versions WHERE video_id = ? AND id <> ?"));
   stmt.bind(1, video_id).bind(2, keep);

@@ -183,6 +183,7 @@ class Job {
   AVStream* video_stream_ = nullptr;
   std::int64_t video_start_ = 0;  // in video_stream_->time_base: this source time is output time 0
   CodecContextPtr video_decoder_;
+  FramePtr decoded_video_;
   std::vector<std::unique_ptr<AudioTrack>> audio_;
   FilterGraphPtr graph_;
   AVFilterContext* source_filter_ = nullptr;  // owned by graph_
@@ -206,7 +207,8 @@ Result<void> Job::open_video_decoder() {
     return fail(ErrorCode::unprocessable, fmt::format("the video codec {} is not supported",
                                                       avcodec_get_name(video_stream_->codecpar->codec_id)));
   video_decoder_.reset(avcodec_alloc_context3(codec));
-  if (!video_decoder_) return fail(ErrorCode::internal, "out of memory");
+  decoded_video_ = make_frame();
+  if (!video_decoder_ || !decoded_video_) return fail(ErrorCode::internal, "out of memory");
   int error = avcodec_parameters_to_context(video_decoder_.get(), video_stream_->codecpar);
   video_decoder_->thread_count = std::max(1, request_.threads);
   video_decoder_->pkt_timebase = video_stream_->time_base;
@@ -661,9 +663,7 @@ Result<void> Job::decode(AVCodecContext* decoder, const AVPacket* packet, AudioT
     spdlog::debug("a damaged packet was skipped: {}", av_error_text(error));
     return {};
   }
-  AVFrame* frame = audio ? audio->decoded.get() : make_frame().release();
-  FramePtr owner(audio ? nullptr : frame);
-  if (frame == nullptr) return fail(ErrorCode::internal, "out of memory");
+  AVFrame* frame = audio ? audio->decoded.get() : decoded_video_.get();
   for (;;) {
     error = avcodec_receive_frame(decoder, frame);
     if (error == AVERROR(EAGAIN) || error == AVERROR_EOF) return {};

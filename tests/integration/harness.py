@@ -198,12 +198,15 @@ class DaemonTestCase(unittest.TestCase):
     """A fresh data directory and daemon per test; the daemon must shut down cleanly."""
 
     extra_args = ()
+    # Tests of ingest, the API and HTTP watch the data directory and the queue as uploads
+    # left them: their daemon runs no transcode workers unless the test sets this.
+    transcode = False
 
     def setUp(self):
         os.makedirs(TMP_ROOT, exist_ok=True)
         self.tmp = tempfile.mkdtemp(prefix=type(self).__name__ + "-", dir=TMP_ROOT)
         self.data_dir = os.path.join(self.tmp, "data")
-        self.daemon = Daemon(self.data_dir, *self.extra_args).start()
+        self.daemon = Daemon(self.data_dir, *self.daemon_args()).start()
 
     def tearDown(self):
         code = self.daemon.stop()
@@ -211,17 +214,23 @@ class DaemonTestCase(unittest.TestCase):
             self.fail("daemon exit code %s; log:\n%s" % (code, self.daemon.log()[-5000:]))
         shutil.rmtree(self.tmp, ignore_errors=True)
 
+    def daemon_args(self, extra_args=()):
+        args = list(extra_args or self.extra_args)
+        if not self.transcode:
+            args += ["--pipeline.concurrent_jobs", "0"]
+        return args
+
     def restart_daemon(self, *extra_args):
         """Stops the daemon (it must exit cleanly) and starts a new one on the same data directory."""
         code = self.daemon.stop()
         self.assertEqual(code, 0, "daemon exit code %s; log:\n%s" % (code, self.daemon.log()[-5000:]))
-        self.daemon = Daemon(self.data_dir, *(extra_args or self.extra_args)).start()
+        self.daemon = Daemon(self.data_dir, *self.daemon_args(extra_args)).start()
         return self.daemon
 
     def crash_and_restart(self, *extra_args):
         """SIGKILLs the daemon (no clean-up runs) and starts a new one on the same data directory."""
         self.daemon.kill9()
-        self.daemon = Daemon(self.data_dir, *(extra_args or self.extra_args)).start()
+        self.daemon = Daemon(self.data_dir, *self.daemon_args(extra_args)).start()
         return self.daemon
 
     def path(self, name):

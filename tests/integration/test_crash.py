@@ -183,7 +183,7 @@ class CrashTest(DaemonTestCase):
             with open(os.path.join(self.data_dir, stray), "wb") as f:
                 f.write(os.urandom(1000))
 
-        self.daemon = Daemon(self.data_dir, *self.extra_args).start()
+        self.daemon = Daemon(self.data_dir, *self.daemon_args()).start()
         self.assert_ready()
         self.assertFalse(os.path.exists(self.object_path(orphan)))
         self.assertFalse(os.path.exists(self.object_path(orphan2)))

@@ -72,6 +72,12 @@ Result<std::optional<VersionRow>> load_version(Connection& c, std::int64_t versi
 Result<std::optional<VersionRow>> load_version(Connection& c, const std::string& video_id, int number);
 // The published version of a video, if any.
 Result<std::optional<VersionRow>> load_published_version(Connection& c, const std::string& video_id);
+// The number and state of the published version, without its renditions.
+struct PublishedVersion {
+  int number = 0;
+  std::string state;
+};
+Result<std::optional<PublishedVersion>> published_version_summary(Connection& c, const std::string& video_id);
 // Versions of the video other than `keep` (superseded or abandoned runs).
 Result<std::vector<std::int64_t>> other_versions(Connection& c, const std::string& video_id, std::int64_t keep);
 
