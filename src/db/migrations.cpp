@@ -95,6 +95,7 @@ CREATE TABLE versions (
   state         TEXT NOT NULL CHECK (state IN ('building', 'complete')),
   segment_s     REAL NOT NULL,              -- the target segment duration
   encoder       TEXT NOT NULL DEFAULT '',
+  superseded_at INTEGER,                    -- when another version was published in its place
   created_at    INTEGER NOT NULL,
   updated_at    INTEGER NOT NULL,
   UNIQUE (video_id, number)

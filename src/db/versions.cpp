@@ -148,8 +148,23 @@ Result<bool> version_playable(Connection& c, std::int64_t version_id) {
 }
 
 Result<void> publish_version(Connection& c, const std::string& video_id, std::int64_t version_id) {
+  auto now = now_ms();
+  // Players of the version being replaced keep it for a while (delete_stale_versions).
+  TRY(auto superseded, c.prepare("UPDATE versions SET superseded_at = ? WHERE id = (SELECT published_version_id FROM "
+                                 "videos WHERE id = ?) AND id <> ?"));
+  RETURN_IF_ERROR(superseded.bind(1, now).bind(2, video_id).bind(3, version_id).run());
   TRY(auto stmt, c.prepare("UPDATE videos SET published_version_id = ?, updated_at = ? WHERE id = ?"));
-  return stmt.bind(1, version_id).bind(2, now_ms()).bind(3, video_id).run();
+  return stmt.bind(1, version_id).bind(2, now).bind(3, video_id).run();
+}
+
+Result<std::int64_t> delete_stale_versions(Connection& c, std::int64_t now, std::int64_t grace_ms) {
+  TRY(auto stmt, c.prepare(
+                     "DELETE FROM versions WHERE id NOT IN (SELECT published_version_id FROM videos WHERE "
+                     "published_version_id IS NOT NULL) AND ((superseded_at IS NOT NULL AND superseded_at < ?1) OR "
+                     "(state = 'building' AND updated_at < ?1 AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = "
+                     "versions.job_id AND jobs.state = 'running')))"));
+  RETURN_IF_ERROR(stmt.bind(1, now - grace_ms).run());
+  return c.changes();
 }
 
 Result<void> set_video_state(Connection& c, const std::string& video_id, const std::string& state) {

@@ -11,6 +11,7 @@
 #include "cinevault/db/migrations.hpp"
 #include "cinevault/db/objects.hpp"
 #include "cinevault/db/uploads.hpp"
+#include "cinevault/db/versions.hpp"
 #include "cinevault/db/videos.hpp"
 
 namespace cinevault::db {
@@ -170,6 +171,30 @@ TEST_F(DatabaseTest, UploadOffsetsAndExpiry) {
   auto expired = db_->read([](Connection& c) { return expired_uploads(c, 6000); });
   EXPECT_EQ(*expired, std::vector<std::string>{"u1"});
   EXPECT_TRUE(db_->read([](Connection& c) { return expired_uploads(c, 4000); })->empty());
+}
+
+TEST_F(DatabaseTest, ReplacedAndAbandonedVersionsGoAfterTheirGracePeriod) {
+  add_video("v", 1);
+  auto make = [&] { return db_->write([](Connection& c) { return create_version(c, "v", std::nullopt, 4, "libx264"); }).value(); };
+  auto v1 = make();
+  EXPECT_EQ(v1.number, 1);
+  ASSERT_TRUE(db_->write([&](Connection& c) -> Result<void> {
+    RETURN_IF_ERROR(complete_version(c, v1.id));
+    return publish_version(c, "v", v1.id);
+  }));
+  auto v2 = make();
+  auto v3 = make();  // a run that died and was never published
+  EXPECT_EQ(v3.number, 3);
+  ASSERT_TRUE(db_->write([&](Connection& c) { return publish_version(c, "v", v2.id); }));
+  auto now = now_ms();
+  // Within the grace period nothing goes: players may still be on version 1.
+  EXPECT_EQ(*db_->write([&](Connection& c) { return delete_stale_versions(c, now, 3'600'000); }), 0);
+  EXPECT_EQ(*db_->write([&](Connection& c) { return delete_stale_versions(c, now + 7'200'000, 3'600'000); }), 2);
+  auto published = db_->read([](Connection& c) { return load_published_version(c, "v"); }).value();
+  ASSERT_TRUE(published);
+  EXPECT_EQ(published->number, 2);
+  EXPECT_FALSE(db_->read([&](Connection& c) { return load_version(c, "v", 1); }).value());
+  EXPECT_FALSE(db_->read([&](Connection& c) { return load_version(c, "v", 3); }).value());
 }
 
 TEST_F(DatabaseTest, ConcurrentWritersAndReadersFromManyThreads) {

@@ -65,6 +65,9 @@ Result<bool> version_playable(Connection& c, std::int64_t version_id);
 
 // Points the video at the version (players switch at their next manifest request).
 Result<void> publish_version(Connection& c, const std::string& video_id, std::int64_t version_id);
+// Versions nobody should be playing any more: superseded more than `grace_ms` ago, or runs
+// abandoned (not published, no running job) for that long. Their objects go to GC.
+Result<std::int64_t> delete_stale_versions(Connection& c, std::int64_t now, std::int64_t grace_ms);
 Result<void> set_video_state(Connection& c, const std::string& video_id, const std::string& state);
 
 // A version with its renditions and segments, by id or by (video, number).
