@@ -81,10 +81,16 @@ Result<std::optional<Job>> JobQueue::claim() {
     TRY(bool found, pick.step());
     if (!found) return std::optional<Job>();
     std::int64_t id = pick.int64(0);
-    TRY(auto take, c.prepare("UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?, "
-                             "lease_expires_at = ?, progress_percent = 0, stage = 'starting', fps = NULL, "
-                             "eta_s = NULL, updated_at = ? WHERE id = ?"));
-    RETURN_IF_ERROR(take.bind(1, owner_).bind(2, now + policy_.lease.count()).bind(3, now).bind(4, id).run());
+    // The configured number of tries applies to every job this process runs.
+    TRY(auto take, c.prepare("UPDATE jobs SET state = 'running', attempts = attempts + 1, max_attempts = ?, "
+                             "lease_owner = ?, lease_expires_at = ?, progress_percent = 0, stage = 'starting', "
+                             "fps = NULL, eta_s = NULL, updated_at = ? WHERE id = ?"));
+    RETURN_IF_ERROR(take.bind(1, policy_.max_attempts)
+                        .bind(2, owner_)
+                        .bind(3, now + policy_.lease.count())
+                        .bind(4, now)
+                        .bind(5, id)
+                        .run());
     return find_job(c, id);
   });
 }
@@ -109,8 +115,10 @@ Result<void> JobQueue::report_progress(const Job& job, const JobProgress& progre
 
 Result<void> JobQueue::complete(const Job& job) {
   return database_.write([&](db::Connection& c) -> Result<void> {
+    // A success clears what earlier attempts left: the job is not in error any more.
     TRY(auto stmt, c.prepare("UPDATE jobs SET state = 'done', progress_percent = 100, stage = 'done', "
-                             "lease_owner = NULL, lease_expires_at = NULL, eta_s = 0, updated_at = ? "
+                             "lease_owner = NULL, lease_expires_at = NULL, eta_s = 0, error_class = NULL, "
+                             "error_message = NULL, log_tail = NULL, updated_at = ? "
                              "WHERE id = ? AND state = 'running' AND lease_owner = ?"));
     RETURN_IF_ERROR(stmt.bind(1, db::now_ms()).bind(2, job.id).bind(3, owner_).run());
     return expect_one_change(c, job);

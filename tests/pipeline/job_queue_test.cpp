@@ -128,6 +128,22 @@ TEST_F(JobQueueTest, FailuresRetryThenBecomeADeadLetterWithTheirError) {
   EXPECT_EQ(queue.retry(dead[0].id).error().code, ErrorCode::conflict);  // running now
 }
 
+TEST_F(JobQueueTest, TheConfiguredTriesApplyAndSuccessClearsOldErrors) {
+  add_job("a");
+  RetryPolicy two = fast();
+  two.max_attempts = 2;
+  JobQueue queue(*db_, "me", two);
+  auto job = *queue.claim().value();
+  EXPECT_EQ(job.max_attempts, 2);
+  EXPECT_EQ(queue.record_failure(job, {ErrorCode::io, "disk full"}, "tail").value().state, "queued");
+  job = *queue.claim().value();
+  ASSERT_TRUE(queue.complete(job));
+  auto done = *queue.find(job.id).value();
+  EXPECT_EQ(done.state, "done");
+  EXPECT_FALSE(done.error_class);
+  EXPECT_FALSE(done.log_tail);
+}
+
 TEST_F(JobQueueTest, BadInputIsDeadAtOnceAndHardwareFailuresRetryInSoftware) {
   add_job("a");
   add_job("b");
