@@ -18,21 +18,6 @@ constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 200;
 constexpr std::size_t kMaxFormField = 64 * 1024;
 
-std::vector<std::string> split_tags(const std::string& text) {
-  std::vector<std::string> tags;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    auto comma = text.find(',', start);
-    if (comma == std::string::npos) comma = text.size();
-    auto tag = text.substr(start, comma - start);
-    auto first = tag.find_first_not_of(' ');
-    auto last = tag.find_last_not_of(' ');
-    if (first != std::string::npos) tags.push_back(tag.substr(first, last - first + 1));
-    start = comma + 1;
-  }
-  return tags;
-}
-
 http::Response ingested_response(const Result<ingest::IngestedVideo>& ingested) {
   if (!ingested) return http::error_response(ingested.error());
   json body = video_json(ingested->video);
@@ -67,7 +52,7 @@ class MultipartUploadSink final : public http::BodySink {
     ingest::VideoMetadata metadata;
     metadata.title = fields_["title"];
     metadata.description = fields_["description"];
-    metadata.tags = split_tags(fields_["tags"]);
+    metadata.tags = ingest::split_tags(fields_["tags"]);
     metadata.filename = filename_;
     return metadata;
   }
@@ -250,7 +235,7 @@ void add_video_routes(ApiContext& context, std::vector<http::Route>& routes) {
                       if (sink.writer.size() == 0) return http::error_response({ErrorCode::invalid_argument, "the upload is empty"});
                       ingest::VideoMetadata metadata{request.query_value("title").value_or(""),
                                                      request.query_value("description").value_or(""),
-                                                     split_tags(request.query_value("tags").value_or("")),
+                                                     ingest::split_tags(request.query_value("tags").value_or("")),
                                                      request.query_value("filename").value_or("")};
                       auto normalized = ingest::normalize_metadata(std::move(metadata));
                       if (!normalized) return http::error_response(normalized.error());

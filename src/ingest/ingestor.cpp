@@ -33,6 +33,21 @@ std::string strip_extension(const std::string& name) {
 
 }  // namespace
 
+std::vector<std::string> split_tags(const std::string& text) {
+  std::vector<std::string> tags;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    auto comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    auto tag = text.substr(start, comma - start);
+    auto first = tag.find_first_not_of(' ');
+    auto last = tag.find_last_not_of(' ');
+    if (first != std::string::npos) tags.push_back(tag.substr(first, last - first + 1));
+    start = comma + 1;
+  }
+  return tags;
+}
+
 Result<VideoMetadata> normalize_metadata(VideoMetadata m) {
   m.filename = base_name(m.filename);
   if (m.filename.size() > 255 || has_control_characters(m.filename, false))

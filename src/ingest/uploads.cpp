@@ -10,21 +10,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::vector<std::string> split_tags(const std::string& text) {
-  std::vector<std::string> tags;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    auto comma = text.find(',', start);
-    if (comma == std::string::npos) comma = text.size();
-    std::string tag = text.substr(start, comma - start);
-    while (!tag.empty() && tag.front() == ' ') tag.erase(0, 1);
-    while (!tag.empty() && tag.back() == ' ') tag.pop_back();
-    if (!tag.empty()) tags.push_back(tag);
-    start = comma + 1;
-  }
-  return tags;
-}
-
 // The video's metadata from tus Upload-Metadata: title, description, tags (comma-separated), filename.
 Result<VideoMetadata> video_metadata(std::map<std::string, std::string> fields) {
   VideoMetadata metadata;

@@ -27,6 +27,9 @@ struct IngestedVideo {
   bool duplicate = false;  // identical bytes were uploaded before: `video` is that upload's video
 };
 
+// "a, b,,c " → {"a", "b", "c"}: tags as forms, query strings and tus metadata carry them.
+std::vector<std::string> split_tags(const std::string& text);
+
 // Checks user-supplied metadata (lengths, characters); the title falls back to the filename.
 Result<VideoMetadata> normalize_metadata(VideoMetadata metadata);
 
