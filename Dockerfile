@@ -3,6 +3,7 @@ FROM debian:12 AS build
 COPY scripts/install-deps /src/scripts/install-deps
 RUN /src/scripts/install-deps build
 COPY . /src
+RUN cd /src/web && npm ci --no-audit --no-fund --loglevel=error
 RUN cmake -S /src -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCINEVAULT_TESTS=OFF \
  && cmake --build /build --target cinevault
 

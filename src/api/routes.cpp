@@ -38,6 +38,7 @@ std::vector<http::Route> make_routes(ApiContext& context) {
   add_job_routes(context, routes);
   add_object_routes(context, routes);
   add_playback_routes(context, routes);
+  add_web_routes(context, routes);
   return routes;
 }
 

@@ -25,6 +25,7 @@ extern "C" {
 #include "cinevault/http/server.hpp"
 #include "cinevault/pipeline/job_queue.hpp"
 #include "cinevault/pipeline/workers.hpp"
+#include "cinevault/web/assets.hpp"
 
 namespace cinevault::app {
 namespace {
@@ -191,8 +192,16 @@ int serve(const Config& config) {
   ingest::UploadManager uploads(config.uploads, config.data_dir / "uploads", database, ingestor);
   if (auto recovered = uploads.recover(); !recovered) return fatal("upload recovery failed: " + recovered.error().message);
 
+  std::unique_ptr<web::Assets> assets;
+  if (config.web.dir.empty()) {
+    assets = web::make_embedded_assets();
+  } else {
+    spdlog::info("serving the web page from {}", fs::absolute(config.web.dir).string());
+    assets = web::make_directory_assets(config.web.dir);
+  }
+
   std::unique_ptr<http::Server> server;
-  api::ApiContext context{config, database, store, ingestor, uploads, queue, [&workers] { workers->wake(); },
+  api::ApiContext context{config, database, store, ingestor, uploads, queue, *assets, [&workers] { workers->wake(); },
                           [&server] { return server->draining(); },
                           [&] { return collect_garbage(database, store, false); }};
   KeyVerifier verifier(database);

@@ -183,6 +183,10 @@ const std::vector<KeyBinding>& bindings() {
                      }));
     t.push_back(integer<int>("store.gc_interval_minutes", "how often unreferenced objects are collected (0: only at start)",
                              [](Config& c) -> int& { return c.store.gc_interval_minutes; }, 0, 1 << 20));
+    t.push_back(text("web.dir",
+                     "serve the web page from this folder (a checkout's web/) instead of the copy built in; for development",
+                     [](Config& c) -> std::string& { return c.web.dir; },
+                     [](const std::string&) -> Result<void> { return {}; }));
     return t;
   }();
   return table;

@@ -11,6 +11,7 @@
 #include "cinevault/ingest/uploads.hpp"
 #include "cinevault/pipeline/job_queue.hpp"
 #include "cinevault/store/object_store.hpp"
+#include "cinevault/web/assets.hpp"
 
 namespace cinevault::api {
 
@@ -21,6 +22,7 @@ struct ApiContext {
   ingest::Ingestor& ingestor;
   ingest::UploadManager& uploads;
   pipeline::JobQueue& jobs;
+  const web::Assets& assets;
   std::function<void()> job_queued;
   std::function<bool()> draining;
   std::function<Result<store::GcReport>()> collect_garbage;
@@ -36,5 +38,6 @@ void add_upload_routes(ApiContext& context, std::vector<http::Route>& routes);
 void add_job_routes(ApiContext& context, std::vector<http::Route>& routes);
 void add_playback_routes(ApiContext& context, std::vector<http::Route>& routes);
 void add_object_routes(ApiContext& context, std::vector<http::Route>& routes);
+void add_web_routes(ApiContext& context, std::vector<http::Route>& routes);
 
 }  // namespace cinevault::api

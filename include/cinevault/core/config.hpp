@@ -59,6 +59,10 @@ struct StoreConfig {
   int gc_interval_minutes = 60;
 };
 
+struct WebConfig {
+  std::string dir;  // empty: the page built into the binary; else read from this folder per request
+};
+
 struct Config {
   std::filesystem::path data_dir = "data";
   std::string log_level = "info";
@@ -68,6 +72,7 @@ struct Config {
   MediaLimits media;
   PipelineConfig pipeline;
   StoreConfig store;
+  WebConfig web;
 
   std::string listen_host() const;
   std::uint16_t listen_port() const;
