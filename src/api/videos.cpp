@@ -93,6 +93,23 @@ class MultipartUploadSink final : public http::BodySink {
   std::string filename_;
 };
 
+// Posters by width (JPEG and WebP of each) and the trickplay track; null until made.
+json thumbnails_json(const std::vector<db::ThumbnailRow>& rows) {
+  json posters = json::array();
+  json trickplay = nullptr;
+  for (const auto& row : rows) {
+    if (row.kind == "trickplay") {
+      trickplay = "/objects/" + row.sha256 + ".vtt";
+    } else if (row.kind == "poster") {
+      if (posters.empty() || posters.back()["width"] != row.width)
+        posters.push_back({{"width", row.width}, {"height", row.height}});
+      posters.back()[row.format] = "/objects/" + row.sha256 + (row.format == "jpeg" ? ".jpg" : ".webp");
+    }
+  }
+  if (posters.empty() && trickplay.is_null()) return nullptr;
+  return {{"poster", posters}, {"trickplay", trickplay}};
+}
+
 // The video with what a viewer needs now: where to play it, and how its transcode is going.
 Result<json> video_with_status(ApiContext& context, const db::VideoRow& video) {
   json body = video_json(video);
@@ -106,6 +123,7 @@ Result<json> video_with_status(ApiContext& context, const db::VideoRow& video) {
   } else {
     body["playback"] = nullptr;
   }
+  body["thumbnails"] = published ? thumbnails_json(published->thumbnails) : json(nullptr);
   body["job"] = job ? job_json(*job) : json(nullptr);
   return body;
 }
@@ -181,7 +199,9 @@ void add_video_routes(ApiContext& context, std::vector<http::Route>& routes) {
                       auto limit = page_size(request);
                       if (!limit) return http::error_response(limit.error());
                       auto page = context.database.read(
-                          [&](db::Connection& c) { return db::list_videos(c, *limit, request.query_value("cursor")); });
+                          [&](db::Connection& c) { return db::list_videos(c, *limit, request.query_value("cursor"),
+                                                                           request.query_value("q").value_or(""));
+                          });
                       if (!page) return http::error_response(page.error());
                       json videos = json::array();
                       for (auto& video : page->videos) {

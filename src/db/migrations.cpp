@@ -142,6 +142,44 @@ CREATE VIEW object_references (sha256) AS
   UNION ALL SELECT init_sha256 FROM renditions
   UNION ALL SELECT sha256 FROM segments;
 )sql",
+      // 3: still images of a version (poster, trickplay sheets and their WebVTT track), and
+      // search over title, description and tags.
+      R"sql(
+CREATE TABLE thumbnails (
+  version_id  INTEGER NOT NULL REFERENCES versions(id) ON DELETE CASCADE,
+  kind        TEXT NOT NULL CHECK (kind IN ('poster', 'sprite', 'trickplay')),
+  format      TEXT NOT NULL CHECK (format IN ('jpeg', 'webp', 'vtt')),
+  number      INTEGER NOT NULL,           -- poster: its width; sprite: the sheet's index; trickplay: 0
+  width       INTEGER NOT NULL,
+  height      INTEGER NOT NULL,
+  sha256      TEXT NOT NULL REFERENCES objects(sha256),
+  PRIMARY KEY (version_id, kind, format, number)
+) WITHOUT ROWID;
+CREATE INDEX thumbnails_object ON thumbnails (sha256);
+
+DROP VIEW object_references;
+CREATE VIEW object_references (sha256) AS
+  SELECT source_sha256 FROM videos
+  UNION ALL SELECT init_sha256 FROM renditions
+  UNION ALL SELECT sha256 FROM segments
+  UNION ALL SELECT sha256 FROM thumbnails;
+
+-- Substring search: the trigram tokenizer makes LIKE '%word%' an index lookup (for words of
+-- three letters or more). One row per video, kept by triggers. (Keyed by the video's id, not
+-- its rowid, which VACUUM may renumber.)
+CREATE VIRTUAL TABLE video_search USING fts5(video_id UNINDEXED, text, tokenize = 'trigram');
+INSERT INTO video_search (video_id, text) SELECT id, title || ' ' || description || ' ' || tags FROM videos;
+CREATE TRIGGER video_search_insert AFTER INSERT ON videos BEGIN
+  INSERT INTO video_search (video_id, text) VALUES (new.id, new.title || ' ' || new.description || ' ' || new.tags);
+END;
+CREATE TRIGGER video_search_update AFTER UPDATE OF title, description, tags ON videos BEGIN
+  DELETE FROM video_search WHERE video_id = old.id;
+  INSERT INTO video_search (video_id, text) VALUES (new.id, new.title || ' ' || new.description || ' ' || new.tags);
+END;
+CREATE TRIGGER video_search_delete AFTER DELETE ON videos BEGIN
+  DELETE FROM video_search WHERE video_id = old.id;
+END;
+)sql",
   };
   return list;
 }

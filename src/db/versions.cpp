@@ -185,13 +185,30 @@ Result<std::optional<VersionRow>> load_published_version(Connection& c, const st
                     [&](Statement& s) { s.bind(1, video_id); });
 }
 
+Result<void> insert_thumbnail(Connection& c, std::int64_t version_id, const ThumbnailRow& t) {
+  TRY(auto stmt, c.prepare("INSERT INTO thumbnails (version_id, kind, format, number, width, height, sha256) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?)"));
+  return stmt.bind(1, version_id).bind(2, t.kind).bind(3, t.format).bind(4, t.number).bind(5, t.width)
+      .bind(6, t.height).bind(7, t.sha256).run();
+}
+
 Result<std::optional<PublishedVersion>> published_version_summary(Connection& c, const std::string& video_id) {
-  TRY(auto stmt, c.prepare("SELECT v.number, v.state FROM versions v JOIN videos ON videos.published_version_id = v.id "
+  TRY(auto stmt, c.prepare("SELECT v.id, v.number, v.state FROM versions v JOIN videos ON videos.published_version_id = v.id "
                            "WHERE videos.id = ?"));
   stmt.bind(1, video_id);
   TRY(bool row, stmt.step());
   if (!row) return std::optional<PublishedVersion>();
-  return std::optional<PublishedVersion>(PublishedVersion{static_cast<int>(stmt.int64(0)), stmt.text(1)});
+  PublishedVersion version{static_cast<int>(stmt.int64(1)), stmt.text(2), {}};
+  TRY(auto images, c.prepare("SELECT kind, format, number, width, height, sha256 FROM thumbnails "
+                             "WHERE version_id = ? AND kind <> 'sprite' ORDER BY kind, number, format"));
+  images.bind(1, stmt.int64(0));
+  for (;;) {
+    TRY(bool found, images.step());
+    if (!found) break;
+    version.thumbnails.push_back({images.text(0), images.text(1), static_cast<int>(images.int64(2)),
+                                  static_cast<int>(images.int64(3)), static_cast<int>(images.int64(4)), images.text(5)});
+  }
+  return std::optional<PublishedVersion>(std::move(version));
 }
 
 Result<std::vector<std::int64_t>> other_versions(Connection& c, const std::string& video_id, std::int64_t keep) {

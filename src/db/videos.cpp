@@ -1,5 +1,7 @@
 #include "cinevault/db/videos.hpp"
 
+#include <cctype>
+
 #include <nlohmann/json.hpp>
 
 #include "cinevault/core/hash.hpp"
@@ -78,20 +80,57 @@ Result<std::optional<VideoRow>> find_video_by_source(Connection& c, const std::s
   return std::optional<VideoRow>(read_row(stmt));
 }
 
-Result<VideoPage> list_videos(Connection& c, int limit, const std::optional<std::string>& cursor) {
+namespace {
+
+// The words of a search as LIKE patterns, with LIKE's own wildcards taken literally.
+std::vector<std::string> search_patterns(std::string_view search) {
+  std::vector<std::string> patterns;
+  std::size_t i = 0;
+  while (i < search.size() && patterns.size() < 8) {
+    while (i < search.size() && std::isspace(static_cast<unsigned char>(search[i]))) ++i;
+    std::size_t start = i;
+    while (i < search.size() && !std::isspace(static_cast<unsigned char>(search[i]))) ++i;
+    if (i == start) break;
+    std::string pattern = "%";
+    for (char ch : search.substr(start, i - start)) {
+      if (ch == '%' || ch == '_' || ch == '\\') pattern += '\\';
+      pattern += ch;
+    }
+    patterns.push_back(pattern + "%");
+  }
+  return patterns;
+}
+
+}  // namespace
+
+Result<VideoPage> list_videos(Connection& c, int limit, const std::optional<std::string>& cursor,
+                              std::string_view search) {
   VideoPage page;
   std::optional<std::pair<std::int64_t, std::string>> position;
   if (cursor) {
     position = parse_cursor(*cursor);
     if (!position) return fail(ErrorCode::invalid_argument, "the cursor is not one this server gave out");
   }
+  auto patterns = search_patterns(search);
+  std::string filter;
+  if (!patterns.empty()) {
+    filter = "id IN (SELECT video_id FROM video_search WHERE ";
+    for (std::size_t i = 0; i < patterns.size(); ++i) filter += (i ? " AND " : "") + std::string("text LIKE ? ESCAPE '\\'");
+    filter += ")";
+  }
   // One row more than asked tells whether there is a next page.
-  std::string sql = "SELECT " + std::string(kColumns) + " FROM videos";
-  if (position) sql += " WHERE (created_at, id) < (?, ?)";
+  std::string sql = "SELECT " + std::string(kColumns) + " FROM videos WHERE 1";
+  if (!filter.empty()) sql += " AND " + filter;
+  if (position) sql += " AND (created_at, id) < (?, ?)";
   sql += " ORDER BY created_at DESC, id DESC LIMIT ?";
   TRY(auto stmt, c.prepare(sql));
-  if (position) stmt.bind(1, position->first).bind(2, position->second);
-  stmt.bind(position ? 3 : 1, limit + 1);
+  int index = 1;
+  for (auto& pattern : patterns) stmt.bind(index++, pattern);
+  if (position) {
+    stmt.bind(index++, position->first);
+    stmt.bind(index++, position->second);
+  }
+  stmt.bind(index, limit + 1);
   for (;;) {
     TRY(bool row, stmt.step());
     if (!row) break;
@@ -102,7 +141,9 @@ Result<VideoPage> list_videos(Connection& c, int limit, const std::optional<std:
     auto& last = page.videos.back();
     page.next_cursor = std::to_string(last.created_at_ms) + "." + last.id;
   }
-  TRY(auto count, c.prepare("SELECT count(*) FROM videos"));
+  TRY(auto count, c.prepare("SELECT count(*) FROM videos" + (filter.empty() ? std::string() : " WHERE " + filter)));
+  index = 1;
+  for (auto& pattern : patterns) count.bind(index++, pattern);
   TRY(bool counted, count.step());
   page.total = counted ? count.int64(0) : 0;
   return page;

@@ -189,6 +189,8 @@ class Job {
   AVFilterContext* source_filter_ = nullptr;  // owned by graph_
   AVFilterContext* sink_filter_ = nullptr;    // owned by graph_
   FramePtr filtered_;
+  std::optional<ThumbnailSampler> thumbnails_;  // reset when it fails: thumbnails are optional
+  std::string thumbnails_error_;
   std::int64_t video_end_ = 0;  // end of the last decoded frame, in video_stream_->time_base
   std::int64_t decoded_frames_ = 0;
   std::vector<std::unique_ptr<Rung>> rungs_;
@@ -415,6 +417,13 @@ Result<void> Job::pull_filtered() {
     if (error == AVERROR(EAGAIN) || error == AVERROR_EOF) return {};
     if (error < 0) return fail(ErrorCode::internal, "the filter graph failed: " + av_error_text(error));
     filtered_->pts = av_rescale_q(filtered_->pts, sink_time_base, frame_time_base);  // the frame index
+    if (thumbnails_) {
+      if (auto sampled = thumbnails_->add(*filtered_, static_cast<double>(filtered_->pts) / av_q2d(frame_rate_));
+          !sampled) {
+        thumbnails_error_ = sampled.error().message;
+        thumbnails_.reset();
+      }
+    }
     for (auto& rung : rungs_) {
       FramePtr shared(av_frame_clone(filtered_.get()));  // a new reference to the same picture
       if (!shared) return fail(ErrorCode::internal, "out of memory");
@@ -762,6 +771,9 @@ Result<TranscodeReport> Job::run() {
     format->streams[i]->discard = used ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
   }
   RETURN_IF_ERROR(open_rungs());
+  const PlannedRung& top = plan.video.front();
+  thumbnails_.emplace(request_.thumbnails, request_.source_info.duration_s,
+                      static_cast<double>(top.width) / static_cast<double>(top.height));
 
   PacketPtr packet = make_packet();
   if (!packet) return fail(ErrorCode::internal, "out of memory");
@@ -805,6 +817,12 @@ Result<TranscodeReport> Job::run() {
   TranscodeReport report;
   report.encoder_name = selection_.name;
   report.fallback_reason = selection_.fallback_reason;
+  if (thumbnails_) {
+    auto made = thumbnails_->finish();
+    if (made) report.thumbnails = std::move(*made);
+    else thumbnails_error_ = made.error().message;
+  }
+  report.thumbnails_error = thumbnails_error_;
   report.wall_s = seconds_since(started_);
   report_progress(true, "done");
   return report;

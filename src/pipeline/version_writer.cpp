@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cinevault/db/objects.hpp"
+#include "cinevault/manifest/trickplay.hpp"
 
 namespace cinevault::pipeline {
 
@@ -76,6 +77,38 @@ Result<void> VersionWriter::on_rendition_finished(const package::RenditionInfo& 
     RETURN_IF_ERROR(db::finish_rendition(c, it->second, average_bandwidth_bps));
     return db::touch_version(c, version_.id);
   });
+}
+
+Result<void> VersionWriter::add_thumbnails(const media::Thumbnails& thumbnails) {
+  auto record = [&](db::ThumbnailRow row) {
+    return [this, row](db::Connection& c, const store::StoredObject& object) mutable -> Result<void> {
+      row.sha256 = object.sha256;
+      return db::insert_thumbnail(c, version_.id, row);
+    };
+  };
+  std::vector<std::string> sheet_urls;
+  for (std::size_t i = 0; i < thumbnails.sprite_sheets.size(); ++i) {
+    const auto& sheet = thumbnails.sprite_sheets[i];
+    TRY(auto object, store_object(sheet.bytes, "image",
+                                  record({"sprite", sheet.format, static_cast<int>(i), sheet.width, sheet.height, ""})));
+    sheet_urls.push_back("/objects/" + object.sha256 + ".jpg");
+  }
+  std::vector<manifest::TrickplayCue> cues;
+  for (const auto& tile : thumbnails.tiles) {
+    if (tile.sheet < 0 || tile.sheet >= static_cast<int>(sheet_urls.size()))
+      return fail(ErrorCode::internal, "a trickplay tile on a sheet that does not exist");
+    cues.push_back({tile.start_s, tile.end_s, sheet_urls[static_cast<std::size_t>(tile.sheet)], tile.x, tile.y,
+                    tile.width, tile.height});
+  }
+  if (!cues.empty()) {
+    const auto& tile = thumbnails.tiles.front();
+    RETURN_IF_ERROR(store_object(manifest::trickplay_vtt(cues), "text",
+                                 record({"trickplay", "vtt", 0, tile.width, tile.height, ""})));
+  }
+  for (const auto& poster : thumbnails.posters)
+    RETURN_IF_ERROR(store_object(poster.bytes, "image",
+                                 record({"poster", poster.format, poster.width, poster.width, poster.height, ""})));
+  return {};
 }
 
 Result<void> VersionWriter::publish() {

@@ -8,6 +8,7 @@
 
 #include "cinevault/db/database.hpp"
 #include "cinevault/db/versions.hpp"
+#include "cinevault/media/thumbnails.hpp"
 #include "cinevault/package/segment_listener.hpp"
 #include "cinevault/store/object_store.hpp"
 
@@ -25,6 +26,8 @@ class VersionWriter final : public package::SegmentListener {
                                 std::string bytes) override;
   Result<void> on_rendition_finished(const package::RenditionInfo& rendition, int average_bandwidth_bps) override;
 
+  // Posters, sprite sheets and the trickplay track that points into them, as objects and rows.
+  Result<void> add_thumbnails(const media::Thumbnails& thumbnails);
   // Every rendition finished: one transaction completes and publishes the version.
   Result<void> publish();
   // The run failed: unless players already have it, the version's rows go (objects to GC).

@@ -175,6 +175,13 @@ class WorkersImpl final : public Workers {
       return tl::unexpected(report.error());
     }
     if (!report->fallback_reason.empty()) log.info("encoder {}: {}", report->encoder_name, report->fallback_reason);
+    if (report->thumbnails) {
+      // A video without a poster still plays: a failure here is logged, not fatal.
+      if (auto stored = writer.add_thumbnails(*report->thumbnails); !stored)
+        log.warn("thumbnails not stored: {}", stored.error().message);
+    } else {
+      log.warn("no thumbnails: {}", report->thumbnails_error);
+    }
     if (auto published = writer.publish(); !published) {
       writer.abandon();
       return published;

@@ -76,9 +76,20 @@ Result<std::optional<VersionRow>> load_version(Connection& c, const std::string&
 // The published version of a video, if any.
 Result<std::optional<VersionRow>> load_published_version(Connection& c, const std::string& video_id);
 // The number and state of the published version, without its renditions.
+struct ThumbnailRow {
+  std::string kind;    // poster, sprite, trickplay
+  std::string format;  // jpeg, webp, vtt
+  int number = 0;      // poster: its width; sprite: the sheet's index; trickplay: 0
+  int width = 0;
+  int height = 0;
+  std::string sha256;
+};
+Result<void> insert_thumbnail(Connection& c, std::int64_t version_id, const ThumbnailRow& thumbnail);
+
 struct PublishedVersion {
   int number = 0;
   std::string state;
+  std::vector<ThumbnailRow> thumbnails;  // posters and the trickplay track, not the sheets
 };
 Result<std::optional<PublishedVersion>> published_version_summary(Connection& c, const std::string& video_id);
 // Versions of the video other than `keep` (superseded or abandoned runs).

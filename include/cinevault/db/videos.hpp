@@ -41,7 +41,10 @@ std::string new_video_id();
 Result<void> insert_video(Connection& c, const VideoRow& video);
 Result<std::optional<VideoRow>> find_video(Connection& c, const std::string& id);
 Result<std::optional<VideoRow>> find_video_by_source(Connection& c, const std::string& source_sha256);
-Result<VideoPage> list_videos(Connection& c, int limit, const std::optional<std::string>& cursor);
+// `search`: only videos whose title, description or tags contain every word of it
+// (case-insensitive substrings; at most 8 words count).
+Result<VideoPage> list_videos(Connection& c, int limit, const std::optional<std::string>& cursor,
+                              std::string_view search = {});
 // Returns false when there is no such video.
 Result<bool> update_video(Connection& c, const std::string& id, const VideoPatch& patch);
 Result<bool> delete_video(Connection& c, const std::string& id);

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "cinevault/core/result.hpp"
 #include "cinevault/media/encoder.hpp"
 #include "cinevault/media/probe.hpp"
+#include "cinevault/media/thumbnails.hpp"
 #include "cinevault/package/segment_listener.hpp"
 
 namespace cinevault::media {
@@ -74,6 +76,7 @@ struct TranscodeRequest {
   EncoderPreference encoder = EncoderPreference::automatic;
   int threads = 2;  // decoder and encoder threads for the whole job
   MediaLimits limits;  // how the source is opened; max_duration_s is enforced while decoding
+  ThumbnailOptions thumbnails;  // taken from the decoded frames on the way
 };
 
 struct TranscodeProgress {
@@ -87,6 +90,10 @@ struct TranscodeReport {
   std::string encoder_name;  // "libx264", "h264_nvenc", …
   std::string fallback_reason;  // why a hardware encoder was not used, if one was wanted
   double wall_s = 0;
+  // Thumbnails are worth having but not worth failing a transcode for: when they could not
+  // be made, `thumbnails` is empty and `thumbnails_error` says why.
+  std::optional<Thumbnails> thumbnails;
+  std::string thumbnails_error;
 };
 
 // Errors are classified by their code for the job queue: unprocessable (the input cannot be
