@@ -73,6 +73,41 @@ class ListingTest(LibraryTestCase):
         self.assertEqual(self.daemon.json("GET", "/api/v1/videos?limit=200")[0], 200)
 
 
+class SearchTest(LibraryTestCase):
+    def titles(self, query):
+        status, page = self.daemon.json("GET", "/api/v1/videos?" + query)
+        self.assertEqual(status, 200, page)
+        if "limit=" not in query:
+            self.assertEqual(page["total"], len(page["videos"]))
+        return [v["title"] for v in page["videos"]]
+
+    def test_search_matches_title_description_and_tags_case_insensitively(self):
+        """?q= keeps the videos whose title, description or tags contain every word (any case), newest
+        first; LIKE's wildcards are literal; a PATCH is searchable at once; a deleted video is gone."""
+        beach = self.upload_clip("1.mp4", "Beach%20Holiday%202024", pattern="testsrc2")
+        self.patch(beach["id"], {"tags": ["family", "summer"]})
+        hike = self.upload_clip("2.mp4", "Mountain%20hike", pattern="smptebars")
+        self.patch(hike["id"], {"description": "with the family, 100% fun"})
+        self.upload_clip("3.mp4", "Concert", pattern="rgbtestsrc")
+
+        self.assertEqual(self.titles("q=holi"), ["Beach Holiday 2024"])
+        self.assertEqual(self.titles("q=FAMILY"), ["Mountain hike", "Beach Holiday 2024"])
+        self.assertEqual(self.titles("q=family%20summer"), ["Beach Holiday 2024"])
+        self.assertEqual(self.titles("q=%25"), ["Mountain hike"])  # "%" only where the text has one
+        self.assertEqual(self.titles("q=c_ncert"), [])
+        self.assertEqual(self.titles("q=nothing-like-this"), [])
+        self.assertEqual(self.titles("q=%20%20"), ["Concert", "Mountain hike", "Beach Holiday 2024"])
+        self.assertEqual(self.titles("q=family&limit=1"), ["Mountain hike"])
+        self.assertEqual(self.daemon.json("GET", "/api/v1/videos?q=family&limit=1")[1]["total"], 2)
+
+        self.patch(hike["id"], {"title": "Glacier walk"})
+        self.assertEqual(self.titles("q=glacier"), ["Glacier walk"])
+        self.assertEqual(self.titles("q=mountain"), [])
+        status, _, _ = self.daemon.request("DELETE", "/api/v1/videos/" + beach["id"], headers=self.daemon.auth())
+        self.assertEqual(status, 204)
+        self.assertEqual(self.titles("q=summer"), [])
+
+
 # What an upload or a PATCH fixes; state, job and playback move on as the video is transcoded.
 STABLE_FIELDS = ("id", "title", "description", "tags", "source", "media", "created_at")
 

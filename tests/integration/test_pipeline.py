@@ -381,6 +381,73 @@ class RetranscodeTest(PipelineTestCase):
         self.assert_playable(vid, 6.0)
 
 
+class ThumbnailTest(PipelineTestCase):
+    def gray_pixels(self, image_path):
+        """The image decoded by the ffmpeg CLI as 8-bit gray pixels."""
+        out = subprocess.run(["ffmpeg", "-v", "error", "-i", image_path, "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+                             capture_output=True, check=True, timeout=60)
+        return out.stdout
+
+    def test_poster_skips_black_frames_and_trickplay_track_covers_the_video(self):
+        """A clip that is black for its first 5 s and a test pattern after: the posters (JPEG and WebP, 320 px
+        wide and at most the source's width) show the pattern, not black; the WebVTT track's cues are
+        contiguous from 0 to the end and each points into a sprite sheet that ffprobe reads as a JPEG big
+        enough for the tile."""
+        clip = self.path("black-then-pattern.mp4")
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                        "color=c=black:s=640x360:r=25:d=5 [b]; testsrc2=s=640x360:r=25:d=5 [t]; [b][t] concat=n=2",
+                        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", clip], check=True)
+        status, _, video = self.daemon.upload(clip, "title=black")
+        self.assertEqual(status, 201, video)
+        self.wait_job(self.job_of(video["id"])["id"])
+        thumbnails = self.get_json("/api/v1/videos/" + video["id"])["thumbnails"]
+        self.assertIsNotNone(thumbnails)
+
+        posters = thumbnails["poster"]
+        self.assertEqual([p["width"] for p in posters], [320, 640], posters)  # 1280 is capped at the source
+        for poster in posters:
+            self.assertEqual(poster["height"] * 16, poster["width"] * 9)
+            for fmt, codec in (("jpeg", "mjpeg"), ("webp", "webp")):
+                path = self.write("poster-%d.%s" % (poster["width"], fmt), self.get(poster[fmt]))
+                stream = ffprobe_json(path, "-show_streams")["streams"][0]
+                self.assertEqual((stream["codec_name"], stream["width"], stream["height"]),
+                                 (codec, poster["width"], poster["height"]))
+                pixels = self.gray_pixels(path)
+                mean = sum(pixels) / len(pixels)
+                deviation = (sum((p - mean) ** 2 for p in pixels[::7]) / len(pixels[::7])) ** 0.5
+                self.assertGreater(deviation, 30, "%s poster looks flat (black?): mean %.0f" % (fmt, mean))
+
+        vtt = self.get(thumbnails["trickplay"]).decode()
+        self.assertTrue(vtt.startswith("WEBVTT\n"))
+        cues = re.findall(r"(\d+):(\d\d):(\d\d\.\d{3}) --> (\d+):(\d\d):(\d\d\.\d{3})\n(\S+)#xywh=(\d+),(\d+),(\d+),(\d+)", vtt)
+        self.assertGreaterEqual(len(cues), 3, vtt)
+        seconds = lambda h, m, s: int(h) * 3600 + int(m) * 60 + float(s)
+        previous_end = 0.0
+        sheets = {}
+        for cue in cues:
+            start, end = seconds(*cue[0:3]), seconds(*cue[3:6])
+            self.assertAlmostEqual(start, previous_end, places=3)
+            self.assertGreater(end, start)
+            previous_end = end
+            url, (x, y, w, h) = cue[6], map(int, cue[7:11])
+            self.assertRegex(url, r"^/objects/[0-9a-f]{64}\.jpg$")
+            if url not in sheets:
+                path = self.write("sheet-%d.jpg" % len(sheets), self.get(url))
+                sheets[url] = ffprobe_json(path, "-show_streams")["streams"][0]
+            sheet = sheets[url]
+            self.assertEqual(sheet["codec_name"], "mjpeg")
+            self.assertEqual((w, h), (160, 90))
+            self.assertLessEqual(x + w, sheet["width"])
+            self.assertLessEqual(y + h, sheet["height"])
+        self.assertAlmostEqual(previous_end, 10.0, delta=0.1)
+
+        # Referenced objects survive garbage collection.
+        status, _, body = self.daemon.request("POST", "/api/v1/admin/gc", headers=self.daemon.auth())
+        self.assertEqual(status, 200, body)
+        for url in [thumbnails["trickplay"], *sheets, *(p[f] for p in posters for f in ("jpeg", "webp"))]:
+            self.get(url)
+
+
 class EncoderFallbackTest(PipelineTestCase):
     def test_log_says_no_hardware_encoder_and_libx264_is_used(self):
         """With encoder = auto on a machine without a GPU, the log says no hardware encoder opened and that
