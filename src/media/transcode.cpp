@@ -40,7 +40,7 @@ using package::SegmentSchedule;
 
 // Decoded frames waiting per rung: the decoder runs at most this far ahead of the slowest
 // encoder (frames are shared references, not copies).
-constexpr std::size_t kQueueDepth = 8;
+constexpr std::size_t kQueueDepth = 4;
 constexpr int kAudioRate = 48000;
 constexpr auto kProgressInterval = std::chrono::milliseconds(500);
 constexpr auto kPollInterval = std::chrono::milliseconds(50);
@@ -114,6 +114,10 @@ struct Rung {
   SwsContextPtr scaler;         // worker only
   std::deque<FramePtr> frames;  // under Shared::mutex
   bool closed = false;          // under Shared::mutex: no more frames will come
+  // The next smaller rung, scaled from this one's pictures rather than from the source:
+  // each step down reads a smaller picture, which costs about half the scaling of
+  // scaling every rung from the source.
+  Rung* next = nullptr;
   std::atomic<std::int64_t> frames_done{0};
   std::thread thread;  // joined by Job::stop_workers()
 };
@@ -152,6 +156,8 @@ class Job {
   Result<void> on_video_frame(AVFrame* frame);
   Result<void> pull_filtered();
   Result<void> push(Rung& rung, FramePtr frame);
+  bool hand_down(Rung& next, FramePtr frame);
+  void close(Rung& rung);
   Result<void> on_audio_frame(AudioTrack& track, AVFrame* frame);
   Result<void> encode_audio(AudioTrack& track, int samples);
   Result<void> drain_audio_encoder(AudioTrack& track);
@@ -285,8 +291,6 @@ Result<void> Job::open_rungs() {
   double longest_s = request_.ladder.segment_s;
   for (double s : request_.ladder.first_segments_s) longest_s = std::max(longest_s, s);
   int keyint = static_cast<int>(std::ceil(longest_s * av_q2d(frame_rate_))) * 2;
-  double total_pixels = 0;
-  for (const PlannedRung& rung : planned) total_pixels += static_cast<double>(rung.width) * rung.height;
 
   auto settings_for = [&](const PlannedRung& rung) {
     VideoEncoderSettings settings;
@@ -297,12 +301,9 @@ Result<void> Job::open_rungs() {
     settings.maxrate_kbps = rung.spec.maxrate_kbps;
     settings.bufsize_kbits = rung.spec.bufsize_kbits;
     settings.keyint_frames = std::max(keyint, 2);
-    // Every rung encodes in parallel; the tallest one is the critical path, so it gets all
-    // `threads` x264 threads and the others their share of the pixels (at least one). The
-    // small rungs finish early and leave their cores to it.
-    double share = static_cast<double>(rung.width) * rung.height / total_pixels;
-    settings.threads = &rung == &planned.front() ? std::max(1, request_.threads)
-                                                 : std::max(1, static_cast<int>(std::ceil(share * request_.threads)));
+    // Every rung encodes in parallel with `threads` x264 threads: the rungs wait for each
+    // other (bounded queues), so a rung that can only use one core holds up the rest.
+    settings.threads = std::max(1, request_.threads);
     settings.x264_preset = request_.ladder.x264_preset;
     settings.color_primaries = video_decoder_->color_primaries;
     settings.color_trc = video_decoder_->color_trc;
@@ -329,6 +330,7 @@ Result<void> Job::open_rungs() {
         CmafSegmenter::create(info, *parameters, rung->encoder->context().time_base, *schedule_, rung->listener));
     rungs_.push_back(std::move(rung));
   }
+  for (std::size_t i = 0; i + 1 < rungs_.size(); ++i) rungs_[i]->next = rungs_[i + 1].get();
   // Lowest rung first: with equal scheduling it is the first to produce its segments.
   for (auto it = rungs_.rbegin(); it != rungs_.rend(); ++it) {
     Rung& rung = **it;
@@ -424,11 +426,9 @@ Result<void> Job::pull_filtered() {
         thumbnails_.reset();
       }
     }
-    for (auto& rung : rungs_) {
-      FramePtr shared(av_frame_clone(filtered_.get()));  // a new reference to the same picture
-      if (!shared) return fail(ErrorCode::internal, "out of memory");
-      RETURN_IF_ERROR(push(*rung, std::move(shared)));
-    }
+    FramePtr shared(av_frame_clone(filtered_.get()));  // a new reference to the same picture
+    if (!shared) return fail(ErrorCode::internal, "out of memory");
+    RETURN_IF_ERROR(push(*rungs_.front(), std::move(shared)));
     av_frame_unref(filtered_.get());
   }
 }
@@ -453,9 +453,37 @@ Result<void> Job::push(Rung& rung, FramePtr frame) {
   }
 }
 
+// From a rung's worker to the next smaller rung; false when the job was cancelled.
+bool Job::hand_down(Rung& next, FramePtr frame) {
+  std::unique_lock lock(shared_.mutex);
+  shared_.changed.wait(lock, [&] { return shared_.cancelled || next.frames.size() < kQueueDepth; });
+  if (shared_.cancelled) return false;
+  next.frames.push_back(std::move(frame));
+  lock.unlock();
+  shared_.changed.notify_all();
+  return true;
+}
+
+void Job::close(Rung& rung) {
+  {
+    std::lock_guard lock(shared_.mutex);
+    rung.closed = true;
+  }
+  shared_.changed.notify_all();
+}
+
 Result<void> Job::scale(Rung& rung, const AVFrame& in, AVFrame* out) {
-  SwsContext* previous = rung.scaler.get();
   auto in_format = static_cast<AVPixelFormat>(in.format);
+  if (in.width == rung.plan.width && in.height == rung.plan.height && in_format == rung.encoder->input_format() &&
+      in.color_range != AVCOL_RANGE_JPEG) {
+    // Already what the encoder wants (the top rung of most sources): no copy.
+    int error = av_frame_ref(out, &in);
+    if (error < 0) return fail(ErrorCode::internal, "out of memory");
+    out->sample_aspect_ratio = AVRational{1, 1};
+    out->color_range = AVCOL_RANGE_MPEG;
+    return {};
+  }
+  SwsContext* previous = rung.scaler.get();
   SwsContext* context =
       sws_getCachedContext(rung.scaler.release(), in.width, in.height, in_format, rung.plan.width, rung.plan.height,
                            rung.encoder->input_format(), SWS_BICUBIC, nullptr, nullptr, nullptr);
@@ -509,6 +537,11 @@ Result<void> Job::encode_rung(Rung& rung) {
     av_frame_unref(scaled.get());
     RETURN_IF_ERROR(scale(rung, *frame, scaled.get()));
     frame.reset();
+    if (rung.next) {
+      FramePtr down(av_frame_clone(scaled.get()));  // the encoder copies its input: share the picture
+      if (!down) return fail(ErrorCode::internal, "out of memory");
+      if (!hand_down(*rung.next, std::move(down))) return {};  // cancelled: the calling thread reports why
+    }
     // An IDR frame on the first frame at or after each boundary, in every rung alike.
     scaled->pict_type = AV_PICTURE_TYPE_NONE;
     if (scaled->pts >= schedule_->start_frame(next_segment)) {
@@ -519,6 +552,7 @@ Result<void> Job::encode_rung(Rung& rung) {
     RETURN_IF_ERROR(drain());
     rung.frames_done.fetch_add(1, std::memory_order_relaxed);
   }
+  if (rung.next) close(*rung.next);
   RETURN_IF_ERROR(rung.encoder->send(nullptr));
   RETURN_IF_ERROR(drain());
   return rung.segmenter->finish();
@@ -807,7 +841,7 @@ Result<TranscodeReport> Job::run() {
   RETURN_IF_ERROR(pull_filtered());
   {
     std::lock_guard lock(shared_.mutex);
-    for (auto& rung : rungs_) rung->closed = true;
+    rungs_.front()->closed = true;  // each rung closes the next when it has passed on its last picture
   }
   shared_.changed.notify_all();
   report_progress(true, "finishing");
