@@ -132,7 +132,7 @@ const std::vector<KeyBinding>& bindings() {
                              [](Config& c) -> int& { return c.http.header_timeout_s; }, 1, 3600));
     t.push_back(integer<int>("http.body_stall_timeout_s", "a request body with no progress for this long is dropped",
                              [](Config& c) -> int& { return c.http.body_stall_timeout_s; }, 1, 3600));
-    t.push_back(integer<int>("http.write_timeout_s", "a response with no progress for this long is dropped",
+    t.push_back(integer<int>("http.write_timeout_s", "a response not sent completely within this long is dropped (slow readers)",
                              [](Config& c) -> int& { return c.http.write_timeout_s; }, 1, 3600));
     t.push_back(integer<int>("http.shutdown_grace_s", "on SIGTERM, in-flight requests get this long to finish",
                              [](Config& c) -> int& { return c.http.shutdown_grace_s; }, 0, 3600));

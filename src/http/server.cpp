@@ -7,6 +7,10 @@
 #include <mutex>
 #include <thread>
 
+#include <sys/sendfile.h>
+
+#include <cerrno>
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -24,7 +28,12 @@ namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-constexpr std::size_t kReadChunk = 64 * 1024;
+// The first read of a request; the header parser reads on if the header is longer. Small,
+// because an idle keep-alive connection keeps this buffer (10,000 idle connections).
+constexpr std::size_t kIdleReadChunk = 4 * 1024;
+// Largest piece handed to sendfile at once, so that one big download does not hold an I/O
+// thread while other connections wait.
+constexpr std::size_t kSendfileChunk = 1 << 20;
 
 // What every connection shares; owned by the server, outlives every session.
 struct Shared {
@@ -120,8 +129,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void read_idle() {
     if (shared_->draining.load()) return close();
     if (buffer_.size() > 0) return read_header();  // a pipelined request is already here
+    buffer_.shrink_to_fit();  // give back what the last request needed
     stream_.expires_after(std::chrono::seconds(shared_->config.idle_timeout_s));
-    stream_.async_read_some(buffer_.prepare(kReadChunk),
+    stream_.async_read_some(buffer_.prepare(kIdleReadChunk),
                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                               if (ec) return self->close();
                               self->buffer_.commit(n);
@@ -339,6 +349,8 @@ class Session : public std::enable_shared_from_this<Session> {
           [](auto& message) { return EmptyResponse(std::move(message.base())); }, *response_));
     }
     stream_.expires_after(std::chrono::seconds(shared_->config.write_timeout_s));
+    if (auto* file = std::get_if<FileResponse>(response_.get()); file != nullptr && file->body().length > 0)
+      return send_file(*file);
     std::visit(
         [&](auto& message) {
           beast_http::async_write(stream_, message,
@@ -347,6 +359,70 @@ class Session : public std::enable_shared_from_this<Session> {
                                   });
         },
         *response_);
+  }
+
+  // A file body goes from the page cache to the socket with sendfile(2): no copy through
+  // user space. The header is written by Beast; the whole response is bounded by the write
+  // timeout, so a client that reads slowly is dropped rather than kept forever.
+  void send_file(FileResponse& message) {
+    file_serializer_ = std::make_unique<beast_http::response_serializer<FileRangeBody>>(message);
+    file_serializer_->split(true);
+    file_position_ = message.body().offset;
+    file_remaining_ = message.body().length;
+    sent_ = 0;
+    write_deadline_.expires_after(std::chrono::seconds(shared_->config.write_timeout_s));
+    write_deadline_.async_wait([self = shared_from_this(), generation = ++write_generation_](beast::error_code ec) {
+      if (ec || generation != self->write_generation_ || !self->file_serializer_) return;
+      beast::error_code ignored;
+      self->stream_.socket().cancel(ignored);  // the pending wait ends with operation_aborted
+      self->write_timed_out_ = true;
+    });
+    beast_http::async_write_header(stream_, *file_serializer_,
+                                   [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
+                                     self->sent_ += bytes;
+                                     if (ec) return self->finish_file(ec);
+                                     self->stream_.expires_never();  // write_deadline_ covers the body
+                                     self->pump_file();
+                                   });
+  }
+
+  void pump_file() {
+    if (write_timed_out_) return finish_file(beast::error::timeout);
+    int socket = stream_.socket().native_handle();
+    int file = std::get<FileResponse>(*response_).body().file.fd();
+    beast::error_code ec;
+    stream_.socket().native_non_blocking(true, ec);
+    if (ec) return finish_file(ec);
+    while (file_remaining_ > 0) {
+      auto offset = static_cast<off_t>(file_position_);
+      std::size_t want = file_remaining_ < kSendfileChunk ? static_cast<std::size_t>(file_remaining_) : kSendfileChunk;
+      ssize_t n = ::sendfile(socket, file, &offset, want);
+      if (n > 0) {
+        file_position_ += static_cast<std::uint64_t>(n);
+        file_remaining_ -= static_cast<std::uint64_t>(n);
+        sent_ += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (n == 0) return finish_file(beast_http::error::short_read);  // the file shrank under us
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        stream_.socket().async_wait(tcp::socket::wait_write, [self = shared_from_this()](beast::error_code wait_ec) {
+          if (wait_ec) return self->finish_file(self->write_timed_out_ ? beast::error::timeout : wait_ec);
+          self->pump_file();
+        });
+        return;
+      }
+      return finish_file(beast::error_code(errno, boost::system::system_category()));
+    }
+    finish_file({});
+  }
+
+  void finish_file(beast::error_code ec) {
+    ++write_generation_;
+    write_deadline_.cancel();
+    write_timed_out_ = false;
+    file_serializer_.reset();
+    on_write(ec, sent_);
   }
 
   void on_write(beast::error_code ec, std::size_t bytes) {
@@ -395,6 +471,14 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<beast_http::request_parser<SinkBody>> sink_parser_;
   std::optional<beast_http::response<beast_http::empty_body>> continue_;
   std::shared_ptr<Response> response_;
+  // A file response in flight (send_file).
+  std::unique_ptr<beast_http::response_serializer<FileRangeBody>> file_serializer_;
+  asio::steady_timer write_deadline_{stream_.get_executor()};
+  std::uint64_t write_generation_ = 0;
+  bool write_timed_out_ = false;
+  std::uint64_t file_position_ = 0;
+  std::uint64_t file_remaining_ = 0;
+  std::size_t sent_ = 0;
 };
 
 class ServerImpl final : public Server {

@@ -23,7 +23,7 @@ struct HttpConfig {
   int idle_timeout_s = 60;         // keep-alive connection with no request
   int header_timeout_s = 15;       // from the first byte of a request to the end of its header
   int body_stall_timeout_s = 30;   // a request body that makes no progress
-  int write_timeout_s = 60;        // a response that makes no progress
+  int write_timeout_s = 60;        // a response not sent completely within this long is dropped
   int shutdown_grace_s = 15;       // how long in-flight requests may finish on SIGTERM
 };
 

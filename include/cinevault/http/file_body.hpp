@@ -1,7 +1,8 @@
-// A Beast Body that sends a byte range of an open file, reading it in large blocks.
+// A Beast Body that is a byte range of an open file. The server sends it with sendfile(2);
+// this writer (pread into a block) is the portable fallback Beast uses otherwise.
 #pragma once
 
-#include <array>
+#include <memory>
 #include <cstdint>
 #include <utility>
 
@@ -35,23 +36,25 @@ struct FileRangeBody {
     boost::optional<std::pair<const_buffers_type, bool>> get(boost::beast::error_code& ec) {
       ec = {};
       if (remaining_ == 0) return boost::none;
-      std::size_t want = remaining_ < buffer_.size() ? static_cast<std::size_t>(remaining_) : buffer_.size();
+      if (!buffer_) buffer_ = std::make_unique<char[]>(kBlock);  // not while the response waits
+      std::size_t want = remaining_ < kBlock ? static_cast<std::size_t>(remaining_) : kBlock;
       // pread: the file offset is not shared state, so one open file could serve many requests.
-      auto got = const_cast<File&>(body_.file).pread_some(buffer_.data(), want, position_);
+      auto got = const_cast<File&>(body_.file).pread_some(buffer_.get(), want, position_);
       if (!got || *got == 0) {
         ec = boost::beast::http::error::short_read;  // the file shrank or failed under us
         return boost::none;
       }
       position_ += *got;
       remaining_ -= *got;
-      return {{const_buffers_type(buffer_.data(), *got), remaining_ > 0}};
+      return {{const_buffers_type(buffer_.get(), *got), remaining_ > 0}};
     }
 
    private:
     const value_type& body_;
     std::uint64_t position_;
     std::uint64_t remaining_;
-    std::array<char, 256 * 1024> buffer_;
+    static constexpr std::size_t kBlock = 256 * 1024;
+    std::unique_ptr<char[]> buffer_;
   };
 };
 
