@@ -1,11 +1,13 @@
-// Playback: HLS and DASH manifests rendered from the database per request, and the
-// versioned segment URLs of the DASH SegmentTemplate.
+// Playback: HLS and DASH manifests rendered from the database (cached per version while it
+// is unchanged), and the versioned segment URLs of the DASH SegmentTemplate.
+#include <algorithm>
 #include <charconv>
 
 #include "cinevault/core/hash.hpp"
 #include "cinevault/db/versions.hpp"
 #include "cinevault/manifest/manifest.hpp"
 #include "common.hpp"
+#include "version_cache.hpp"
 
 namespace cinevault::api {
 namespace {
@@ -50,47 +52,55 @@ std::optional<int> parse_version(std::string_view text) {
   return number;
 }
 
-Result<db::VersionRow> published_version(ApiContext& context, const std::string& video_id) {
-  TRY(auto version, context.database.read([&](db::Connection& c) { return db::load_published_version(c, video_id); }));
-  if (!version) return fail(ErrorCode::not_found, "the video is not playable yet (or does not exist)");
-  return std::move(*version);
+// The published version (number empty) or version "v{n}" of the video, from the cache when
+// its stamp is unchanged.
+Result<std::shared_ptr<const CachedVersion>> find_version(ApiContext& context, VersionCache& cache,
+                                                          const std::string& video_id, std::string_view number) {
+  std::optional<int> n;
+  if (!number.empty()) {
+    n = parse_version(number);
+    if (!n) return fail(ErrorCode::not_found, "no such version");
+  }
+  TRY(auto stamp, context.database.read([&](db::Connection& c) {
+    return n ? db::version_stamp(c, video_id, *n) : db::published_version_stamp(c, video_id);
+  }));
+  if (!stamp) {
+    if (n) return fail(ErrorCode::not_found, "no such version");
+    return fail(ErrorCode::not_found, "the video is not playable yet (or does not exist)");
+  }
+  if (auto hit = cache.find(*stamp)) return hit;
+  TRY(auto row, context.database.read([&](db::Connection& c) { return db::load_version(c, stamp->id); }));
+  if (!row) return fail(ErrorCode::not_found, "no such version");
+  manifest::Version version = to_manifest(*row);
+  return cache.insert(std::move(*row), std::move(version));
 }
-
-Result<db::VersionRow> numbered_version(ApiContext& context, const std::string& video_id, std::string_view number) {
-  auto n = parse_version(number);
-  if (!n) return fail(ErrorCode::not_found, "no such version");
-  TRY(auto version, context.database.read([&](db::Connection& c) { return db::load_version(c, video_id, *n); }));
-  if (!version) return fail(ErrorCode::not_found, "no such version");
-  return std::move(*version);
-}
-
-bool complete(const db::VersionRow& version) { return version.state == "complete"; }
 
 // Manifests change while a version grows: a short cache, and an ETag so that a poll costs little.
-http::Response manifest_response(const http::RequestContext& request, const Result<std::string>& text,
+http::Response manifest_response(const http::RequestContext& request,
+                                 const Result<std::shared_ptr<const RenderedManifest>>& rendered,
                                  const char* content_type, bool version_complete) {
-  if (!text) {
+  if (!rendered) {
     // A rendition without its first segment yet: ask the player to come back in a moment.
-    auto response = http::error_response(text.error());
-    if (text.error().code == ErrorCode::unavailable) response.set(field::field::retry_after, "1");
+    auto response = http::error_response(rendered.error());
+    if (rendered.error().code == ErrorCode::unavailable) response.set(field::field::retry_after, "1");
     return response;
   }
-  std::string etag = "\"" + sha256_hex(*text).substr(0, 32) + "\"";
+  const RenderedManifest& manifest = **rendered;
   std::string_view if_none_match = request.header_value(field::field::if_none_match);
   const char* cache = version_complete ? "public, max-age=10" : "public, max-age=1";
-  if (!if_none_match.empty() && if_none_match.find(etag) != std::string_view::npos) {
+  if (!if_none_match.empty() && if_none_match.find(manifest.etag) != std::string_view::npos) {
     http::EmptyResponse not_modified;
     not_modified.result(304);
-    not_modified.set(field::field::etag, etag);
+    not_modified.set(field::field::etag, manifest.etag);
     not_modified.set(field::field::cache_control, cache);
     return not_modified;
   }
   http::StringResponse response;
   response.result(200);
   response.set(field::field::content_type, content_type);
-  response.set(field::field::etag, etag);
+  response.set(field::field::etag, manifest.etag);
   response.set(field::field::cache_control, cache);
-  response.body() = *text;
+  response.body() = manifest.text;
   response.prepare_payload();
   return response;
 }
@@ -98,45 +108,55 @@ http::Response manifest_response(const http::RequestContext& request, const Resu
 constexpr const char* kHlsType = "application/vnd.apple.mpegurl";
 constexpr const char* kDashType = "application/dash+xml";
 
-// /videos/{id}/master.m3u8, /videos/{id}/manifest.mpd, /videos/{id}/{rendition}.m3u8
-http::Response video_manifest(ApiContext& context, http::RequestContext& request) {
-  const std::string& name = request.params[1];
-  auto version = published_version(context, request.params[0]);
-  if (!version) return http::error_response(version.error());
-  manifest::Options options;
-  if (name == "master.m3u8")
-    return manifest_response(request, manifest::hls_master(to_manifest(*version), options), kHlsType, complete(*version));
-  if (name == "manifest.mpd")
-    return manifest_response(request, manifest::dash_mpd(to_manifest(*version), options), kDashType, complete(*version));
+// "720p.m3u8" → "720p"
+std::optional<std::string> playlist_rendition(const std::string& name) {
   constexpr std::string_view kM3u8 = ".m3u8";
-  if (name.size() > kM3u8.size() && name.ends_with(kM3u8)) {
-    std::string rendition = name.substr(0, name.size() - kM3u8.size());
-    return manifest_response(request, manifest::hls_media(to_manifest(*version), rendition, options), kHlsType,
-                             complete(*version));
-  }
-  return http::error_response({ErrorCode::not_found, "no such manifest"});
+  if (name.size() <= kM3u8.size() || !name.ends_with(kM3u8)) return std::nullopt;
+  return name.substr(0, name.size() - kM3u8.size());
+}
+
+// /videos/{id}/master.m3u8, /videos/{id}/manifest.mpd, /videos/{id}/{rendition}.m3u8
+http::Response video_manifest(ApiContext& context, VersionCache& cache, http::RequestContext& request) {
+  const std::string& name = request.params[1];
+  auto rendition = playlist_rendition(name);
+  if (name != "master.m3u8" && name != "manifest.mpd" && !rendition)
+    return http::error_response({ErrorCode::not_found, "no such manifest"});
+  auto found = find_version(context, cache, request.params[0], "");
+  if (!found) return http::error_response(found.error());
+  const CachedVersion& version = **found;
+  bool complete = version.row.state == "complete";
+  if (name == "master.m3u8")
+    return manifest_response(request, version.manifest(name, [&] { return manifest::hls_master(version.version, {}); }),
+                             kHlsType, complete);
+  if (name == "manifest.mpd")
+    return manifest_response(request, version.manifest(name, [&] { return manifest::dash_mpd(version.version, {}); }),
+                             kDashType, complete);
+  return manifest_response(
+      request, version.manifest(name, [&] { return manifest::hls_media(version.version, *rendition, {}); }), kHlsType,
+      complete);
 }
 
 // /videos/{id}/v{n}/{rendition}.m3u8: a media playlist of one version (what the master lists).
-http::Response version_playlist(ApiContext& context, http::RequestContext& request) {
-  constexpr std::string_view kM3u8 = ".m3u8";
+http::Response version_playlist(ApiContext& context, VersionCache& cache, http::RequestContext& request) {
   const std::string& name = request.params[2];
-  if (name.size() <= kM3u8.size() || !name.ends_with(kM3u8))
-    return http::error_response({ErrorCode::not_found, "no such playlist"});
-  auto version = numbered_version(context, request.params[0], request.params[1]);
-  if (!version) return http::error_response(version.error());
-  return manifest_response(request,
-                           manifest::hls_media(to_manifest(*version), name.substr(0, name.size() - kM3u8.size()), {}),
-                           kHlsType, complete(*version));
+  auto rendition = playlist_rendition(name);
+  if (!rendition) return http::error_response({ErrorCode::not_found, "no such playlist"});
+  auto found = find_version(context, cache, request.params[0], request.params[1]);
+  if (!found) return http::error_response(found.error());
+  const CachedVersion& version = **found;
+  return manifest_response(
+      request, version.manifest(name, [&] { return manifest::hls_media(version.version, *rendition, {}); }), kHlsType,
+      version.row.state == "complete");
 }
 
 // /videos/{id}/v{n}/{rendition}/init.mp4 and /{time}.m4s: the DASH SegmentTemplate's URLs,
 // served from the stored objects. Immutable, like /objects/.
-http::Response version_segment(ApiContext& context, http::RequestContext& request) {
-  auto version = numbered_version(context, request.params[0], request.params[1]);
-  if (!version) return http::error_response(version.error());
+http::Response version_segment(ApiContext& context, VersionCache& cache, http::RequestContext& request) {
+  auto found = find_version(context, cache, request.params[0], request.params[1]);
+  if (!found) return http::error_response(found.error());
+  const db::VersionRow& version = (*found)->row;
   const db::RenditionRow* rendition = nullptr;
-  for (auto& r : version->renditions)
+  for (auto& r : version.renditions)
     if (r.name == request.params[2]) rendition = &r;
   if (!rendition) return http::error_response({ErrorCode::not_found, "no such rendition"});
   const std::string& file = request.params[3];
@@ -147,17 +167,22 @@ http::Response version_segment(ApiContext& context, http::RequestContext& reques
     auto [end, ec] = std::from_chars(file.data(), file.data() + file.size() - kM4s.size(), time);
     if (ec != std::errc() || end != file.data() + file.size() - kM4s.size()) time = -1;
   }
-  for (auto& segment : rendition->segments)
-    if (segment.start == time) return object_response(context, request, segment.sha256, "video/iso.segment");
+  // Segments are in presentation order.
+  auto segment = std::lower_bound(rendition->segments.begin(), rendition->segments.end(), time,
+                                  [](const db::SegmentRow& s, std::int64_t t) { return s.start < t; });
+  if (segment != rendition->segments.end() && segment->start == time)
+    return object_response(context, request, segment->sha256, "video/iso.segment");
   return http::error_response({ErrorCode::not_found, "no such segment (yet)"});
 }
 
 }  // namespace
 
 void add_playback_routes(ApiContext& context, std::vector<http::Route>& routes) {
-  auto add = [&](std::string pattern, http::Response (*serve)(ApiContext&, http::RequestContext&)) {
+  // Up to 200,000 segment rows (about 30 MB): thousands of short videos, or a few hundred films.
+  auto cache = std::make_shared<VersionCache>(200000);
+  auto add = [&](std::string pattern, http::Response (*serve)(ApiContext&, VersionCache&, http::RequestContext&)) {
     http::Route route{http::Verb::get, std::move(pattern),
-                      [&context, serve](http::RequestContext& request) { return serve(context, request); }};
+                      [&context, cache, serve](http::RequestContext& request) { return serve(context, *cache, request); }};
     route.decorate = set_cors;
     routes.push_back(std::move(route));
   };

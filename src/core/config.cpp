@@ -132,6 +132,8 @@ const std::vector<KeyBinding>& bindings() {
                              [](Config& c) -> int& { return c.http.header_timeout_s; }, 1, 3600));
     t.push_back(integer<int>("http.body_stall_timeout_s", "a request body with no progress for this long is dropped",
                              [](Config& c) -> int& { return c.http.body_stall_timeout_s; }, 1, 3600));
+    t.push_back(boolean("http.access_log", "log a line per request (method, path, status, bytes, time)",
+                        [](Config& c) -> bool& { return c.http.access_log; }));
     t.push_back(integer<int>("http.write_timeout_s", "a response not sent completely within this long is dropped (slow readers)",
                              [](Config& c) -> int& { return c.http.write_timeout_s; }, 1, 3600));
     t.push_back(integer<int>("http.shutdown_grace_s", "on SIGTERM, in-flight requests get this long to finish",

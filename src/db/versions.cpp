@@ -125,12 +125,12 @@ Result<void> finish_rendition(Connection& c, std::int64_t rendition_id, int aver
 }
 
 Result<void> complete_version(Connection& c, std::int64_t version_id) {
-  TRY(auto stmt, c.prepare("UPDATE versions SET state = 'complete', updated_at = ? WHERE id = ?"));
+  TRY(auto stmt, c.prepare("UPDATE versions SET state = 'complete', updated_at = max(?, updated_at + 1) WHERE id = ?"));
   return stmt.bind(1, now_ms()).bind(2, version_id).run();
 }
 
 Result<void> touch_version(Connection& c, std::int64_t version_id) {
-  TRY(auto stmt, c.prepare("UPDATE versions SET updated_at = ? WHERE id = ?"));
+  TRY(auto stmt, c.prepare("UPDATE versions SET updated_at = max(?, updated_at + 1) WHERE id = ?"));
   return stmt.bind(1, now_ms()).bind(2, version_id).run();
 }
 
@@ -183,6 +183,29 @@ Result<std::optional<VersionRow>> load_version(Connection& c, const std::string&
 Result<std::optional<VersionRow>> load_published_version(Connection& c, const std::string& video_id) {
   return load_where(c, "id = (SELECT published_version_id FROM videos WHERE id = ?)",
                     [&](Statement& s) { s.bind(1, video_id); });
+}
+
+namespace {
+
+Result<std::optional<VersionStamp>> read_stamp(Statement& stmt) {
+  TRY(bool row, stmt.step());
+  if (!row) return std::optional<VersionStamp>();
+  return std::optional<VersionStamp>(VersionStamp{stmt.int64(0), stmt.text(1), stmt.int64(2)});
+}
+
+}  // namespace
+
+Result<std::optional<VersionStamp>> published_version_stamp(Connection& c, const std::string& video_id) {
+  TRY(auto stmt, c.prepare("SELECT v.id, v.state, v.updated_at FROM videos JOIN versions v ON v.id = "
+                           "videos.published_version_id WHERE videos.id = ?"));
+  stmt.bind(1, video_id);
+  return read_stamp(stmt);
+}
+
+Result<std::optional<VersionStamp>> version_stamp(Connection& c, const std::string& video_id, int number) {
+  TRY(auto stmt, c.prepare("SELECT id, state, updated_at FROM versions WHERE video_id = ? AND number = ?"));
+  stmt.bind(1, video_id).bind(2, number);
+  return read_stamp(stmt);
 }
 
 Result<void> insert_thumbnail(Connection& c, std::int64_t version_id, const ThumbnailRow& t) {

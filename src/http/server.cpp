@@ -429,8 +429,9 @@ class Session : public std::enable_shared_from_this<Session> {
     unsigned status = std::visit([](auto& m) { return m.result_int(); }, *response_);
     bool keep_alive = std::visit([](auto& m) { return m.keep_alive(); }, *response_);
     auto ms = std::chrono::duration<double, std::milli>(Clock::now() - started_).count();
-    spdlog::info("{} {} {} {} {}B {:.1f}ms", remote_, method_.empty() ? "-" : method_, target_.empty() ? "-" : target_,
-                 status, bytes, ms);
+    if (shared_->config.access_log)
+      spdlog::info("{} {} {} {} {}B {:.1f}ms", remote_, method_.empty() ? "-" : method_, target_.empty() ? "-" : target_,
+                   status, bytes, ms);
     response_.reset();
     header_parser_.reset();
     text_parser_.reset();

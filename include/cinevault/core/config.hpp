@@ -25,6 +25,7 @@ struct HttpConfig {
   int body_stall_timeout_s = 30;   // a request body that makes no progress
   int write_timeout_s = 60;        // a response not sent completely within this long is dropped
   int shutdown_grace_s = 15;       // how long in-flight requests may finish on SIGTERM
+  bool access_log = true;          // a log line per request
 };
 
 struct AuthConfig {

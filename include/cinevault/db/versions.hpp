@@ -75,6 +75,18 @@ Result<std::optional<VersionRow>> load_version(Connection& c, std::int64_t versi
 Result<std::optional<VersionRow>> load_version(Connection& c, const std::string& video_id, int number);
 // The published version of a video, if any.
 Result<std::optional<VersionRow>> load_published_version(Connection& c, const std::string& video_id);
+
+// What identifies a version's content at a moment: any change to its renditions or
+// segments moves `updated_at_ms` (strictly: two changes in one millisecond still differ).
+struct VersionStamp {
+  std::int64_t id = 0;
+  std::string state;
+  std::int64_t updated_at_ms = 0;
+  bool operator==(const VersionStamp&) const = default;
+};
+// One indexed row each: the published version, or version `number` of the video.
+Result<std::optional<VersionStamp>> published_version_stamp(Connection& c, const std::string& video_id);
+Result<std::optional<VersionStamp>> version_stamp(Connection& c, const std::string& video_id, int number);
 // The number and state of the published version, without its renditions.
 struct ThumbnailRow {
   std::string kind;    // poster, sprite, trickplay

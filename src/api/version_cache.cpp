@@ -1,0 +1,52 @@
+#include "version_cache.hpp"
+
+#include "cinevault/core/hash.hpp"
+
+namespace cinevault::api {
+
+Result<std::shared_ptr<const RenderedManifest>> CachedVersion::manifest(
+    const std::string& name, const std::function<Result<std::string>()>& render) const {
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = rendered_.find(name); it != rendered_.end()) return it->second;
+  }
+  TRY(std::string text, render());  // outside the lock: two first requests may both render
+  auto rendered = std::make_shared<RenderedManifest>();
+  rendered->etag = "\"" + sha256_hex(text).substr(0, 32) + "\"";
+  rendered->text = std::move(text);
+  std::lock_guard lock(mutex_);
+  return rendered_.emplace(name, std::move(rendered)).first->second;
+}
+
+std::shared_ptr<const CachedVersion> VersionCache::find(const db::VersionStamp& stamp) {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(stamp.id);
+  if (it == entries_.end() || !(it->second.stamp == stamp)) return nullptr;
+  recency_.splice(recency_.begin(), recency_, it->second.recency);
+  return it->second.version;
+}
+
+std::shared_ptr<const CachedVersion> VersionCache::insert(db::VersionRow row, manifest::Version version) {
+  std::size_t segments = 0;
+  for (const auto& rendition : row.renditions) segments += rendition.segments.size();
+  db::VersionStamp stamp{row.id, row.state, row.updated_at_ms};
+  auto cached = std::make_shared<const CachedVersion>(std::move(row), std::move(version));
+  std::lock_guard lock(mutex_);
+  if (auto old = entries_.find(stamp.id); old != entries_.end()) {
+    segments_ -= old->second.segments;
+    recency_.erase(old->second.recency);
+    entries_.erase(old);
+  }
+  recency_.push_front(stamp.id);
+  entries_.emplace(stamp.id, Entry{stamp, cached, segments, recency_.begin()});
+  segments_ += segments;
+  while (segments_ > max_segments_ && recency_.size() > 1) {
+    auto victim = entries_.find(recency_.back());
+    segments_ -= victim->second.segments;
+    entries_.erase(victim);
+    recency_.pop_back();
+  }
+  return cached;
+}
+
+}  // namespace cinevault::api

@@ -1,0 +1,65 @@
+// Versions as players read them, kept in memory: the rows of a version (renditions and
+// segments) and the manifests rendered from them. An entry is good while the version's
+// stamp (state, updated_at) is unchanged, so a request costs one indexed query instead of
+// reading every segment row and rendering again. Bounded by the segment rows it holds.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "cinevault/core/result.hpp"
+#include "cinevault/db/versions.hpp"
+#include "cinevault/manifest/manifest.hpp"
+
+namespace cinevault::api {
+
+struct RenderedManifest {
+  std::string text;
+  std::string etag;  // strong, quoted
+};
+
+class CachedVersion {
+ public:
+  CachedVersion(db::VersionRow row, manifest::Version version) : row(std::move(row)), version(std::move(version)) {}
+  const db::VersionRow row;
+  const manifest::Version version;
+
+  // The manifest `name` rendered once by `render`; failures are not kept (a rendition
+  // without its first segment yet becomes renderable later).
+  Result<std::shared_ptr<const RenderedManifest>> manifest(const std::string& name,
+                                                           const std::function<Result<std::string>()>& render) const;
+
+ private:
+  mutable std::mutex mutex_;
+  mutable std::map<std::string, std::shared_ptr<const RenderedManifest>> rendered_;
+};
+
+class VersionCache {
+ public:
+  explicit VersionCache(std::size_t max_segments) : max_segments_(max_segments) {}
+  std::shared_ptr<const CachedVersion> find(const db::VersionStamp& stamp);
+  // Keeps `row` under its own stamp and returns it; evicts the least recently used entries
+  // beyond the bound.
+  std::shared_ptr<const CachedVersion> insert(db::VersionRow row, manifest::Version version);
+
+ private:
+  struct Entry {
+    db::VersionStamp stamp;
+    std::shared_ptr<const CachedVersion> version;
+    std::size_t segments = 0;
+    std::list<std::int64_t>::iterator recency;
+  };
+  std::mutex mutex_;
+  std::unordered_map<std::int64_t, Entry> entries_;  // by version id
+  std::list<std::int64_t> recency_;                  // most recently used first
+  std::size_t segments_ = 0;
+  std::size_t max_segments_;
+};
+
+}  // namespace cinevault::api
