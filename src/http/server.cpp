@@ -31,6 +31,8 @@ using Clock = std::chrono::steady_clock;
 // The first read of a request; the header parser reads on if the header is longer. Small,
 // because an idle keep-alive connection keeps this buffer (10,000 idle connections).
 constexpr std::size_t kIdleReadChunk = 4 * 1024;
+// What a streamed request body (an upload) is read into: Beast reads at most this much at once.
+constexpr std::size_t kBodyReadChunk = 64 * 1024;
 // Largest piece handed to sendfile at once, so that one big download does not hold an I/O
 // thread while other connections wait.
 constexpr std::size_t kSendfileChunk = 1 << 20;
@@ -274,6 +276,7 @@ class Session : public std::enable_shared_from_this<Session> {
                                       self->on_body_done(ec);
                                     });
     }
+    buffer_.reserve(kBodyReadChunk);  // Beast reads into the free capacity: upload in large pieces
     sink_parser_.emplace(std::move(*header_parser_));
     sink_parser_->body_limit(body_limit());
     sink_parser_->get().body() = std::move(sink_);
