@@ -423,6 +423,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void finish_file(beast::error_code ec) {
     ++write_generation_;
     write_deadline_.cancel();
+    if (write_timed_out_) {
+      // Reset rather than close: a plain close would still trickle out what the kernel
+      // holds for the slow reader (megabytes), keeping the connection alive for minutes.
+      beast::error_code ignored;
+      stream_.socket().set_option(asio::socket_base::linger(true, 0), ignored);
+    }
     write_timed_out_ = false;
     file_serializer_.reset();
     on_write(ec, sent_);

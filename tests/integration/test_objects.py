@@ -1,5 +1,8 @@
 """GET/HEAD /objects/<sha256><ext>: immutable bytes with ETag, Range, 304 and CORS."""
 import hashlib
+import os
+import socket
+import time
 import unittest
 
 from harness import DaemonTestCase, make_clip
@@ -79,6 +82,47 @@ class ObjectTest(DaemonTestCase):
         self.assertEqual(status, 204)
         self.assertEqual(headers["access-control-allow-origin"], "*")
         self.assertIn("Range", headers["access-control-allow-headers"])
+
+
+class SlowReaderTest(DaemonTestCase):
+    extra_args = ("--http.write_timeout_s", "2")
+
+    def test_a_client_reading_1_kb_per_second_is_dropped_by_the_write_timeout(self):
+        """A client that reads a 20 MB object at about 1 KB/s (tiny receive buffer) is cut off once the write
+        timeout has passed, long before the object is sent; meanwhile other requests are served at once."""
+        clip = make_clip(self.tmp + "/big.mp4", seconds=2, size="1280x720",
+                         extra=("-qp", "0", "-vf", "noise=alls=60:allf=t"))
+        self.assertGreater(os.path.getsize(clip), 8 << 20)  # more than loopback socket buffers hold
+        status, _, video = self.daemon.upload(clip, "title=big")
+        self.assertEqual(status, 201, video)
+
+        client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        client.connect(("127.0.0.1", self.daemon.port))
+        client.sendall(b"GET /objects/%s.mp4 HTTP/1.1\r\nHost: x\r\n\r\n" % video["source"]["sha256"].encode())
+        client.settimeout(1)
+        started, received, closed = time.time(), 0, False
+        while time.time() - started < 20:
+            try:
+                chunk = client.recv(1024)
+            except (ConnectionResetError, BrokenPipeError):
+                closed = True
+                break
+            except socket.timeout:
+                chunk = None
+            if chunk == b"":
+                closed = True
+                break
+            received += len(chunk or b"")
+            if time.time() - started < 3:  # while the slow read is pinned, the server still answers
+                status, _, _ = self.daemon.request("GET", "/healthz", timeout=2)
+                self.assertEqual(status, 200)
+            time.sleep(1)
+        elapsed = time.time() - started
+        client.close()
+        self.assertTrue(closed, "the slow reader was not disconnected within 20 s")
+        self.assertLess(elapsed, 10)
+        self.assertLess(received, os.path.getsize(clip) // 2)
 
 
 if __name__ == "__main__":
