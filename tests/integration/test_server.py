@@ -25,6 +25,25 @@ class ServerTest(DaemonTestCase):
         self.assertEqual(status, 405)
         self.assertIn("GET", headers["allow"])
 
+    def test_web_page_is_served_with_a_content_security_policy(self):
+        """/ and /watch/{id} are the page, its assets and the npm bundles are built in; every page response
+        has a CSP that allows only the page's own origin; a matching ETag is a 304; no path escapes."""
+        for path, type_ in (("/", "text/html"), ("/watch/abc", "text/html"), ("/assets/app.css", "text/css"),
+                            ("/assets/library.js", "text/javascript"), ("/assets/vendor/hls.min.js", "text/javascript"),
+                            ("/assets/vendor/tus.min.js", "text/javascript")):
+            status, headers, body = self.daemon.request("GET", path)
+            self.assertEqual(status, 200, path)
+            self.assertTrue(headers["content-type"].startswith(type_), (path, headers["content-type"]))
+            self.assertIn("default-src 'self'", headers["content-security-policy"])
+            self.assertNotIn("unsafe-inline", headers["content-security-policy"])
+            self.assertEqual(headers["x-content-type-options"], "nosniff")
+            self.assertGreater(len(body), 100, path)
+            status, _, body = self.daemon.request("GET", path, headers={"If-None-Match": headers["etag"]})
+            self.assertEqual((status, body), (304, b""), path)
+        for path in ("/assets/nope.js", "/assets/%2e%2e/index.html", "/assets/vendor/../../x", "/index.html"):
+            status, _, _ = self.daemon.request("GET", path)
+            self.assertIn(status, (400, 404), path)
+
     def test_first_start_writes_admin_key_with_mode_0600(self):
         import os
         import stat

@@ -1,0 +1,83 @@
+// A cinevault daemon for end-to-end tests: started on a loopback port with its own data
+// directory, stopped by its own pid (SIGKILL on test exit if still running).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+export class TestFailure extends Error {}
+export function check(condition, message) {
+  if (!condition) throw new TestFailure(message);
+}
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const live = new Set();
+process.on('exit', () => {
+  for (const proc of live) proc.kill('SIGKILL');
+});
+
+export class Daemon {
+  // `args`: extra flags; `port` 0 picks a free one (kept across restart()).
+  constructor(binary, dataDir, args = []) {
+    this.binary = binary;
+    this.dataDir = dataDir;
+    this.args = args;
+    this.port = 0;
+    this.log = '';
+  }
+
+  async start() {
+    const logFile = fs.openSync(`${this.dataDir}.log`, 'a');
+    this.log = '';
+    this.proc = spawn(this.binary, ['serve', '--data', this.dataDir, '--listen', `127.0.0.1:${this.port}`,
+      ...this.args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const onData = (chunk) => {
+      this.log += chunk.toString();
+      fs.writeSync(logFile, chunk);
+    };
+    this.proc.stdout.on('data', onData);
+    this.proc.stderr.on('data', onData);
+    live.add(this.proc);
+    this.exitStatus = null;
+    this.exited = new Promise((resolve) => this.proc.on('exit', (code, signal) => {
+      live.delete(this.proc);
+      fs.closeSync(logFile);
+      this.exitStatus = { code, signal };
+      resolve(this.exitStatus);
+    }));
+    const deadline = Date.now() + 30000;
+    while (Date.now() < deadline) {
+      const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(this.log);
+      if (match) {
+        this.port = Number(match[1]);
+        this.key = fs.readFileSync(path.join(this.dataDir, 'admin.key'), 'utf8').trim();
+        return this;
+      }
+      if (this.exitStatus) throw new TestFailure(`daemon exited early (${JSON.stringify(this.exitStatus)}):\n${this.log}`);
+      await sleep(50);
+    }
+    throw new TestFailure(`daemon did not say where it listens within 30 s:\n${this.log}`);
+  }
+
+  get base() { return `http://127.0.0.1:${this.port}`; }
+
+  async getJson(urlPath) {
+    const response = await fetch(this.base + urlPath);
+    const text = await response.text();
+    check(response.ok, `GET ${urlPath}: ${response.status} ${text}`);
+    return JSON.parse(text);
+  }
+
+  async kill9() {
+    this.proc.kill('SIGKILL');
+    await this.exited;
+  }
+
+  async stop() {
+    if (this.exitStatus) return;
+    this.proc.kill('SIGTERM');
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 60000);
+    const { code, signal } = await this.exited;
+    clearTimeout(timer);
+    check(code === 0, `daemon exited with code ${code} signal ${signal} on SIGTERM; log tail:\n${this.log.slice(-4000)}`);
+  }
+}

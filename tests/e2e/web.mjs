@@ -1,0 +1,222 @@
+// End-to-end through the web page only, in headless Debian Chromium (playwright-core):
+//   1. the API key is entered in the page's dialog;
+//   2. a clip chosen with the file input uploads (tus) to 100 %, its card shows the
+//      processing progress, then the poster;
+//   3. the player plays it (hls.js), the quality menu's lowest rung changes videoHeight,
+//      hovering the seek bar shows a tile of the trickplay sprite, a title edit survives a
+//      reload, delete (confirmed) removes the card;
+//   4. a non-video file shows the server's own refusal message;
+//   5. an upload interrupted by killing the daemon resumes once it is back, and completes.
+// Screenshots library.png and player.png go to CINEVAULT_SCREENSHOT_DIR.
+//
+// Env: CINEVAULT_BINARY, CINEVAULT_TEST_TMP, CINEVAULT_SCREENSHOT_DIR, CHROMIUM
+// (default /usr/bin/chromium); CINEVAULT_WEB_DIR=<repo>/web serves the page from the
+// checkout instead of the copy built into the binary.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { check, Daemon, sleep, TestFailure } from './daemon.mjs';
+
+let chromium;
+try {
+  ({ chromium } = await import('playwright-core'));
+} catch (error) {
+  console.error(`FAIL: cannot load playwright-core (run 'npm ci' in tests/e2e): ${error.message}`);
+  process.exit(2);
+}
+
+const BINARY = process.env.CINEVAULT_BINARY;
+const TMP_ROOT = process.env.CINEVAULT_TEST_TMP || os.tmpdir();
+const SHOTS = process.env.CINEVAULT_SCREENSHOT_DIR || path.join(TMP_ROOT, 'screenshots');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+if (!BINARY) {
+  console.error('FAIL: set CINEVAULT_BINARY to the cinevault binary');
+  process.exit(2);
+}
+const t0 = Date.now();
+const log = (text) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${text}`);
+
+function ffmpeg(...args) {
+  const result = spawnSync('ffmpeg', ['-v', 'error', '-y', ...args], { stdio: 'inherit' });
+  check(result.status === 0, `ffmpeg ${args.join(' ')} failed`);
+}
+
+async function waitFor(label, predicate, timeoutMs = 30000) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      last = await predicate();
+      if (last) return last;
+    } catch (error) {
+      last = error.message;
+    }
+    await sleep(100);
+  }
+  throw new TestFailure(`${label}: not within ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
+}
+
+fs.mkdirSync(TMP_ROOT, { recursive: true });
+fs.mkdirSync(SHOTS, { recursive: true });
+const scratch = fs.mkdtempSync(path.join(TMP_ROOT, 'web-'));
+const clip = path.join(scratch, 'Holiday clip.mp4');
+ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+  '-t', '40', '-ac', '2', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', clip);
+// About 40 MB: five 8 MiB tus chunks, so the daemon can be killed between two of them.
+const bigClip = path.join(scratch, 'Big upload.mp4');
+ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=25,noise=alls=40:allf=t', '-t', '2', '-c:v', 'libx264',
+  '-preset', 'ultrafast', '-qp', '0', '-pix_fmt', 'yuv420p', bigClip);
+const notVideo = path.join(scratch, 'notes.mp4');
+fs.writeFileSync(notVideo, 'These are my notes, not a video.\n'.repeat(100));
+
+// The default x264 preset: slow enough that the card's processing progress can be seen.
+const args = [];
+if (process.env.CINEVAULT_WEB_DIR) args.push('--web.dir', process.env.CINEVAULT_WEB_DIR);
+const daemon = await new Daemon(BINARY, path.join(scratch, 'data'), args).start();
+log(`daemon at ${daemon.base}`);
+const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'web-chromium-'));
+const browser = await chromium.launchPersistentContext(userDataDir, {
+  executablePath: CHROMIUM, headless: true, viewport: { width: 1280, height: 800 },
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    '--autoplay-policy=no-user-gesture-required'],
+});
+const problems = [];
+let failed = false;
+try {
+  const page = await browser.newPage();
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    // CSP refusals show up here: the page must need nothing its policy forbids.
+    if (message.type() === 'error' && /Content Security Policy/i.test(message.text())) problems.push(message.text());
+  });
+
+  // 1. The key, through the dialog.
+  await page.goto(`${daemon.base}/`);
+  await page.click('#key-button');
+  await page.fill('#key-input', daemon.key);
+  await page.click('#key-dialog button[value=save]');
+  check(await page.evaluate(() => localStorage.getItem('cinevault.key')) === daemon.key, 'the key was not kept');
+
+  // 2. Upload with the file input; progress to 100 %; processing progress; poster.
+  await page.evaluate(() => {
+    // Remember every state a card shows, however briefly.
+    window.__seen = new Set();
+    new MutationObserver(() => {
+      for (const card of document.querySelectorAll('.card')) {
+        const text = card.querySelector('.job-text');
+        window.__seen.add(`${card.dataset.state}:${text ? text.textContent : ''}`);
+      }
+    }).observe(document.getElementById('grid'), { childList: true, subtree: true });
+  });
+  await page.setInputFiles('#file-input', clip);
+  await waitFor('upload bar at 100 %', () => page.evaluate(() => {
+    const item = document.querySelector('.upload-item[data-name="Holiday clip.mp4"]');
+    return item && item.querySelector('progress').value === 100 && item.classList.contains('done');
+  }));
+  log('PASS upload progress reached 100 %');
+  const card = '.card:has(h3:text-is("Holiday clip"))';
+  await page.waitForSelector(card, { timeout: 15000 });
+  await waitFor('poster in the grid', () => page.evaluate((selector) => {
+    const img = document.querySelector('.grid .card img');
+    return img && img.complete && img.naturalWidth > 0 && img.currentSrc.includes('/objects/');
+  }, card), 90000);
+  const seen = await page.evaluate(() => [...window.__seen]);
+  check(seen.some((s) => /^processing:.*\d+%/.test(s)), `the card never showed the job's progress: ${seen}`);
+  log(`PASS card showed ${seen.filter((s) => !s.startsWith('ready')).slice(0, 4).join(' | ')}, then the poster`);
+  await page.screenshot({ path: path.join(SHOTS, 'library.png') });
+
+  // 3. The player.
+  await page.click(`${card} a`);
+  await page.waitForURL(/\/watch\//);
+  await waitFor('playback advances', () => page.evaluate(() => document.getElementById('video').currentTime > 1.5), 30000);
+  log('PASS the player plays');
+  const options = await page.evaluate(() => [...document.querySelectorAll('#quality option')].map((o) => o.textContent));
+  check(options.includes('240p') && options.includes('360p'), `quality menu: ${options}`);
+  await page.selectOption('#quality', { label: '240p' });
+  await waitFor('videoHeight 240 after choosing 240p', () => page.evaluate(() => document.getElementById('video').videoHeight === 240), 30000);
+  log('PASS quality 240p gives videoHeight 240');
+  const seekBox = await page.locator('#seek').boundingBox();
+  await page.mouse.move(seekBox.x + seekBox.width * 0.6, seekBox.y + seekBox.height / 2);
+  const tile = await waitFor('seek-bar preview tile', () => page.evaluate(() => {
+    const preview = document.getElementById('preview');
+    const t = preview.querySelector('.tile');
+    return !preview.hidden && /\/objects\/[0-9a-f]{64}\.jpg/.test(t.style.backgroundImage) &&
+      { image: t.style.backgroundImage, position: t.style.backgroundPosition, width: t.getBoundingClientRect().width };
+  }));
+  check(tile.width === 160, `tile width ${tile.width}`);
+  log(`PASS hover shows the sprite tile ${tile.position}`);
+  await page.screenshot({ path: path.join(SHOTS, 'player.png') });
+
+  await page.fill('#title', 'Summer holiday');
+  await page.click('#edit button.primary');
+  await waitFor('saved', () => page.evaluate(() => document.getElementById('edit-status').textContent === 'Saved'));
+  await page.reload();
+  await waitFor('title after reload', () => page.evaluate(() => document.getElementById('title').value === 'Summer holiday'));
+  log('PASS the title edit persists after a reload');
+  await page.click('#delete');
+  await page.click('#confirm-delete button[value=delete]');
+  await page.waitForURL(`${daemon.base}/`);
+  await waitFor('library loaded', () => page.evaluate(() => document.getElementById('library-status').textContent !== ''));
+  check(await page.locator('.card').count() === 0, 'the deleted video still has a card');
+  log('PASS delete removes the card');
+
+  // 4. A file that is not a video: the server's own message is shown.
+  const refusal = await fetch(`${daemon.base}/api/v1/videos?title=x`, {
+    method: 'PUT', headers: { Authorization: `Bearer ${daemon.key}` }, body: fs.readFileSync(notVideo),
+  });
+  const expected = (await refusal.json()).error.message;
+  check(refusal.status === 415 && expected, `PUT of the text file: ${refusal.status} ${expected}`);
+  await page.setInputFiles('#file-input', notVideo);
+  const shown = await waitFor('refusal shown', () => page.evaluate(() => {
+    const item = document.querySelector('.upload-item[data-name="notes.mp4"].failed');
+    return item && item.querySelector('.upload-text').textContent;
+  }));
+  check(shown.includes(expected), `the page says "${shown}", the server said "${expected}"`);
+  log(`PASS a text file shows "${shown}"`);
+
+  // 5. Kill the daemon during an upload; restart it on the same port and data: it resumes.
+  let patches = 0;
+  await page.route('**/api/v1/uploads/*', async (route) => {
+    if (route.request().method() === 'PATCH') {
+      patches += 1;
+      await sleep(400);  // slow enough to stop the daemon between chunks
+    }
+    await route.continue().catch(() => {});
+  });
+  await page.setInputFiles('#file-input', bigClip);
+  const bigItem = '.upload-item[data-name="Big upload.mp4"]';
+  await waitFor('first chunks of the big upload', () => page.evaluate((s) => {
+    const bar = document.querySelector(`${s} progress`);
+    return bar && bar.value > 15;
+  }, bigItem), 30000);
+  await daemon.kill9();
+  log('daemon killed mid-upload');
+  await sleep(1500);
+  await daemon.start();
+  log(`daemon restarted at ${daemon.base}`);
+  await waitFor('interrupted upload completes', () => page.evaluate((s) => {
+    const item = document.querySelector(s);
+    return item && item.classList.contains('done');
+  }, bigItem), 90000);
+  const { videos } = await daemon.getJson('/api/v1/videos?q=Big%20upload');
+  check(videos.length === 1, `after the resumed upload: ${JSON.stringify(videos.map((v) => v.title))}`);
+  const source = fs.readFileSync(bigClip);
+  const stored = Buffer.from(await (await fetch(`${daemon.base}/objects/${videos[0].source.sha256}.mp4`)).arrayBuffer());
+  check(stored.equals(source), 'the resumed upload is not byte-exact');
+  log(`PASS the upload resumed after a daemon restart (${patches} PATCH requests) and is byte-exact`);
+
+  check(problems.length === 0, `page problems: ${problems.join('; ')}`);
+} catch (error) {
+  failed = true;
+  console.error(`FAIL: ${error.message}`);
+  if (!(error instanceof TestFailure)) console.error(error.stack);
+  console.error(`daemon log tail:\n${daemon.log.slice(-3000)}`);
+} finally {
+  await browser.close().catch(() => {});
+  await daemon.stop().catch((error) => { failed = true; console.error(`FAIL: ${error.message}`); });
+}
+if (failed) process.exit(1);
+console.log(`\nOK web page: upload, progress, poster, play, quality, previews, edit, delete, refusal, resume in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -1,0 +1,85 @@
+// What both pages share: API calls with the server's error messages, the API key kept in
+// this browser, and small formatting helpers.
+export class ApiError extends Error {
+  constructor(status, message, code) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+const KEY_STORAGE = 'cinevault.key';
+export const getKey = () => localStorage.getItem(KEY_STORAGE) || '';
+export const authHeaders = () => (getKey() ? { Authorization: `Bearer ${getKey()}` } : {});
+
+// The server's JSON error {"error": {"code", "message"}} as an ApiError.
+export function errorFromBody(status, text) {
+  try {
+    const body = JSON.parse(text);
+    if (body && body.error) return new ApiError(status, body.error.message, body.error.code);
+  } catch {
+    // not JSON: fall through
+  }
+  return new ApiError(status, `the server answered ${status}`);
+}
+
+export async function api(path, options = {}) {
+  const response = await fetch(path, { ...options, headers: { ...(options.headers || {}), ...authHeaders() } });
+  const text = await response.text();
+  if (!response.ok) throw errorFromBody(response.status, text);
+  return text ? JSON.parse(text) : null;
+}
+
+// Asks for the API key in the page's <dialog id="key-dialog">; resolves true when one was saved.
+export function askForKey(reason = '') {
+  const dialog = document.getElementById('key-dialog');
+  const input = dialog.querySelector('input');
+  dialog.querySelector('.reason').textContent = reason;
+  input.value = getKey();
+  dialog.showModal();
+  return new Promise((resolve) => {
+    dialog.addEventListener('close', () => {
+      if (dialog.returnValue === 'save' && input.value.trim()) {
+        localStorage.setItem(KEY_STORAGE, input.value.trim());
+        resolve(true);
+      } else {
+        resolve(false);
+      }
+    }, { once: true });
+  });
+}
+
+export function wireKeyButton() {
+  const button = document.getElementById('key-button');
+  const label = () => { button.textContent = getKey() ? 'API key ✓' : 'API key'; };
+  label();
+  button.addEventListener('click', async () => { await askForKey(); label(); });
+}
+
+export function formatTime(seconds) {
+  if (!Number.isFinite(seconds) || seconds < 0) return '0:00';
+  const s = Math.floor(seconds % 60).toString().padStart(2, '0');
+  const m = Math.floor(seconds / 60) % 60;
+  const h = Math.floor(seconds / 3600);
+  return h ? `${h}:${m.toString().padStart(2, '0')}:${s}` : `${m}:${s}`;
+}
+
+export function formatBytes(bytes) {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  while (bytes >= 1000 && i < units.length - 1) { bytes /= 1000; ++i; }
+  return `${bytes.toFixed(i ? 1 : 0)} ${units[i]}`;
+}
+
+// document.createElement with attributes and children, so no HTML strings are built.
+export function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === false || value === null || value === undefined) continue;
+    if (name === 'class') node.className = value;
+    else if (name === 'text') node.textContent = value;
+    else node.setAttribute(name, value === true ? '' : value);
+  }
+  for (const child of children) if (child) node.append(child);
+  return node;
+}
