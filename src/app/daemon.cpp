@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <condition_variable>
+#include <csignal>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -161,6 +162,8 @@ int fatal(const std::string& message) {
 }  // namespace
 
 int serve(const Config& config) {
+  // sendfile(2) has no MSG_NOSIGNAL: a client that hangs up mid-body must not kill the daemon.
+  ::signal(SIGPIPE, SIG_IGN);
   if (auto logging = init_logging(config.log_level); !logging) {
     std::cerr << "cinevault: " << logging.error().message << "\n";
     return 2;

@@ -2,6 +2,7 @@
 import hashlib
 import os
 import socket
+import struct
 import time
 import unittest
 
@@ -87,14 +88,40 @@ class ObjectTest(DaemonTestCase):
 class SlowReaderTest(DaemonTestCase):
     extra_args = ("--http.write_timeout_s", "2")
 
-    def test_a_client_reading_1_kb_per_second_is_dropped_by_the_write_timeout(self):
-        """A client that reads a 20 MB object at about 1 KB/s (tiny receive buffer) is cut off once the write
-        timeout has passed, long before the object is sent; meanwhile other requests are served at once."""
+    def upload_big_clip(self):
         clip = make_clip(self.tmp + "/big.mp4", seconds=2, size="1280x720",
                          extra=("-qp", "0", "-vf", "noise=alls=60:allf=t"))
         self.assertGreater(os.path.getsize(clip), 8 << 20)  # more than loopback socket buffers hold
         status, _, video = self.daemon.upload(clip, "title=big")
         self.assertEqual(status, 201, video)
+        return clip, video
+
+    def test_clients_hanging_up_mid_body_do_not_hurt_the_daemon(self):
+        """Clients that reset the connection in the middle of a big body (sendfile gets EPIPE or ECONNRESET,
+        with no MSG_NOSIGNAL to stop SIGPIPE) leave the daemon serving."""
+        _, video = self.upload_big_clip()
+        request = b"GET /objects/%s.mp4 HTTP/1.1\r\nHost: x\r\n\r\n" % video["source"]["sha256"].encode()
+        clients = []
+        for _ in range(40):
+            client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            client.connect(("127.0.0.1", self.daemon.port))
+            client.sendall(request)
+            clients.append(client)
+        time.sleep(0.3)  # the daemon has filled the buffers and waits to write more
+        for i, client in enumerate(clients):
+            if i % 2:
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            client.close()  # unread data: a reset, with most of the body unsent
+        time.sleep(0.5)
+        self.assertIsNone(self.daemon.process.poll(), "the daemon died:\n" + self.daemon.log()[-2000:])
+        status, _, _ = self.daemon.request("GET", "/healthz")
+        self.assertEqual(status, 200)
+
+    def test_a_client_reading_1_kb_per_second_is_dropped_by_the_write_timeout(self):
+        """A client that reads a 20 MB object at about 1 KB/s (tiny receive buffer) is cut off once the write
+        timeout has passed, long before the object is sent; meanwhile other requests are served at once."""
+        clip, video = self.upload_big_clip()
 
         client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
