@@ -494,7 +494,8 @@ class Session : public std::enable_shared_from_this<Session> {
 class ServerImpl final : public Server {
  public:
   ServerImpl(const HttpConfig& config, bool require_key_for_reads, std::vector<Route> routes, KeyVerifier verify_key)
-      : blocking_pool_(static_cast<std::size_t>(config.blocking_threads)),
+      : ioc_(1),
+        blocking_pool_(static_cast<std::size_t>(config.blocking_threads)),
         acceptor_(asio::make_strand(ioc_)),
         signals_(ioc_, SIGINT, SIGTERM),
         drain_deadline_(ioc_) {
@@ -503,11 +504,17 @@ class ServerImpl final : public Server {
     shared_->on_session_closed = [this] {
       if (shared_->draining.load() && shared_->active_sessions.load() == 0) asio::post(ioc_, [this] { finish(); });
     };
+    // One event loop per I/O thread, as nginx has one per worker: a connection stays on its
+    // loop, so no lock or cross-thread wake-up is shared between connections.
+    for (int i = 1; i < config.io_threads; ++i) {
+      extra_loops_.push_back(std::make_unique<asio::io_context>(1));
+      keep_running_.push_back(asio::make_work_guard(*extra_loops_.back()));
+    }
   }
 
   ~ServerImpl() override {
     shared_->on_session_closed = nullptr;
-    ioc_.stop();
+    stop_loops();
     blocking_pool_.join();
   }
 
@@ -533,8 +540,9 @@ class ServerImpl final : public Server {
     signals_.async_wait([this](beast::error_code ec, int signal) { on_signal(ec, signal); });
     accept();
     std::vector<std::thread> threads;
-    for (int i = 1; i < shared_->config.io_threads; ++i) threads.emplace_back([this] { ioc_.run(); });
+    for (auto& loop : extra_loops_) threads.emplace_back([&loop] { loop->run(); });
     ioc_.run();
+    stop_loops();
     for (auto& t : threads) t.join();
     // Requests still on the blocking pool finish their transaction before we return.
     blocking_pool_.join();
@@ -547,8 +555,19 @@ class ServerImpl final : public Server {
   bool draining() const override { return shared_->draining.load(); }
 
  private:
+  // The loop the next connection lives on, in turn.
+  asio::io_context& next_loop() {
+    std::size_t index = next_loop_++ % (extra_loops_.size() + 1);
+    return index == 0 ? ioc_ : *extra_loops_[index - 1];
+  }
+
+  void stop_loops() {
+    ioc_.stop();
+    for (auto& loop : extra_loops_) loop->stop();
+  }
+
   void accept() {
-    acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+    acceptor_.async_accept(next_loop(), [this](beast::error_code ec, tcp::socket socket) {
       if (ec) {
         if (!acceptor_.is_open()) return;
         spdlog::warn("accept failed: {}", ec.message());
@@ -579,7 +598,7 @@ class ServerImpl final : public Server {
     if (shared_->draining.load()) {
       spdlog::warn("second signal {}: stopping now", signal);
       blocking_pool_.stop();
-      ioc_.stop();
+      stop_loops();
       return;
     }
     spdlog::info("signal {}: finishing requests in flight (up to {} s), send it again to stop now", signal,
@@ -603,7 +622,7 @@ class ServerImpl final : public Server {
     drain_deadline_.async_wait([this](beast::error_code e) {
       if (e) return;
       spdlog::warn("shutdown grace period over with {} connection(s) open: closing them", shared_->active_sessions.load());
-      ioc_.stop();
+      stop_loops();
     });
     if (shared_->active_sessions.load() == 0) finish();
   }
@@ -611,11 +630,16 @@ class ServerImpl final : public Server {
   void finish() {
     signals_.cancel();
     drain_deadline_.cancel();
-    ioc_.stop();
+    stop_loops();
   }
 
-  // Declared first so it is destroyed last: every socket and timer below belongs to it.
+  // Declared first so they are destroyed last: every socket and timer belongs to one of them.
+  // ioc_ also runs the acceptor, the signals and the drain; it goes before the other loops,
+  // because its pending accept holds a socket of the loop that connection was meant for.
+  std::vector<std::unique_ptr<asio::io_context>> extra_loops_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running_;
   asio::io_context ioc_;
+  std::size_t next_loop_ = 0;
   asio::thread_pool blocking_pool_;
   std::shared_ptr<Shared> shared_;
   tcp::acceptor acceptor_;
