@@ -21,6 +21,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { check, Daemon, sleep, TestFailure } from './daemon.mjs';
+
 let chromium;
 try {
   ({ chromium } = await import('playwright-core'));
@@ -43,18 +45,8 @@ if (!fs.existsSync(CHROMIUM)) {
   process.exit(2);
 }
 
-class TestFailure extends Error {}
-function check(condition, message) {
-  if (!condition) throw new TestFailure(message);
-}
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const t0 = Date.now();
 const log = (text) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${text}`);
-
-const liveDaemons = new Set();
-process.on('exit', () => {
-  for (const proc of liveDaemons) proc.kill('SIGKILL');
-});
 
 function run(cmd, args) {
   return new Promise((resolve, reject) => {
@@ -72,51 +64,10 @@ function makeClip(file, seconds) {
     '-c:a', 'aac', '-b:a', '128k', file]).then(() => file);
 }
 
-class Daemon {
+// The shared test daemon, with what these cases need: an upload, its job, its completion.
+class PlaybackDaemon extends Daemon {
   constructor(dataDir) {
-    this.dataDir = dataDir;
-    this.log = '';
-  }
-
-  async start() {
-    const logFile = fs.openSync(`${this.dataDir}.log`, 'a');
-    this.proc = spawn(BINARY, ['serve', '--data', this.dataDir, '--listen', '127.0.0.1:0', '--log-level', 'info',
-      '--pipeline.x264_preset', 'ultrafast'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const onData = (chunk) => {
-      this.log += chunk.toString();
-      fs.writeSync(logFile, chunk);
-    };
-    this.proc.stdout.on('data', onData);
-    this.proc.stderr.on('data', onData);
-    liveDaemons.add(this.proc);
-    this.exitStatus = null;
-    this.exited = new Promise((resolve) => this.proc.on('exit', (code, signal) => {
-      liveDaemons.delete(this.proc);
-      fs.closeSync(logFile);
-      this.exitStatus = { code, signal };
-      resolve(this.exitStatus);
-    }));
-    const deadline = Date.now() + 30000;
-    while (Date.now() < deadline) {
-      const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(this.log);
-      if (match) {
-        this.port = Number(match[1]);
-        this.key = fs.readFileSync(path.join(this.dataDir, 'admin.key'), 'utf8').trim();
-        return this;
-      }
-      if (this.exitStatus) throw new TestFailure(`daemon exited early (${JSON.stringify(this.exitStatus)}):\n${this.log}`);
-      await sleep(50);
-    }
-    throw new TestFailure(`daemon did not say where it listens within 30 s:\n${this.log}`);
-  }
-
-  get base() { return `http://127.0.0.1:${this.port}`; }
-
-  async getJson(urlPath) {
-    const response = await fetch(this.base + urlPath);
-    const text = await response.text();
-    check(response.ok, `GET ${urlPath}: ${response.status} ${text}`);
-    return JSON.parse(text);
+    super(BINARY, dataDir, ['--log-level', 'info', '--pipeline.x264_preset', 'ultrafast']);
   }
 
   async upload(file, title) {
@@ -144,15 +95,6 @@ class Daemon {
       await sleep(250);
     }
     throw new TestFailure(`video ${videoId} not complete within ${timeoutMs} ms: ${JSON.stringify(video)}`);
-  }
-
-  async stop() {
-    if (this.exitStatus) return;
-    this.proc.kill('SIGTERM');
-    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 60000);
-    const { code, signal } = await this.exited;
-    clearTimeout(timer);
-    check(code === 0, `daemon exited with code ${code} signal ${signal} on SIGTERM; log tail:\n${this.log.slice(-4000)}`);
   }
 }
 
@@ -284,7 +226,7 @@ const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'playback-chromium-'))
 try {
   const [longClip, shortClip] = await Promise.all([
     makeClip(path.join(scratch, 'long.mp4'), 40), makeClip(path.join(scratch, 'short.mp4'), 12)]);
-  daemon = await new Daemon(path.join(scratch, 'data')).start();
+  daemon = await new PlaybackDaemon(path.join(scratch, 'data')).start();
   pageServer = await startPageServer();
   const pageBase = `http://127.0.0.1:${pageServer.address().port}`;
   log(`daemon at ${daemon.base}, page server at ${pageBase}`);
