@@ -1,5 +1,7 @@
 #include "cinevault/pipeline/workers.hpp"
 
+#include <malloc.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -83,6 +85,9 @@ class WorkersImpl final : public Workers {
         continue;
       }
       run(**job, stop);
+      // A transcode frees hundreds of MB of pictures and encoder state; glibc keeps freed
+      // heap for reuse, so give it back to the system while the daemon waits for work.
+      ::malloc_trim(0);
     }
   }
 
