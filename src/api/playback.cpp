@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <charconv>
 
-#include "cinevault/core/hash.hpp"
 #include "cinevault/db/versions.hpp"
 #include "cinevault/manifest/manifest.hpp"
 #include "common.hpp"
@@ -71,8 +70,9 @@ Result<std::shared_ptr<const CachedVersion>> find_version(ApiContext& context, V
   if (auto hit = cache.find(*stamp)) return hit;
   TRY(auto row, context.database.read([&](db::Connection& c) { return db::load_version(c, stamp->id); }));
   if (!row) return fail(ErrorCode::not_found, "no such version");
-  manifest::Version version = to_manifest(*row);
-  return cache.insert(std::move(*row), std::move(version));
+  // Keyed by what was read: the row may be newer than the stamp asked a moment before.
+  db::VersionStamp read{row->id, row->state, row->updated_at_ms};
+  return cache.insert(std::move(read), to_manifest(*row));
 }
 
 // Manifests change while a version grows: a short cache, and an ETag so that a poll costs little.
@@ -124,7 +124,7 @@ http::Response video_manifest(ApiContext& context, VersionCache& cache, http::Re
   auto found = find_version(context, cache, request.params[0], "");
   if (!found) return http::error_response(found.error());
   const CachedVersion& version = **found;
-  bool complete = version.row.state == "complete";
+  bool complete = version.complete();
   if (name == "master.m3u8")
     return manifest_response(request, version.manifest(name, [&] { return manifest::hls_master(version.version, {}); }),
                              kHlsType, complete);
@@ -146,7 +146,7 @@ http::Response version_playlist(ApiContext& context, VersionCache& cache, http::
   const CachedVersion& version = **found;
   return manifest_response(
       request, version.manifest(name, [&] { return manifest::hls_media(version.version, *rendition, {}); }), kHlsType,
-      version.row.state == "complete");
+      version.complete());
 }
 
 // /videos/{id}/v{n}/{rendition}/init.mp4 and /{time}.m4s: the DASH SegmentTemplate's URLs,
@@ -154,8 +154,8 @@ http::Response version_playlist(ApiContext& context, VersionCache& cache, http::
 http::Response version_segment(ApiContext& context, VersionCache& cache, http::RequestContext& request) {
   auto found = find_version(context, cache, request.params[0], request.params[1]);
   if (!found) return http::error_response(found.error());
-  const db::VersionRow& version = (*found)->row;
-  const db::RenditionRow* rendition = nullptr;
+  const manifest::Version& version = (*found)->version;
+  const manifest::Rendition* rendition = nullptr;
   for (auto& r : version.renditions)
     if (r.name == request.params[2]) rendition = &r;
   if (!rendition) return http::error_response({ErrorCode::not_found, "no such rendition"});
@@ -169,7 +169,7 @@ http::Response version_segment(ApiContext& context, VersionCache& cache, http::R
   }
   // Segments are in presentation order.
   auto segment = std::lower_bound(rendition->segments.begin(), rendition->segments.end(), time,
-                                  [](const db::SegmentRow& s, std::int64_t t) { return s.start < t; });
+                                  [](const manifest::Segment& s, std::int64_t t) { return s.start < t; });
   if (segment != rendition->segments.end() && segment->start == time)
     return object_response(context, request, segment->sha256, "video/iso.segment");
   return http::error_response({ErrorCode::not_found, "no such segment (yet)"});
@@ -178,7 +178,7 @@ http::Response version_segment(ApiContext& context, VersionCache& cache, http::R
 }  // namespace
 
 void add_playback_routes(ApiContext& context, std::vector<http::Route>& routes) {
-  // Up to 200,000 segment rows (about 30 MB): thousands of short videos, or a few hundred films.
+  // Up to 200,000 segments (about 25 MB): thousands of short videos, or a few hundred films.
   auto cache = std::make_shared<VersionCache>(200000);
   auto add = [&](std::string pattern, http::Response (*serve)(ApiContext&, VersionCache&, http::RequestContext&)) {
     http::Route route{http::Verb::get, std::move(pattern),

@@ -21,24 +21,24 @@ Result<std::shared_ptr<const RenderedManifest>> CachedVersion::manifest(
 std::shared_ptr<const CachedVersion> VersionCache::find(const db::VersionStamp& stamp) {
   std::lock_guard lock(mutex_);
   auto it = entries_.find(stamp.id);
-  if (it == entries_.end() || !(it->second.stamp == stamp)) return nullptr;
+  if (it == entries_.end() || !(it->second.version->stamp == stamp)) return nullptr;
   recency_.splice(recency_.begin(), recency_, it->second.recency);
   return it->second.version;
 }
 
-std::shared_ptr<const CachedVersion> VersionCache::insert(db::VersionRow row, manifest::Version version) {
+std::shared_ptr<const CachedVersion> VersionCache::insert(db::VersionStamp stamp, manifest::Version version) {
   std::size_t segments = 0;
-  for (const auto& rendition : row.renditions) segments += rendition.segments.size();
-  db::VersionStamp stamp{row.id, row.state, row.updated_at_ms};
-  auto cached = std::make_shared<const CachedVersion>(std::move(row), std::move(version));
+  for (const auto& rendition : version.renditions) segments += rendition.segments.size();
+  std::int64_t id = stamp.id;
+  auto cached = std::make_shared<const CachedVersion>(std::move(stamp), std::move(version));
   std::lock_guard lock(mutex_);
-  if (auto old = entries_.find(stamp.id); old != entries_.end()) {
+  if (auto old = entries_.find(id); old != entries_.end()) {
     segments_ -= old->second.segments;
     recency_.erase(old->second.recency);
     entries_.erase(old);
   }
-  recency_.push_front(stamp.id);
-  entries_.emplace(stamp.id, Entry{stamp, cached, segments, recency_.begin()});
+  recency_.push_front(id);
+  entries_.emplace(id, Entry{cached, segments, recency_.begin()});
   segments_ += segments;
   while (segments_ > max_segments_ && recency_.size() > 1) {
     auto victim = entries_.find(recency_.back());

@@ -1,5 +1,5 @@
-// Versions as players read them, kept in memory: the rows of a version (renditions and
-// segments) and the manifests rendered from them. An entry is good while the version's
+// Versions as players read them, kept in memory: a version's renditions and segments (in
+// the manifest stage's form) and the manifests rendered from them. An entry is good while the version's
 // stamp (state, updated_at) is unchanged, so a request costs one indexed query instead of
 // reading every segment row and rendering again. Bounded by the segment rows it holds.
 #pragma once
@@ -26,9 +26,11 @@ struct RenderedManifest {
 
 class CachedVersion {
  public:
-  CachedVersion(db::VersionRow row, manifest::Version version) : row(std::move(row)), version(std::move(version)) {}
-  const db::VersionRow row;
+  CachedVersion(db::VersionStamp stamp, manifest::Version version)
+      : stamp(std::move(stamp)), version(std::move(version)) {}
+  const db::VersionStamp stamp;
   const manifest::Version version;
+  bool complete() const { return stamp.state == "complete"; }
 
   // The manifest `name` rendered once by `render`; failures are not kept (a rendition
   // without its first segment yet becomes renderable later).
@@ -44,13 +46,12 @@ class VersionCache {
  public:
   explicit VersionCache(std::size_t max_segments) : max_segments_(max_segments) {}
   std::shared_ptr<const CachedVersion> find(const db::VersionStamp& stamp);
-  // Keeps `row` under its own stamp and returns it; evicts the least recently used entries
+  // Keeps `version` under `stamp` and returns it; evicts the least recently used entries
   // beyond the bound.
-  std::shared_ptr<const CachedVersion> insert(db::VersionRow row, manifest::Version version);
+  std::shared_ptr<const CachedVersion> insert(db::VersionStamp stamp, manifest::Version version);
 
  private:
   struct Entry {
-    db::VersionStamp stamp;
     std::shared_ptr<const CachedVersion> version;
     std::size_t segments = 0;
     std::list<std::int64_t>::iterator recency;

@@ -839,11 +839,7 @@ Result<TranscodeReport> Job::run() {
   int error = av_buffersrc_close(source_filter_, video_end_, AV_BUFFERSRC_FLAG_PUSH);
   if (error < 0) return fail(ErrorCode::internal, "flushing the filter graph failed: " + av_error_text(error));
   RETURN_IF_ERROR(pull_filtered());
-  {
-    std::lock_guard lock(shared_.mutex);
-    rungs_.front()->closed = true;  // each rung closes the next when it has passed on its last picture
-  }
-  shared_.changed.notify_all();
+  close(*rungs_.front());  // each rung closes the next when it has passed on its last picture
   report_progress(true, "finishing");
   for (auto& track : audio_) RETURN_IF_ERROR(finish_audio(*track));
   RETURN_IF_ERROR(wait_for_workers());

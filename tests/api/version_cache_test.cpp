@@ -5,49 +5,48 @@
 namespace cinevault::api {
 namespace {
 
-db::VersionRow version(std::int64_t id, std::int64_t updated_at, int segments, const char* state = "building") {
-  db::VersionRow row;
-  row.id = id;
-  row.state = state;
-  row.updated_at_ms = updated_at;
-  db::RenditionRow rendition;
+// A version of one rendition with `segments` segments, cached under its stamp.
+std::shared_ptr<const CachedVersion> insert(VersionCache& cache, std::int64_t id, std::int64_t updated_at,
+                                            int segments, const char* state = "building") {
+  manifest::Rendition rendition;
   rendition.name = "240p";
-  for (int i = 0; i < segments; ++i) rendition.segments.push_back({i, i * 90000, 90000, 100, "ab"});
-  row.renditions.push_back(rendition);
-  return row;
+  for (int i = 0; i < segments; ++i) rendition.segments.push_back({i * 90000, 90000, "ab"});
+  manifest::Version version;
+  version.renditions.push_back(rendition);
+  return cache.insert({id, state, updated_at}, std::move(version));
 }
 
 TEST(VersionCache, HitOnlyWhileTheStampIsUnchanged) {
   VersionCache cache(1000);
-  cache.insert(version(1, 100, 3), {});
+  insert(cache, 1, 100, 3);
   EXPECT_NE(cache.find({1, "building", 100}), nullptr);
   EXPECT_EQ(cache.find({1, "building", 101}), nullptr);  // a segment landed since
   EXPECT_EQ(cache.find({1, "complete", 100}), nullptr);
   EXPECT_EQ(cache.find({2, "building", 100}), nullptr);
-  cache.insert(version(1, 101, 4), {});
+  insert(cache, 1, 101, 4);
   EXPECT_EQ(cache.find({1, "building", 100}), nullptr);  // replaced
   ASSERT_NE(cache.find({1, "building", 101}), nullptr);
-  EXPECT_EQ(cache.find({1, "building", 101})->row.renditions[0].segments.size(), 4u);
+  EXPECT_EQ(cache.find({1, "building", 101})->version.renditions[0].segments.size(), 4u);
 }
 
 TEST(VersionCache, EvictsLeastRecentlyUsedBeyondTheSegmentBound) {
   VersionCache cache(10);
-  cache.insert(version(1, 1, 4), {});
-  cache.insert(version(2, 1, 4), {});
+  insert(cache, 1, 1, 4);
+  insert(cache, 2, 1, 4);
   EXPECT_NE(cache.find({1, "building", 1}), nullptr);  // 1 is now the most recently used
-  cache.insert(version(3, 1, 4), {});                 // 12 > 10: the least recent (2) goes
+  insert(cache, 3, 1, 4);                 // 12 > 10: the least recent (2) goes
   EXPECT_NE(cache.find({1, "building", 1}), nullptr);
   EXPECT_EQ(cache.find({2, "building", 1}), nullptr);
   EXPECT_NE(cache.find({3, "building", 1}), nullptr);
   // One version larger than the bound is still kept (alone): it is being played.
-  cache.insert(version(4, 1, 50), {});
+  insert(cache, 4, 1, 50);
   EXPECT_NE(cache.find({4, "building", 1}), nullptr);
   EXPECT_EQ(cache.find({1, "building", 1}), nullptr);
 }
 
 TEST(VersionCache, ManifestIsRenderedOnceAndFailuresAreNotKept) {
   VersionCache cache(100);
-  auto cached = cache.insert(version(1, 1, 1), {});
+  auto cached = insert(cache, 1, 1, 1);
   int renders = 0;
   auto render = [&]() -> Result<std::string> {
     ++renders;

@@ -15,12 +15,14 @@
 //
 // Env: CINEVAULT_BINARY (the daemon), CINEVAULT_TEST_TMP (scratch directory).
 // Every daemon started here is stopped; each must exit 0 on SIGTERM (ASan leak check).
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+
+import { check, Daemon, sleep, TestFailure } from './daemon.mjs';
 
 let tus;
 try {
@@ -40,25 +42,10 @@ if (!BINARY) {
   process.exit(2);
 }
 
-class TestFailure extends Error {}
-
-// Whatever happens, no daemon started here outlives this process.
-const liveDaemons = new Set();
-process.on('exit', () => {
-  for (const daemon of liveDaemons) daemon.proc.kill('SIGKILL');
-});
-
-function check(condition, message) {
-  if (!condition) throw new TestFailure(message);
-}
-
 function sha256File(file) {
   return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 }
 
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 // A few seconds of 320x180 H.264 + AAC; the noise keeps x264 near 4 Mb/s, so the file is
 // a few MB and an upload in 256 KiB chunks has many PATCHes to interrupt.
@@ -72,59 +59,14 @@ function makeClip(file, frequency) {
   return file;
 }
 
-// One daemon process on 127.0.0.1 with a port the kernel picked.
-class Daemon {
+// The shared test daemon (its port is kept across restarts), with the tus endpoint.
+class TusDaemon extends Daemon {
   constructor(dataDir) {
-    this.dataDir = dataDir;
-    this.logPath = `${dataDir}.log`;
-    this.proc = null;
-    this.port = null;
-    this.log = '';
+    super(BINARY, dataDir, ['--log-level', 'info']);
   }
 
-  async start() {
-    this.log = '';
-    const logFile = fs.openSync(this.logPath, 'a');
-    this.proc = spawn(BINARY, ['serve', '--data', this.dataDir, '--listen', '127.0.0.1:0', '--log-level', 'info'],
-      { stdio: ['ignore', 'pipe', 'pipe'] });
-    const onData = (chunk) => {
-      this.log += chunk.toString();
-      fs.writeSync(logFile, chunk);
-    };
-    this.proc.stdout.on('data', onData);
-    this.proc.stderr.on('data', onData);
-    liveDaemons.add(this);
-    this.exited = new Promise((resolve) => this.proc.on('exit', (code, signal) => {
-      liveDaemons.delete(this);
-      fs.closeSync(logFile);
-      resolve({ code, signal });
-    }));
-    this.exitStatus = null;
-    this.exited.then((status) => { this.exitStatus = status; });
-    const deadline = Date.now() + 30000;
-    while (Date.now() < deadline) {
-      const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(this.log);
-      if (match) {
-        this.port = Number(match[1]);
-        this.key = fs.readFileSync(path.join(this.dataDir, 'admin.key'), 'utf8').trim();
-        return this;
-      }
-      if (this.exitStatus) throw new TestFailure(`daemon exited early (${JSON.stringify(this.exitStatus)}):\n${this.log}`);
-      await sleep(50);
-    }
-    throw new TestFailure(`daemon did not say where it listens within 30 s:\n${this.log}`);
-  }
-
-  get base() { return `http://127.0.0.1:${this.port}`; }
   get endpoint() { return `${this.base}/api/v1/uploads`; }
-  get running() { return this.proc !== null && this.exitStatus === null; }
-
-  async fetchJson(urlPath) {
-    const response = await fetch(this.base + urlPath);
-    const text = await response.text();
-    check(response.ok, `GET ${urlPath}: ${response.status} ${text}`);
-    return JSON.parse(text);
-  }
+  get running() { return Boolean(this.proc) && this.exitStatus === null; }
 
   async head(uploadUrl) {
     const response = await fetch(uploadUrl, { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0' } });
@@ -134,21 +76,6 @@ class Daemon {
 
   objectPath(sha256) {
     return path.join(this.dataDir, 'objects', sha256.slice(0, 2), sha256.slice(2, 4), sha256);
-  }
-
-  kill9() {
-    this.proc.kill('SIGKILL');
-    return this.exited;
-  }
-
-  // SIGTERM, then the exit status must be 0: a clean drain, LeakSanitizer included.
-  async stop() {
-    if (!this.running) return;
-    this.proc.kill('SIGTERM');
-    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 60000);
-    const { code, signal } = await this.exited;
-    clearTimeout(timer);
-    check(code === 0, `daemon exited with code ${code} signal ${signal} on SIGTERM; log tail:\n${this.log.slice(-4000)}`);
   }
 }
 
@@ -190,7 +117,7 @@ function requestLog() {
 // The upload became a video: in the library with its title, its source object byte-exact.
 async function checkStored(daemon, file, title) {
   const want = sha256File(file);
-  const { videos } = await daemon.fetchJson('/api/v1/videos?limit=200');
+  const { videos } = await daemon.getJson('/api/v1/videos?limit=200');
   const video = videos.find((v) => v.title === title);
   check(video, `no video titled '${title}' in GET /api/v1/videos: ${JSON.stringify(videos.map((v) => v.title))}`);
   check(video.source.sha256 === want, `video '${title}' source.sha256 ${video.source.sha256}, file has ${want}`);
@@ -319,7 +246,7 @@ class KillMidPatchHttpStack {
 async function caseKillAndResume(dir) {
   const file = makeClip(path.join(dir, 'killed.mp4'), 500);
   const size = fs.statSync(file).size;
-  const daemon = await new Daemon(path.join(dir, 'data-kill')).start();
+  const daemon = await new TusDaemon(path.join(dir, 'data-kill')).start();
   try {
     let acknowledged = 0;
     let upload = null;
@@ -339,6 +266,7 @@ async function caseKillAndResume(dir) {
 
     // Same data directory, new port: the URL is rewritten to it. The acknowledged offset
     // survived; the half PATCH that was in flight did not count.
+    daemon.port = 0;  // a new port, as after a reboot: the client must follow the new address
     await daemon.start();
     const newUrl = upload.url.replace(/^http:\/\/127\.0\.0\.1:\d+/, daemon.base);
     const offset = await daemon.head(newUrl);
@@ -435,7 +363,7 @@ async function main() {
       if (tail) console.error(`  daemon log tail:\n  ${tail}`);
     }
   };
-  const daemon = await new Daemon(path.join(dir, 'data')).start();
+  const daemon = await new TusDaemon(path.join(dir, 'data')).start();
   try {
     await run('a1. plain upload, 256 KiB chunks from an fs stream', () => casePlainChunked(daemon, dir));
     await run('a2. plain upload, default chunk size from a Buffer', () => casePlainWhole(daemon, dir));

@@ -30,9 +30,28 @@ export async function api(path, options = {}) {
   return text ? JSON.parse(text) : null;
 }
 
-// Asks for the API key in the page's <dialog id="key-dialog">; resolves true when one was saved.
+// The key dialog, made once per page.
+function keyDialog() {
+  let dialog = document.getElementById('key-dialog');
+  if (dialog) return dialog;
+  const code = (text) => el('code', { text });
+  dialog = el('dialog', { id: 'key-dialog' },
+    el('form', { method: 'dialog' },
+      el('h2', { text: 'API key' }),
+      el('p', { class: 'reason' }),
+      el('p', { class: 'hint' }, 'Uploading and editing need a key: ', code('cat data/admin.key'),
+        ' on the server, or ', code('cinevault keys create NAME'), '. It is kept in this browser only.'),
+      el('label', { for: 'key-input', text: 'Key' }),
+      el('input', { id: 'key-input', type: 'password', autocomplete: 'off' }),
+      el('div', { class: 'actions' }, el('button', { value: 'cancel', text: 'Cancel' }),
+        el('button', { value: 'save', class: 'primary', text: 'Save' }))));
+  document.body.append(dialog);
+  return dialog;
+}
+
+// Asks for the API key; resolves true when one was saved.
 export function askForKey(reason = '') {
-  const dialog = document.getElementById('key-dialog');
+  const dialog = keyDialog();
   const input = dialog.querySelector('input');
   dialog.querySelector('.reason').textContent = reason;
   input.value = getKey();
