@@ -1,12 +1,13 @@
-// End-to-end: real players (hls.js and dash.js in headless Debian Chromium, driven by
-// playwright-core) play what a real cinevault daemon publishes.
+// End-to-end: real players (hls.js, dash.js and Shaka, which plays both HLS and DASH, in
+// headless Debian Chromium, driven by playwright-core) play what a real cinevault daemon
+// publishes. The kinds: hls (hls.js), dash (dash.js), shaka-hls and shaka-dash.
 //
 // Cases:
 //   a. progressive: a 40 s clip is uploaded (x264 ultrafast); as soon as master.m3u8
-//      answers 200 — while the job is still running (checked via /api/v1/jobs) — hls.js
-//      and dash.js start playing, then play on (at 4x) across the switch to VOD up to
+//      answers 200 — while the job is still running (checked via /api/v1/jobs) — every
+//      kind starts playing, then play on (at 4x) across the switch to VOD up to
 //      'ended' at 40 s, with no fatal error;
-//   b. complete: a 12 s clip, once its job is done, plays in hls.js and in dash.js:
+//   b. complete: a 12 s clip, once its job is done, plays in every kind:
 //      currentTime passes 2 s, a seek to 8 s lands within 1 s after 'seeked' and playback
 //      still advances, no fatal player error.
 // The page (player.html) and the player scripts come from a small HTTP server on another
@@ -45,6 +46,7 @@ if (!fs.existsSync(CHROMIUM)) {
   process.exit(2);
 }
 
+const KINDS = ['hls', 'dash', 'shaka-hls', 'shaka-dash'];
 const t0 = Date.now();
 const log = (text) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${text}`);
 
@@ -104,6 +106,7 @@ function startPageServer() {
     '/player.html': [path.join(HERE, 'player.html'), 'text/html'],
     '/hls.min.js': [path.join(HERE, 'node_modules/hls.js/dist/hls.min.js'), 'text/javascript'],
     '/dash.all.min.js': [path.join(HERE, 'node_modules/dashjs/dist/modern/umd/dash.all.min.js'), 'text/javascript'],
+    '/shaka-player.compiled.js': [path.join(HERE, 'node_modules/shaka-player/dist/shaka-player.compiled.js'), 'text/javascript'],
   };
   for (const [file] of Object.values(files)) check(fs.existsSync(file), `missing ${file} (run 'npm ci' in tests/e2e)`);
   const server = http.createServer((req, res) => {
@@ -190,13 +193,11 @@ async function progressive(context, pageBase, daemon, id) {
   const mpdStatus = (await fetch(`${daemon.base}/videos/${id}/manifest.mpd`)).status;
   check(mpdStatus === 200, `progressive: manifest.mpd answered ${mpdStatus} while master.m3u8 answered 200`);
 
-  // Both players start while the job runs, then play on through the moment the manifests
+  // Every player starts while the job runs, then plays on through the moment the manifests
   // become VOD (the MPD flips from dynamic to static) to 'ended' at the clip's end. At 4x
   // speed: the 40 s clip takes 10 s to watch.
-  const pages = {
-    hls: await openPlayer(context, pageBase, daemon, id, 'hls'),
-    dash: await openPlayer(context, pageBase, daemon, id, 'dash'),
-  };
+  const pages = {};
+  for (const kind of KINDS) pages[kind] = await openPlayer(context, pageBase, daemon, id, kind);
   try {
     const results = await Promise.allSettled(Object.entries(pages).map(async ([kind, page]) => {
       const started = await waitFor(page, `${kind} progressive: first frames`, (s) => s.currentTime > 0.5, 30000);
@@ -248,7 +249,7 @@ try {
 
   await daemon.waitDone(shortId, 90000);
   log(`12 s clip ${shortId} complete`);
-  for (const kind of ['hls', 'dash']) {
+  for (const kind of KINDS) {
     try {
       await playAndSeek(browser, pageBase, daemon, shortId, kind);
     } catch (error) {
@@ -275,4 +276,4 @@ if (failures.length) {
   for (const failure of failures) console.error(`  - ${failure}`);
   process.exit(1);
 }
-console.log(`\nOK playback: hls.js and dash.js progressive (start while transcoding, play to the end) and complete (play, seek) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+console.log(`\nOK playback: hls.js, dash.js, Shaka (HLS and DASH) progressive (start while transcoding, play to the end) and complete (play, seek) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
