@@ -85,10 +85,9 @@ void set_cors(http::Response& response) {
 
 http::Response object_response(ApiContext& context, const http::RequestContext& request, const std::string& sha256,
                                const char* content_type) {
-  auto file = File::open_read(context.store.path_of(sha256));
-  if (!file) return http::error_response({ErrorCode::not_found, "no such object"});
-  auto size = file->size();
-  if (!size) return http::error_response(size.error());
+  auto object = context.store.open(sha256);
+  if (!object) return http::error_response(object.error());
+  const std::uint64_t size = (*object)->size;
 
   const std::string etag = "\"" + sha256 + "\"";
   auto set_common = [&](auto& message) {
@@ -107,25 +106,25 @@ http::Response object_response(ApiContext& context, const http::RequestContext& 
   }
   RangeRequest range;
   std::string_view if_range = request.header_value(field::field::if_range);
-  if (if_range.empty() || if_range == etag) range = parse_range(request.header_value(field::field::range), *size);
+  if (if_range.empty() || if_range == etag) range = parse_range(request.header_value(field::field::range), size);
   if (range.unsatisfiable) {
     auto response = http::error_response({ErrorCode::invalid_argument, "the range is outside the object"});
     response.result(416);
-    response.set(field::field::content_range, "bytes */" + std::to_string(*size));
+    response.set(field::field::content_range, "bytes */" + std::to_string(size));
     return response;
   }
   http::FileResponse response;
   set_common(response);
-  response.body().file = std::move(*file);
+  response.body().file = std::shared_ptr<const File>(*object, &(*object)->file);
   if (range.range) {
     response.result(206);
     response.body().offset = range.range->first;
     response.body().length = range.range->last - range.range->first + 1;
     response.set(field::field::content_range, "bytes " + std::to_string(range.range->first) + "-" +
-                                                  std::to_string(range.range->last) + "/" + std::to_string(*size));
+                                                  std::to_string(range.range->last) + "/" + std::to_string(size));
   } else {
     response.result(200);
-    response.body().length = *size;
+    response.body().length = size;
   }
   response.content_length(response.body().length);
   return response;
@@ -134,7 +133,7 @@ http::Response object_response(ApiContext& context, const http::RequestContext& 
 void add_object_routes(ApiContext& context, std::vector<http::Route>& routes) {
   http::Route get{http::Verb::get, "/objects/{}",
                   [&context](http::RequestContext& request) { return serve_object(context, request); }};
-  get.blocking = false;  // open + fstat: no database, nothing to wait for
+  get.blocking = false;  // an open file from the store's cache, or open + fstat: no database
   get.decorate = set_cors;
   routes.push_back(std::move(get));
   // CORS preflight for players on other origins (Range is not always a simple header).

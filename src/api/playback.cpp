@@ -51,6 +51,11 @@ std::optional<int> parse_version(std::string_view text) {
   return number;
 }
 
+// "<video id>/" names a video's published version, "<video id>/v<n>" one of its versions.
+std::string version_name(const std::string& video_id, std::string_view number) {
+  return video_id + "/" + std::string(number);
+}
+
 // The published version (number empty) or version "v{n}" of the video, from the cache when
 // its stamp is unchanged.
 Result<std::shared_ptr<const CachedVersion>> find_version(ApiContext& context, VersionCache& cache,
@@ -60,6 +65,8 @@ Result<std::shared_ptr<const CachedVersion>> find_version(ApiContext& context, V
     n = parse_version(number);
     if (!n) return fail(ErrorCode::not_found, "no such version");
   }
+  // Read before the database: a write while we read makes what we remember stale at once.
+  const std::uint64_t generation = context.database.generation();
   TRY(auto stamp, context.database.read([&](db::Connection& c) {
     return n ? db::version_stamp(c, video_id, *n) : db::published_version_stamp(c, video_id);
   }));
@@ -67,12 +74,16 @@ Result<std::shared_ptr<const CachedVersion>> find_version(ApiContext& context, V
     if (n) return fail(ErrorCode::not_found, "no such version");
     return fail(ErrorCode::not_found, "the video is not playable yet (or does not exist)");
   }
-  if (auto hit = cache.find(*stamp)) return hit;
-  TRY(auto row, context.database.read([&](db::Connection& c) { return db::load_version(c, stamp->id); }));
-  if (!row) return fail(ErrorCode::not_found, "no such version");
-  // Keyed by what was read: the row may be newer than the stamp asked a moment before.
-  db::VersionStamp read{row->id, row->state, row->updated_at_ms};
-  return cache.insert(std::move(read), to_manifest(*row));
+  auto found = cache.find(*stamp);
+  if (!found) {
+    TRY(auto row, context.database.read([&](db::Connection& c) { return db::load_version(c, stamp->id); }));
+    if (!row) return fail(ErrorCode::not_found, "no such version");
+    // Keyed by what was read: the row may be newer than the stamp asked a moment before.
+    db::VersionStamp read{row->id, row->state, row->updated_at_ms};
+    found = cache.insert(std::move(read), to_manifest(*row));
+  }
+  cache.name(version_name(video_id, number), found->stamp.id, generation);
+  return found;
 }
 
 // Manifests change while a version grows: a short cache, and an ETag so that a poll costs little.
@@ -116,14 +127,8 @@ std::optional<std::string> playlist_rendition(const std::string& name) {
 }
 
 // /videos/{id}/master.m3u8, /videos/{id}/manifest.mpd, /videos/{id}/{rendition}.m3u8
-http::Response video_manifest(ApiContext& context, VersionCache& cache, http::RequestContext& request) {
+http::Response video_manifest(const CachedVersion& version, const http::RequestContext& request) {
   const std::string& name = request.params[1];
-  auto rendition = playlist_rendition(name);
-  if (name != "master.m3u8" && name != "manifest.mpd" && !rendition)
-    return http::error_response({ErrorCode::not_found, "no such manifest"});
-  auto found = find_version(context, cache, request.params[0], "");
-  if (!found) return http::error_response(found.error());
-  const CachedVersion& version = **found;
   bool complete = version.complete();
   if (name == "master.m3u8")
     return manifest_response(request, version.manifest(name, [&] { return manifest::hls_master(version.version, {}); }),
@@ -131,19 +136,18 @@ http::Response video_manifest(ApiContext& context, VersionCache& cache, http::Re
   if (name == "manifest.mpd")
     return manifest_response(request, version.manifest(name, [&] { return manifest::dash_mpd(version.version, {}); }),
                              kDashType, complete);
+  auto rendition = playlist_rendition(name);
+  if (!rendition) return http::error_response({ErrorCode::not_found, "no such manifest"});
   return manifest_response(
       request, version.manifest(name, [&] { return manifest::hls_media(version.version, *rendition, {}); }), kHlsType,
       complete);
 }
 
 // /videos/{id}/v{n}/{rendition}.m3u8: a media playlist of one version (what the master lists).
-http::Response version_playlist(ApiContext& context, VersionCache& cache, http::RequestContext& request) {
+http::Response version_playlist(const CachedVersion& version, const http::RequestContext& request) {
   const std::string& name = request.params[2];
   auto rendition = playlist_rendition(name);
   if (!rendition) return http::error_response({ErrorCode::not_found, "no such playlist"});
-  auto found = find_version(context, cache, request.params[0], request.params[1]);
-  if (!found) return http::error_response(found.error());
-  const CachedVersion& version = **found;
   return manifest_response(
       request, version.manifest(name, [&] { return manifest::hls_media(version.version, *rendition, {}); }), kHlsType,
       version.complete());
@@ -151,10 +155,8 @@ http::Response version_playlist(ApiContext& context, VersionCache& cache, http::
 
 // /videos/{id}/v{n}/{rendition}/init.mp4 and /{time}.m4s: the DASH SegmentTemplate's URLs,
 // served from the stored objects. Immutable, like /objects/.
-http::Response version_segment(ApiContext& context, VersionCache& cache, http::RequestContext& request) {
-  auto found = find_version(context, cache, request.params[0], request.params[1]);
-  if (!found) return http::error_response(found.error());
-  const manifest::Version& version = (*found)->version;
+http::Response version_segment(ApiContext& context, const CachedVersion& cached, const http::RequestContext& request) {
+  const manifest::Version& version = cached.version;
   const manifest::Rendition* rendition = nullptr;
   for (auto& r : version.renditions)
     if (r.name == request.params[2]) rendition = &r;
@@ -180,15 +182,33 @@ http::Response version_segment(ApiContext& context, VersionCache& cache, http::R
 void add_playback_routes(ApiContext& context, std::vector<http::Route>& routes) {
   // Up to 200,000 segments (about 25 MB): thousands of short videos, or a few hundred films.
   auto cache = std::make_shared<VersionCache>(200000);
-  auto add = [&](std::string pattern, http::Response (*serve)(ApiContext&, VersionCache&, http::RequestContext&)) {
+  // Each route answers from the version its path names: params[0] is the video, and
+  // params[version_param] the version ("v3"), or there is none (the published version).
+  using Answer = std::function<http::Response(const CachedVersion&, const http::RequestContext&)>;
+  auto add = [&](std::string pattern, int version_param, Answer answer) {
+    auto number = [version_param](const http::RequestContext& request) -> std::string_view {
+      return version_param > 0 ? std::string_view(request.params[version_param]) : std::string_view();
+    };
     http::Route route{http::Verb::get, std::move(pattern),
-                      [&context, cache, serve](http::RequestContext& request) { return serve(context, *cache, request); }};
+                      [&context, cache, number, answer](http::RequestContext& request) -> http::Response {
+                        auto found = find_version(context, *cache, request.params[0], number(request));
+                        if (!found) return http::error_response(found.error());
+                        return answer(**found, request);
+                      }};
+    // Nothing written since the version was last looked up: answer from memory.
+    route.fast = [&context, cache, number, answer](http::RequestContext& request) -> std::optional<http::Response> {
+      auto version = cache->find_named(version_name(request.params[0], number(request)), context.database.generation());
+      if (!version) return std::nullopt;
+      return answer(*version, request);
+    };
     route.decorate = set_cors;
     routes.push_back(std::move(route));
   };
-  add("/videos/{}/{}", &video_manifest);
-  add("/videos/{}/{}/{}", &version_playlist);
-  add("/videos/{}/{}/{}/{}", &version_segment);
+  add("/videos/{}/{}", 0, &video_manifest);
+  add("/videos/{}/{}/{}", 1, &version_playlist);
+  add("/videos/{}/{}/{}/{}", 1, [&context](const CachedVersion& version, const http::RequestContext& request) {
+    return version_segment(context, version, request);
+  });
 
   // UTCTiming of dynamic MPDs (urn:mpeg:dash:utc:http-iso:2014).
   http::Route time{http::Verb::get, "/api/v1/time", [](http::RequestContext&) -> http::Response {

@@ -3,6 +3,9 @@
 #include "cinevault/core/hash.hpp"
 
 namespace cinevault::api {
+namespace {
+constexpr std::size_t kMaxNames = 100000;
+}
 
 Result<std::shared_ptr<const RenderedManifest>> CachedVersion::manifest(
     const std::string& name, const std::function<Result<std::string>()>& render) const {
@@ -47,6 +50,23 @@ std::shared_ptr<const CachedVersion> VersionCache::insert(db::VersionStamp stamp
     recency_.pop_back();
   }
   return cached;
+}
+
+void VersionCache::name(const std::string& name, std::int64_t version_id, std::uint64_t generation) {
+  std::lock_guard lock(mutex_);
+  // Names go stale at the next write anyway: dropping them all bounds the map.
+  if (names_.size() >= kMaxNames) names_.clear();
+  names_[name] = Naming{version_id, generation};
+}
+
+std::shared_ptr<const CachedVersion> VersionCache::find_named(const std::string& name, std::uint64_t generation) {
+  std::lock_guard lock(mutex_);
+  auto named = names_.find(name);
+  if (named == names_.end() || named->second.generation != generation) return nullptr;
+  auto it = entries_.find(named->second.version_id);
+  if (it == entries_.end()) return nullptr;
+  recency_.splice(recency_.begin(), recency_, it->second.recency);
+  return it->second.version;
 }
 
 }  // namespace cinevault::api

@@ -50,6 +50,13 @@ class VersionCache {
   // beyond the bound.
   std::shared_ptr<const CachedVersion> insert(db::VersionStamp stamp, manifest::Version version);
 
+  // Names a cached version as what `name` ("<video id>/" for the published version,
+  // "<video id>/v<n>" for a numbered one) was when the database was at `generation`.
+  void name(const std::string& name, std::int64_t version_id, std::uint64_t generation);
+  // The version `name` was named for, while the database is still at that generation: no
+  // write since, so it is still that version, unchanged. nullptr otherwise.
+  std::shared_ptr<const CachedVersion> find_named(const std::string& name, std::uint64_t generation);
+
  private:
   struct Entry {
     std::shared_ptr<const CachedVersion> version;
@@ -59,6 +66,11 @@ class VersionCache {
   std::mutex mutex_;
   std::unordered_map<std::int64_t, Entry> entries_;  // by version id
   std::list<std::int64_t> recency_;                  // most recently used first
+  struct Naming {
+    std::int64_t version_id = 0;
+    std::uint64_t generation = 0;
+  };
+  std::unordered_map<std::string, Naming> names_;
   std::size_t segments_ = 0;
   std::size_t max_segments_;
 };

@@ -82,7 +82,7 @@ Result<std::size_t> File::read_some(void* data, std::size_t size) {
   }
 }
 
-Result<std::size_t> File::pread_some(void* data, std::size_t size, std::uint64_t offset) {
+Result<std::size_t> File::pread_some(void* data, std::size_t size, std::uint64_t offset) const {
   for (;;) {
     ssize_t n = ::pread(fd_, data, size, static_cast<off_t>(offset));
     if (n >= 0) return static_cast<std::size_t>(n);

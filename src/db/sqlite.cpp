@@ -2,35 +2,55 @@
 
 #include <sqlite3.h>
 
+#include <utility>
+
 namespace cinevault::db {
+namespace {
+constexpr std::size_t kMaxCachedStatements = 128;
+}
 
 void SqliteCloser::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
 void StatementFinalizer::operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
 
+Statement::Statement(Statement&& other) noexcept
+    : owned_(std::move(other.owned_)),
+      cached_(std::exchange(other.cached_, nullptr)),
+      stmt_(std::exchange(other.stmt_, nullptr)),
+      bind_failed_(other.bind_failed_) {}
+
+Statement::~Statement() {
+  if (cached_ == nullptr) return;
+  // Reset ends the statement's read of the database: a lent statement left mid-way would
+  // keep its connection on an old snapshot.
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  cached_->in_use = false;
+}
+
 Statement& Statement::bind(int index, std::int64_t value) {
-  bind_failed_ |= sqlite3_bind_int64(stmt_.get(), index, value) != SQLITE_OK;
+  bind_failed_ |= sqlite3_bind_int64(stmt_, index, value) != SQLITE_OK;
   return *this;
 }
 Statement& Statement::bind(int index, double value) {
-  bind_failed_ |= sqlite3_bind_double(stmt_.get(), index, value) != SQLITE_OK;
+  bind_failed_ |= sqlite3_bind_double(stmt_, index, value) != SQLITE_OK;
   return *this;
 }
 Statement& Statement::bind(int index, std::string_view value) {
-  bind_failed_ |= sqlite3_bind_text64(stmt_.get(), index, value.data(), value.size(), SQLITE_TRANSIENT,
+  bind_failed_ |= sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT,
                                       SQLITE_UTF8) != SQLITE_OK;
   return *this;
 }
 Statement& Statement::bind_null(int index) {
-  bind_failed_ |= sqlite3_bind_null(stmt_.get(), index) != SQLITE_OK;
+  bind_failed_ |= sqlite3_bind_null(stmt_, index) != SQLITE_OK;
   return *this;
 }
 
 Result<bool> Statement::step() {
   if (bind_failed_) return fail(ErrorCode::database, "binding a parameter failed");
-  int rc = sqlite3_step(stmt_.get());
+  int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  sqlite3* db = sqlite3_db_handle(stmt_.get());
+  sqlite3* db = sqlite3_db_handle(stmt_);
   ErrorCode code = (rc & 0xff) == SQLITE_CONSTRAINT ? ErrorCode::conflict : ErrorCode::database;
   return fail(code, std::string("sqlite: ") + sqlite3_errmsg(db));
 }
@@ -42,17 +62,17 @@ Result<void> Statement::run() {
 }
 
 Result<void> Statement::reset() {
-  sqlite3_reset(stmt_.get());
-  sqlite3_clear_bindings(stmt_.get());
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
   return {};
 }
 
-bool Statement::is_null(int column) const { return sqlite3_column_type(stmt_.get(), column) == SQLITE_NULL; }
-std::int64_t Statement::int64(int column) const { return sqlite3_column_int64(stmt_.get(), column); }
-double Statement::real(int column) const { return sqlite3_column_double(stmt_.get(), column); }
+bool Statement::is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+std::int64_t Statement::int64(int column) const { return sqlite3_column_int64(stmt_, column); }
+double Statement::real(int column) const { return sqlite3_column_double(stmt_, column); }
 std::string Statement::text(int column) const {
-  auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_.get(), column));
-  return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_.get(), column))) : std::string();
+  auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+  return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column))) : std::string();
 }
 std::optional<std::string> Statement::optional_text(int column) const {
   if (is_null(column)) return std::nullopt;
@@ -80,11 +100,29 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, bo
   return connection;
 }
 
-Result<Statement> Connection::prepare(std::string_view sql) {
+Result<StatementPtr> Connection::compile(std::string_view sql, unsigned flags) {
   sqlite3_stmt* raw = nullptr;
-  if (sqlite3_prepare_v2(db_.get(), sql.data(), static_cast<int>(sql.size()), &raw, nullptr) != SQLITE_OK)
+  if (sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()), flags, &raw, nullptr) != SQLITE_OK)
     return tl::unexpected(error("prepare '" + std::string(sql.substr(0, 60)) + "'"));
-  return Statement(StatementPtr(raw));
+  return StatementPtr(raw);
+}
+
+Result<Statement> Connection::prepare(std::string_view sql) {
+  if (auto found = statements_.find(sql); found != statements_.end()) {
+    if (!found->second->in_use) return Statement(*found->second);
+    TRY(auto stmt, compile(sql, 0));  // the same query nested in itself: a second copy
+    return Statement(std::move(stmt));
+  }
+  if (statements_.size() >= kMaxCachedStatements) {
+    TRY(auto stmt, compile(sql, 0));
+    return Statement(std::move(stmt));
+  }
+  TRY(auto stmt, compile(sql, SQLITE_PREPARE_PERSISTENT));
+  auto cached = std::make_unique<CachedStatement>();
+  cached->stmt = std::move(stmt);
+  CachedStatement& entry = *cached;
+  statements_.emplace(std::string(sql), std::move(cached));
+  return Statement(entry);
 }
 
 Result<void> Connection::exec(const std::string& sql) {

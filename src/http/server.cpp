@@ -320,6 +320,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void run_handler() {
+    if (route_->fast) {
+      if (auto answer = route_->fast(ctx_)) return send(std::move(*answer));
+    }
     if (!route_->blocking) return send(route_->handler(ctx_));
     run_blocking([self = shared_from_this()] { return self->route_->handler(self->ctx_); },
                  [self = shared_from_this()](Response response) { self->send(std::move(response)); });
@@ -392,7 +395,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void pump_file() {
     if (write_timed_out_) return finish_file(beast::error::timeout);
     int socket = stream_.socket().native_handle();
-    int file = std::get<FileResponse>(*response_).body().file.fd();
+    int file = std::get<FileResponse>(*response_).body().file->fd();
     beast::error_code ec;
     stream_.socket().native_non_blocking(true, ec);
     if (ec) return finish_file(ec);

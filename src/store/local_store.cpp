@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <list>
 #include <mutex>
+#include <unordered_map>
 
 #include <spdlog/spdlog.h>
 
@@ -15,6 +17,56 @@ namespace cinevault::store {
 namespace {
 
 namespace fs = std::filesystem;
+
+// Open object files, least recently used dropped first beyond the capacity.
+class OpenFiles {
+ public:
+  explicit OpenFiles(std::size_t capacity) : capacity_(capacity) {}
+
+  std::shared_ptr<const ObjectFile> find(std::string_view sha256) {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(sha256);
+    if (it == entries_.end()) return nullptr;
+    recency_.splice(recency_.begin(), recency_, it->second.recency);
+    return it->second.file;
+  }
+
+  void insert(const std::string& sha256, std::shared_ptr<const ObjectFile> file) {
+    std::lock_guard lock(mutex_);
+    if (entries_.contains(sha256)) return;  // opened by two requests at once: keep the first
+    recency_.push_front(sha256);
+    entries_.emplace(sha256, Entry{std::move(file), recency_.begin()});
+    if (entries_.size() > capacity_) {
+      entries_.erase(recency_.back());
+      recency_.pop_back();
+    }
+  }
+
+  void forget(const std::string& sha256) {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(sha256);
+    if (it == entries_.end()) return;
+    recency_.erase(it->second.recency);
+    entries_.erase(it);
+  }
+
+ private:
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
+  };
+  struct Entry {
+    std::shared_ptr<const ObjectFile> file;  // a response being sent holds its own reference
+    std::list<std::string>::iterator recency;
+  };
+  std::mutex mutex_;
+  std::unordered_map<std::string, Entry, NameHash, std::equal_to<>> entries_;
+  std::list<std::string> recency_;  // most recently used first
+  std::size_t capacity_;
+};
+
+// Descriptors kept open: each costs a file table entry, and the service's limit is 65,536.
+constexpr std::size_t kOpenFilesKept = 1024;
 
 class LocalStore final : public ObjectStore {
  public:
@@ -32,6 +84,17 @@ class LocalStore final : public ObjectStore {
 
   fs::path path_of(std::string_view sha256) const override {
     return objects_ / sha256.substr(0, 2) / sha256.substr(2, 2) / sha256;
+  }
+
+  Result<std::shared_ptr<const ObjectFile>> open(std::string_view sha256) override {
+    if (auto cached = open_files_.find(sha256)) return cached;
+    auto file = File::open_read(path_of(sha256));
+    if (!file) return fail(ErrorCode::not_found, "no such object");
+    auto object = std::make_shared<ObjectFile>();
+    TRY(object->size, file->size());
+    object->file = std::move(*file);
+    open_files_.insert(std::string(sha256), object);
+    return object;
   }
 
   bool contains(std::string_view sha256) const override {
@@ -93,6 +156,7 @@ class LocalStore final : public ObjectStore {
       TRY(bool referenced, collector.is_referenced(name));
       if (referenced) continue;
       auto size = it->file_size(ec);
+      open_files_.forget(name);
       if (fs::remove(it->path(), ec)) {
         ++report.objects_removed;
         report.bytes_freed += size;
@@ -121,6 +185,7 @@ class LocalStore final : public ObjectStore {
   fs::path objects_;
   fs::path temp_;
   std::shared_mutex gc_mutex_;
+  OpenFiles open_files_{kOpenFilesKept};
 };
 
 }  // namespace

@@ -44,6 +44,22 @@ TEST(VersionCache, EvictsLeastRecentlyUsedBeyondTheSegmentBound) {
   EXPECT_EQ(cache.find({1, "building", 1}), nullptr);
 }
 
+TEST(VersionCache, NamedVersionIsFoundOnlyAtTheGenerationItWasNamedAt) {
+  VersionCache cache(10);
+  insert(cache, 1, 1, 4);
+  cache.name("video/", 1, 7);
+  ASSERT_NE(cache.find_named("video/", 7), nullptr);
+  EXPECT_EQ(cache.find_named("video/", 7)->stamp.id, 1);
+  EXPECT_EQ(cache.find_named("video/", 8), nullptr);  // something was written since
+  EXPECT_EQ(cache.find_named("video/v1", 7), nullptr);
+  EXPECT_EQ(cache.find_named("other/", 7), nullptr);
+  cache.name("video/", 1, 8);
+  EXPECT_NE(cache.find_named("video/", 8), nullptr);
+  // The named version evicted: the name finds nothing rather than something stale.
+  insert(cache, 2, 1, 8);
+  EXPECT_EQ(cache.find_named("video/", 8), nullptr);
+}
+
 TEST(VersionCache, ManifestIsRenderedOnceAndFailuresAreNotKept) {
   VersionCache cache(100);
   auto cached = insert(cache, 1, 1, 1);

@@ -197,6 +197,49 @@ TEST_F(DatabaseTest, ReplacedAndAbandonedVersionsGoAfterTheirGracePeriod) {
   EXPECT_FALSE(db_->read([&](Connection& c) { return load_version(c, "v", 3); }).value());
 }
 
+// Connections keep their prepared statements: a statement lent again must start afresh
+// (see new rows, have no old bindings), and the same query nested in itself must work.
+TEST_F(DatabaseTest, ReusedStatementsSeeNewRowsAndNest) {
+  constexpr const char* kCount = "SELECT count(*) FROM videos WHERE created_at >= ?";
+  auto count = [&](std::int64_t since) {
+    return db_->read([&](Connection& c) -> Result<std::int64_t> {
+      TRY(auto stmt, c.prepare(kCount));
+      stmt.bind(1, since);
+      TRY(bool row, stmt.step());
+      if (!row) return fail(ErrorCode::internal, "no row");
+      return stmt.int64(0);
+    });
+  };
+  add_video("a", 100);
+  // Every reader of the pool, left after one step of a scan.
+  for (int i = 0; i < 8; ++i) {
+    auto scanned = db_->read([&](Connection& c) -> Result<void> {
+      TRY(auto stmt, c.prepare("SELECT id FROM videos"));
+      TRY(bool row, stmt.step());
+      EXPECT_TRUE(row);
+      return {};
+    });
+    ASSERT_TRUE(scanned) << scanned.error().message;
+  }
+  add_video("b", 200);
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_EQ(count(0).value(), 2) << "a reused statement read an old snapshot";
+    EXPECT_EQ(count(150).value(), 1);
+  }
+  auto nested = db_->read([&](Connection& c) -> Result<std::int64_t> {
+    TRY(auto outer, c.prepare(kCount));
+    outer.bind(1, std::int64_t{0});
+    TRY(bool outer_row, outer.step());
+    TRY(auto inner, c.prepare(kCount));
+    inner.bind(1, std::int64_t{150});
+    TRY(bool inner_row, inner.step());
+    if (!outer_row || !inner_row) return fail(ErrorCode::internal, "no row");
+    return outer.int64(0) * 10 + inner.int64(0);
+  });
+  ASSERT_TRUE(nested) << nested.error().message;
+  EXPECT_EQ(*nested, 21);
+}
+
 TEST_F(DatabaseTest, ConcurrentWritersAndReadersFromManyThreads) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t)

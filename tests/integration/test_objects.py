@@ -1,5 +1,6 @@
 """GET/HEAD /objects/<sha256><ext>: immutable bytes with ETag, Range, 304 and CORS."""
 import hashlib
+import json
 import os
 import socket
 import struct
@@ -35,6 +36,27 @@ class ObjectTest(DaemonTestCase):
         # The extension only picks the Content-Type.
         status, headers, _ = self.daemon.request("GET", "/objects/%s.m4s" % self.sha)
         self.assertEqual((status, headers["content-type"]), (200, "video/iso.segment"))
+
+    def test_an_object_removed_by_gc_is_no_longer_served(self):
+        """The daemon keeps object files open between requests; garbage collection closes the ones it removes,
+        so a collected object is 404 at once, not served from a descriptor left open."""
+        content = os.urandom(50000)
+        digest = hashlib.sha256(content).hexdigest()
+        directory = os.path.join(self.daemon.data_dir, "objects", digest[:2], digest[2:4])
+        os.makedirs(directory, exist_ok=True)
+        with open(os.path.join(directory, digest), "wb") as f:
+            f.write(content)  # a file at its address that no row refers to: garbage
+        for _ in range(2):  # the second answer comes from the open file
+            status, _, body = self.daemon.request("GET", "/objects/%s.m4s" % digest)
+            self.assertEqual((status, body), (200, content))
+        status, _, body = self.daemon.request("POST", "/api/v1/admin/gc", headers=self.daemon.auth())
+        self.assertEqual(status, 200, body)
+        self.assertGreaterEqual(json.loads(body)["objects_removed"], 1, body)
+        status, _, _ = self.daemon.request("GET", "/objects/%s.m4s" % digest)
+        self.assertEqual(status, 404)
+        # The upload's own object, referenced, is still served.
+        status, _, body = self.daemon.request("GET", self.url)
+        self.assertEqual((status, hashlib.sha256(body).hexdigest()), (200, self.sha))
 
     def test_head_has_the_length_and_no_body(self):
         conn = self.daemon.connection()

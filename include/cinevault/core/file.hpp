@@ -37,7 +37,7 @@ class File {
   Result<void> write_all(const void* data, std::size_t size);
   Result<void> pwrite_all(const void* data, std::size_t size, std::uint64_t offset);
   Result<std::size_t> read_some(void* data, std::size_t size);
-  Result<std::size_t> pread_some(void* data, std::size_t size, std::uint64_t offset);
+  Result<std::size_t> pread_some(void* data, std::size_t size, std::uint64_t offset) const;
   Result<void> sync();  // fdatasync is not enough after size changes: fsync
   Result<void> truncate(std::uint64_t size);
   Result<std::uint64_t> size() const;

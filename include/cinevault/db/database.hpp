@@ -5,6 +5,7 @@
 // from any thread, including the transcode workers to come.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <filesystem>
 #include <functional>
@@ -40,6 +41,10 @@ class Database {
 
   int schema_version();
 
+  // Changes with every committed write. Whatever was read when it had a value is still
+  // true while it has that value: caches check it instead of asking the database again.
+  std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+
  private:
   struct ReaderLease {
     Database* owner;
@@ -59,6 +64,7 @@ class Database {
   std::mutex readers_mutex_;
   std::condition_variable reader_returned_;
   std::vector<std::unique_ptr<Connection>> readers_;
+  std::atomic<std::uint64_t> generation_{0};
 };
 
 template <typename T>
@@ -71,6 +77,7 @@ Result<T> Database::write(const std::function<Result<T>(Connection&)>& fn) {
     return result;
   }
   RETURN_IF_ERROR(commit());
+  generation_.fetch_add(1, std::memory_order_acq_rel);
   return result;
 }
 

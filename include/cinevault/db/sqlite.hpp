@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "cinevault/core/result.hpp"
 
@@ -23,10 +24,23 @@ struct StatementFinalizer {
 using SqlitePtr = std::unique_ptr<sqlite3, SqliteCloser>;
 using StatementPtr = std::unique_ptr<sqlite3_stmt, StatementFinalizer>;
 
-// A prepared statement. bind() indexes start at 1, column() indexes at 0, as in SQLite.
+// A statement a connection keeps prepared for the next call with the same SQL.
+struct CachedStatement {
+  StatementPtr stmt;
+  bool in_use = false;  // lent to a Statement
+};
+
+// A prepared statement, owned or lent by its connection's cache (then reset and given back
+// when it goes). bind() indexes start at 1, column() indexes at 0, as in SQLite.
 class Statement {
  public:
-  explicit Statement(StatementPtr stmt) : stmt_(std::move(stmt)) {}
+  explicit Statement(StatementPtr stmt) : owned_(std::move(stmt)), stmt_(owned_.get()) {}
+  explicit Statement(CachedStatement& cached) : cached_(&cached), stmt_(cached.stmt.get()) { cached.in_use = true; }
+  Statement(Statement&& other) noexcept;
+  Statement& operator=(Statement&&) = delete;
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  ~Statement();
 
   Statement& bind(int index, std::int64_t value);
   Statement& bind(int index, int value) { return bind(index, static_cast<std::int64_t>(value)); }
@@ -55,7 +69,9 @@ class Statement {
   std::optional<std::int64_t> optional_int64(int column) const;
 
  private:
-  StatementPtr stmt_;
+  StatementPtr owned_;
+  CachedStatement* cached_ = nullptr;
+  sqlite3_stmt* stmt_ = nullptr;
   bool bind_failed_ = false;
 };
 
@@ -64,14 +80,25 @@ class Connection {
   // Opens (creating if needed) with WAL, foreign keys and a busy timeout set.
   static Result<std::unique_ptr<Connection>> open(const std::string& path, bool read_only);
 
+  // Prepares sql, or lends the statement prepared for the same text before: parsing and
+  // planning a query costs more than running most of ours.
   Result<Statement> prepare(std::string_view sql);
   Result<void> exec(const std::string& sql);  // several statements, no results
   std::int64_t changes() const;
   Error error(const std::string& what) const;
 
  private:
+  struct SqlHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view sql) const { return std::hash<std::string_view>{}(sql); }
+  };
   explicit Connection(SqlitePtr db) : db_(std::move(db)) {}
+  Result<StatementPtr> compile(std::string_view sql, unsigned flags);
+
   SqlitePtr db_;
+  // Declared after db_: finalized before the connection closes. Bounded, since a few
+  // queries are built from their input (search words).
+  std::unordered_map<std::string, std::unique_ptr<CachedStatement>, SqlHash, std::equal_to<>> statements_;
 };
 
 }  // namespace cinevault::db

@@ -16,7 +16,7 @@ namespace cinevault::http {
 
 struct FileRangeBody {
   struct value_type {
-    File file;
+    std::shared_ptr<const File> file;  // shared: one open object file serves many responses
     std::uint64_t offset = 0;
     std::uint64_t length = 0;
   };
@@ -38,8 +38,8 @@ struct FileRangeBody {
       if (remaining_ == 0) return boost::none;
       if (!buffer_) buffer_ = std::make_unique<char[]>(kBlock);  // not while the response waits
       std::size_t want = remaining_ < kBlock ? static_cast<std::size_t>(remaining_) : kBlock;
-      // pread: the file offset is not shared state, so one open file could serve many requests.
-      auto got = const_cast<File&>(body_.file).pread_some(buffer_.get(), want, position_);
+      // pread: the file offset is not shared state, so one open file serves many requests.
+      auto got = body_.file->pread_some(buffer_.get(), want, position_);
       if (!got || *got == 0) {
         ec = boost::beast::http::error::short_read;  // the file shrank or failed under us
         return boost::none;

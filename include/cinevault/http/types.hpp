@@ -81,6 +81,9 @@ struct Route {
   std::uint64_t max_body_bytes = 0;  // text bodies; 0 means the configured JSON limit
   SinkFactory open_sink{};           // stream bodies
   bool blocking = true;              // run the handler on the blocking pool (disk, database)
+  // Tried first, on the I/O thread: an answer from memory when there is one (nullopt: run
+  // the handler). Spares the hop to the blocking pool and back.
+  std::function<std::optional<Response>(RequestContext&)> fast{};
   // Applied to every response of the route, refusals by the server included (protocol headers).
   std::function<void(Response&)> decorate{};
 };

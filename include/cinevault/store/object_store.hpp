@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cinevault/core/file.hpp"
 #include "cinevault/core/result.hpp"
 
 namespace cinevault::store {
@@ -35,6 +36,12 @@ struct GcReport {
   std::size_t temp_files_removed = 0;
 };
 
+// An object's file open for reading.
+struct ObjectFile {
+  File file;
+  std::uint64_t size = 0;
+};
+
 class ObjectStore {
  public:
   virtual ~ObjectStore() = default;
@@ -50,6 +57,11 @@ class ObjectStore {
   virtual bool contains(std::string_view sha256) const = 0;
   // Where the object's bytes are, for serving. The hash must be valid lowercase hex.
   virtual std::filesystem::path path_of(std::string_view sha256) const = 0;
+  // The object opened for serving (not_found if absent). Objects never change, so one
+  // descriptor is shared by every reader (reads and sendfile take explicit offsets), and the
+  // most recently used stay open for the next request, as nginx's open_file_cache does;
+  // collect_garbage() closes those of the objects it removes.
+  virtual Result<std::shared_ptr<const ObjectFile>> open(std::string_view sha256) = 0;
 
   // Held (shared) from a put until the database row that refers to the object is committed,
   // so that a collection running in between cannot take the object away.
