@@ -396,9 +396,11 @@ class Session : public std::enable_shared_from_this<Session> {
     if (write_timed_out_) return finish_file(beast::error::timeout);
     int socket = stream_.socket().native_handle();
     int file = std::get<FileResponse>(*response_).body().file->fd();
-    beast::error_code ec;
-    stream_.socket().native_non_blocking(true, ec);
-    if (ec) return finish_file(ec);
+    if (!stream_.socket().native_non_blocking()) {  // asio's own flag: set once, not an ioctl per call
+      beast::error_code ec;
+      stream_.socket().native_non_blocking(true, ec);
+      if (ec) return finish_file(ec);
+    }
     while (file_remaining_ > 0) {
       auto offset = static_cast<off_t>(file_position_);
       std::size_t want = file_remaining_ < kSendfileChunk ? static_cast<std::size_t>(file_remaining_) : kSendfileChunk;
@@ -575,6 +577,11 @@ class ServerImpl final : public Server {
         if (!acceptor_.is_open()) return;
         spdlog::warn("accept failed: {}", ec.message());
       } else {
+        // Each response is written whole (header and body at once, or header then
+        // sendfile): Nagle would only hold a response's last small packet back until the
+        // client's delayed ACK, about 40 ms later.
+        beast::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
         auto session = std::make_shared<Session>(std::move(socket), shared_);
         if (shared_->active_sessions.load() >= shared_->config.max_connections) {
           session->refuse_over_capacity();
