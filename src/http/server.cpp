@@ -1,5 +1,6 @@
 #include "cinevault/http/server.hpp"
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <limits>
@@ -8,6 +9,8 @@
 #include <thread>
 
 #include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <cerrno>
 
@@ -131,7 +134,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void read_idle() {
     if (shared_->draining.load()) return close();
     if (buffer_.size() > 0) return read_header();  // a pipelined request is already here
-    buffer_.shrink_to_fit();  // give back what the last request needed
+    // Give back what a large request needed; the usual small buffer is kept, since the read
+    // below needs one anyway.
+    if (buffer_.capacity() > kIdleReadChunk) buffer_.shrink_to_fit();
     stream_.expires_after(std::chrono::seconds(shared_->config.idle_timeout_s));
     stream_.async_read_some(buffer_.prepare(kIdleReadChunk),
                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
@@ -368,8 +373,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // A file body goes from the page cache to the socket with sendfile(2): no copy through
-  // user space. The header is written by Beast; the whole response is bounded by the write
-  // timeout, so a client that reads slowly is dropped rather than kept forever.
+  // user space. The whole response is bounded by the write timeout, so a client that reads
+  // slowly is dropped rather than kept forever.
   void send_file(FileResponse& message) {
     file_serializer_ = std::make_unique<beast_http::response_serializer<FileRangeBody>>(message);
     file_serializer_->split(true);
@@ -383,24 +388,58 @@ class Session : public std::enable_shared_from_this<Session> {
       self->stream_.socket().cancel(ignored);  // the pending wait ends with operation_aborted
       self->write_timed_out_ = true;
     });
+    beast::error_code ec;
+    if (!stream_.socket().native_non_blocking()) stream_.socket().native_non_blocking(true, ec);
+    if (ec) return finish_file(ec);
+    if (send_header_now(ec)) {
+      stream_.expires_never();  // write_deadline_ covers the body
+      return pump_file();
+    }
+    if (ec) return finish_file(ec);
+    // The socket is full (pipelined answers the client has not read yet): let Beast wait.
     beast_http::async_write_header(stream_, *file_serializer_,
                                    [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
                                      self->sent_ += bytes;
                                      if (ec) return self->finish_file(ec);
-                                     self->stream_.expires_never();  // write_deadline_ covers the body
+                                     self->stream_.expires_never();
                                      self->pump_file();
                                    });
+  }
+
+  // Writes the header with MSG_MORE, so that the kernel puts it in one packet with the start
+  // of the body rather than sending a packet of its own. False when the socket could not take
+  // all of it now (or on an error, in ec).
+  bool send_header_now(beast::error_code& ec) {
+    int socket = stream_.socket().native_handle();
+    while (!file_serializer_->is_header_done()) {
+      std::size_t written = 0;
+      bool would_block = false;
+      file_serializer_->next(ec, [&](beast::error_code& next_ec, const auto& buffers) {
+        std::array<iovec, 16> pieces{};
+        std::size_t count = 0;
+        for (auto buffer : beast::buffers_range_ref(buffers)) {
+          if (count == pieces.size()) break;
+          pieces[count++] = iovec{const_cast<void*>(buffer.data()), buffer.size()};
+        }
+        msghdr message{};
+        message.msg_iov = pieces.data();
+        message.msg_iovlen = count;
+        ssize_t n = ::sendmsg(socket, &message, MSG_MORE | MSG_NOSIGNAL);
+        if (n >= 0) written = static_cast<std::size_t>(n);
+        else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) would_block = true;
+        else next_ec = beast::error_code(errno, boost::system::system_category());
+      });
+      if (ec || would_block) return false;
+      file_serializer_->consume(written);
+      sent_ += written;
+    }
+    return true;
   }
 
   void pump_file() {
     if (write_timed_out_) return finish_file(beast::error::timeout);
     int socket = stream_.socket().native_handle();
     int file = std::get<FileResponse>(*response_).body().file->fd();
-    if (!stream_.socket().native_non_blocking()) {  // asio's own flag: set once, not an ioctl per call
-      beast::error_code ec;
-      stream_.socket().native_non_blocking(true, ec);
-      if (ec) return finish_file(ec);
-    }
     while (file_remaining_ > 0) {
       auto offset = static_cast<off_t>(file_position_);
       std::size_t want = file_remaining_ < kSendfileChunk ? static_cast<std::size_t>(file_remaining_) : kSendfileChunk;

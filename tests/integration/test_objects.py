@@ -99,6 +99,40 @@ class ObjectTest(DaemonTestCase):
             status, _, _ = self.daemon.request("GET", path)
             self.assertIn(status, (400, 404), path)
 
+    def test_pipelined_file_answers_come_whole_and_in_order(self):
+        """Forty requests for the object, whole and in ranges, sent at once before reading anything: the
+        answers fill the socket, so headers meet a full socket as well as an empty one, and each answer must
+        still come whole, in order, with the bytes it names."""
+        ranges = [None if i % 3 == 0 else (i * 997 % len(self.bytes), min(len(self.bytes) - 1, i * 997 % len(self.bytes) + i * 4099))
+                  for i in range(40)]
+        requests = b"".join(
+            b"GET %s HTTP/1.1\r\nHost: x\r\n%s\r\n" % (
+                self.url.encode(), b"" if r is None else b"Range: bytes=%d-%d\r\n" % r) for r in ranges)
+        sock = socket.create_connection(("127.0.0.1", self.daemon.port), timeout=60)
+        try:
+            sock.sendall(requests)
+            time.sleep(0.5)  # let the daemon fill the socket before anything is read
+            stream = sock.makefile("rb")
+            for i, r in enumerate(ranges):
+                status_line = stream.readline().decode()
+                headers = {}
+                while True:
+                    line = stream.readline().decode().rstrip("\r\n")
+                    if not line:
+                        break
+                    name, _, value = line.partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                body = stream.read(int(headers["content-length"]))
+                if r is None:
+                    self.assertIn(" 200 ", status_line, i)
+                    self.assertEqual(body, self.bytes, i)
+                else:
+                    self.assertIn(" 206 ", status_line, i)
+                    self.assertEqual(headers["content-range"], "bytes %d-%d/%d" % (r[0], r[1], len(self.bytes)), i)
+                    self.assertEqual(body, self.bytes[r[0]:r[1] + 1], i)
+        finally:
+            sock.close()
+
     def test_cors_preflight(self):
         status, headers, _ = self.daemon.request("OPTIONS", self.url, headers={
             "Origin": "http://elsewhere.example", "Access-Control-Request-Headers": "range"})
