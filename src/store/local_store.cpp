@@ -31,8 +31,16 @@ class OpenFiles {
     return it->second.file;
   }
 
-  void insert(const std::string& sha256, std::shared_ptr<const ObjectFile> file) {
+  // How many objects were forgotten so far: read before opening a file, and given back to
+  // insert(), which keeps nothing if an object was removed meanwhile (it may be this one).
+  std::uint64_t removals() {
     std::lock_guard lock(mutex_);
+    return removals_;
+  }
+
+  void insert(const std::string& sha256, std::shared_ptr<const ObjectFile> file, std::uint64_t removals_before) {
+    std::lock_guard lock(mutex_);
+    if (removals_ != removals_before) return;
     if (entries_.contains(sha256)) return;  // opened by two requests at once: keep the first
     recency_.push_front(sha256);
     entries_.emplace(sha256, Entry{std::move(file), recency_.begin()});
@@ -42,8 +50,10 @@ class OpenFiles {
     }
   }
 
+  // After the object's file was removed.
   void forget(const std::string& sha256) {
     std::lock_guard lock(mutex_);
+    ++removals_;
     auto it = entries_.find(sha256);
     if (it == entries_.end()) return;
     recency_.erase(it->second.recency);
@@ -63,6 +73,7 @@ class OpenFiles {
   std::unordered_map<std::string, Entry, NameHash, std::equal_to<>> entries_;
   std::list<std::string> recency_;  // most recently used first
   std::size_t capacity_;
+  std::uint64_t removals_ = 0;
 };
 
 // Descriptors kept open: each costs a file table entry, and the service's limit is 65,536.
@@ -88,12 +99,13 @@ class LocalStore final : public ObjectStore {
 
   Result<std::shared_ptr<const ObjectFile>> open(std::string_view sha256) override {
     if (auto cached = open_files_.find(sha256)) return cached;
+    std::uint64_t removals = open_files_.removals();
     auto file = File::open_read(path_of(sha256));
     if (!file) return fail(ErrorCode::not_found, "no such object");
     auto object = std::make_shared<ObjectFile>();
     TRY(object->size, file->size());
     object->file = std::move(*file);
-    open_files_.insert(std::string(sha256), object);
+    open_files_.insert(std::string(sha256), object, removals);
     return object;
   }
 
@@ -156,8 +168,8 @@ class LocalStore final : public ObjectStore {
       TRY(bool referenced, collector.is_referenced(name));
       if (referenced) continue;
       auto size = it->file_size(ec);
-      open_files_.forget(name);
       if (fs::remove(it->path(), ec)) {
+        open_files_.forget(name);
         ++report.objects_removed;
         report.bytes_freed += size;
       }
