@@ -1,5 +1,7 @@
 #include "cinevault/ingest/staging.hpp"
 
+#include <fcntl.h>
+
 namespace cinevault::ingest {
 
 StagedFile::~StagedFile() {
@@ -28,6 +30,14 @@ Result<void> StagingWriter::write(const char* data, std::size_t size) {
   hasher_.update(data, size);
   RETURN_IF_ERROR(file_.write_all(data, size));
   size_ += size;
+  if (size_ - writeback_from_ >= kWritebackChunk) {
+    // Start writing what came so far to the disk now, without waiting for it: the fsync
+    // before the upload is acknowledged then has only the tail left to wait for (for a 2 GB
+    // upload, seconds less between the last byte and the answer). Errors surface at fsync.
+    (void)::sync_file_range(file_.fd(), static_cast<off_t>(writeback_from_),
+                            static_cast<off_t>(size_ - writeback_from_), SYNC_FILE_RANGE_WRITE);
+    writeback_from_ = size_;
+  }
   return {};
 }
 

@@ -66,7 +66,13 @@ class WorkersImpl final : public Workers {
       threads_.emplace_back([this](std::stop_token stop) { loop(stop); });
   }
 
-  void wake() override { wake_.notify_all(); }
+  void wake() override {
+    {
+      std::lock_guard lock(mutex_);
+      work_may_be_queued_ = true;
+    }
+    wake_.notify_all();
+  }
 
   void stop() override {
     for (auto& thread : threads_) thread.request_stop();
@@ -77,11 +83,17 @@ class WorkersImpl final : public Workers {
  private:
   void loop(std::stop_token stop) {
     while (!stop.stop_requested()) {
+      {
+        // Cleared before looking, so that a job queued while we look is not missed.
+        std::lock_guard lock(mutex_);
+        work_may_be_queued_ = false;
+      }
       auto job = queue_.claim();
       if (!job) spdlog::error("job queue: {}", job.error().message);
       if (!job || !*job) {
+        // Until wake() says a job was queued; polling as well, for jobs whose backoff ends.
         std::unique_lock lock(mutex_);
-        wake_.wait_for(lock, stop, kPollInterval, [] { return false; });
+        wake_.wait_for(lock, stop, kPollInterval, [this] { return work_may_be_queued_; });
         continue;
       }
       run(**job, stop);
@@ -201,6 +213,7 @@ class WorkersImpl final : public Workers {
   JobQueue& queue_;
   std::mutex mutex_;
   std::condition_variable_any wake_;
+  bool work_may_be_queued_ = false;  // under mutex_: set by wake()
   std::vector<std::jthread> threads_;  // last: joined first
 };
 

@@ -52,7 +52,9 @@ class StagingWriter {
   File file_;
   Hasher hasher_{HashAlgorithm::sha256};
   std::uint64_t size_ = 0;
+  std::uint64_t writeback_from_ = 0;  // bytes before this were handed to the disk's writeback
   std::uint64_t max_bytes_;
+  static constexpr std::uint64_t kWritebackChunk = 8 << 20;
 };
 
 }  // namespace cinevault::ingest
