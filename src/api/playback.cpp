@@ -82,7 +82,7 @@ Result<std::shared_ptr<const CachedVersion>> find_version(ApiContext& context, V
     db::VersionStamp read{row->id, row->state, row->updated_at_ms};
     found = cache.insert(std::move(read), to_manifest(*row));
   }
-  cache.name(version_name(video_id, number), found->stamp.id, generation);
+  cache.name(version_name(video_id, number), found, generation);
   return found;
 }
 
@@ -183,9 +183,10 @@ void add_playback_routes(ApiContext& context, std::vector<http::Route>& routes) 
   // Up to 200,000 segments (about 25 MB): thousands of short videos, or a few hundred films.
   auto cache = std::make_shared<VersionCache>(200000);
   // Each route answers from the version its path names: params[0] is the video, and
-  // params[version_param] the version ("v3"), or there is none (the published version).
+  // params[version_param] the version ("v3"), or there is none (the published version);
+  // params[manifest_param] names the manifest it renders, if it renders one.
   using Answer = std::function<http::Response(const CachedVersion&, const http::RequestContext&)>;
-  auto add = [&](std::string pattern, int version_param, Answer answer) {
+  auto add = [&](std::string pattern, int version_param, int manifest_param, Answer answer) {
     auto number = [version_param](const http::RequestContext& request) -> std::string_view {
       return version_param > 0 ? std::string_view(request.params[version_param]) : std::string_view();
     };
@@ -196,17 +197,20 @@ void add_playback_routes(ApiContext& context, std::vector<http::Route>& routes) 
                         return answer(**found, request);
                       }};
     // Nothing written since the version was last looked up: answer from memory.
-    route.fast = [&context, cache, number, answer](http::RequestContext& request) -> std::optional<http::Response> {
+    // Rendering (a long film's playlist: milliseconds) is left to the blocking pool.
+    route.fast = [&context, cache, number, manifest_param,
+                  answer](http::RequestContext& request) -> std::optional<http::Response> {
       auto version = cache->find_named(version_name(request.params[0], number(request)), context.database.generation());
       if (!version) return std::nullopt;
+      if (manifest_param >= 0 && !version->has_manifest(request.params[manifest_param])) return std::nullopt;
       return answer(*version, request);
     };
     route.decorate = set_cors;
     routes.push_back(std::move(route));
   };
-  add("/videos/{}/{}", 0, &video_manifest);
-  add("/videos/{}/{}/{}", 1, &version_playlist);
-  add("/videos/{}/{}/{}/{}", 1, [&context](const CachedVersion& version, const http::RequestContext& request) {
+  add("/videos/{}/{}", 0, 1, &video_manifest);
+  add("/videos/{}/{}/{}", 1, 2, &version_playlist);
+  add("/videos/{}/{}/{}/{}", 1, -1, [&context](const CachedVersion& version, const http::RequestContext& request) {
     return version_segment(context, version, request);
   });
 

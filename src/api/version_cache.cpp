@@ -21,6 +21,11 @@ Result<std::shared_ptr<const RenderedManifest>> CachedVersion::manifest(
   return rendered_.emplace(name, std::move(rendered)).first->second;
 }
 
+bool CachedVersion::has_manifest(const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  return rendered_.contains(name);
+}
+
 std::shared_ptr<const CachedVersion> VersionCache::find(const db::VersionStamp& stamp) {
   std::lock_guard lock(mutex_);
   auto it = entries_.find(stamp.id);
@@ -36,6 +41,9 @@ std::shared_ptr<const CachedVersion> VersionCache::insert(db::VersionStamp stamp
   auto cached = std::make_shared<const CachedVersion>(std::move(stamp), std::move(version));
   std::lock_guard lock(mutex_);
   if (auto old = entries_.find(id); old != entries_.end()) {
+    // A slow reader may come back with an older copy than one cached since: keep the newer
+    // (updated_at only grows).
+    if (old->second.version->stamp.updated_at_ms > cached->stamp.updated_at_ms) return old->second.version;
     segments_ -= old->second.segments;
     recency_.erase(old->second.recency);
     entries_.erase(old);
@@ -52,21 +60,26 @@ std::shared_ptr<const CachedVersion> VersionCache::insert(db::VersionStamp stamp
   return cached;
 }
 
-void VersionCache::name(const std::string& name, std::int64_t version_id, std::uint64_t generation) {
+void VersionCache::name(const std::string& name, const std::shared_ptr<const CachedVersion>& version,
+                        std::uint64_t generation) {
   std::lock_guard lock(mutex_);
   // Names go stale at the next write anyway: dropping them all bounds the map.
   if (names_.size() >= kMaxNames) names_.clear();
-  names_[name] = Naming{version_id, generation};
+  names_[name] = Naming{version, generation};
 }
 
 std::shared_ptr<const CachedVersion> VersionCache::find_named(const std::string& name, std::uint64_t generation) {
   std::lock_guard lock(mutex_);
   auto named = names_.find(name);
   if (named == names_.end() || named->second.generation != generation) return nullptr;
-  auto it = entries_.find(named->second.version_id);
-  if (it == entries_.end()) return nullptr;
+  auto version = named->second.version.lock();
+  if (!version) return nullptr;
+  // Only while the cache still holds that very copy: one put back by a slower request, or
+  // evicted, is not what the name was checked against.
+  auto it = entries_.find(version->stamp.id);
+  if (it == entries_.end() || it->second.version != version) return nullptr;
   recency_.splice(recency_.begin(), recency_, it->second.recency);
-  return it->second.version;
+  return version;
 }
 
 }  // namespace cinevault::api

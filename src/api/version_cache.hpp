@@ -36,6 +36,8 @@ class CachedVersion {
   // without its first segment yet becomes renderable later).
   Result<std::shared_ptr<const RenderedManifest>> manifest(const std::string& name,
                                                            const std::function<Result<std::string>()>& render) const;
+  // Whether `name` was rendered already (answering it costs no rendering).
+  bool has_manifest(const std::string& name) const;
 
  private:
   mutable std::mutex mutex_;
@@ -52,9 +54,10 @@ class VersionCache {
 
   // Names a cached version as what `name` ("<video id>/" for the published version,
   // "<video id>/v<n>" for a numbered one) was when the database was at `generation`.
-  void name(const std::string& name, std::int64_t version_id, std::uint64_t generation);
-  // The version `name` was named for, while the database is still at that generation: no
-  // write since, so it is still that version, unchanged. nullptr otherwise.
+  void name(const std::string& name, const std::shared_ptr<const CachedVersion>& version, std::uint64_t generation);
+  // The version `name` was named for, while the database is still at that generation (no
+  // write since, so it is still that version, unchanged) and the cache still holds that
+  // copy. nullptr otherwise.
   std::shared_ptr<const CachedVersion> find_named(const std::string& name, std::uint64_t generation);
 
  private:
@@ -67,7 +70,7 @@ class VersionCache {
   std::unordered_map<std::int64_t, Entry> entries_;  // by version id
   std::list<std::int64_t> recency_;                  // most recently used first
   struct Naming {
-    std::int64_t version_id = 0;
+    std::weak_ptr<const CachedVersion> version;
     std::uint64_t generation = 0;
   };
   std::unordered_map<std::string, Naming> names_;

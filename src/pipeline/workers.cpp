@@ -69,7 +69,7 @@ class WorkersImpl final : public Workers {
   void wake() override {
     {
       std::lock_guard lock(mutex_);
-      work_may_be_queued_ = true;
+      ++wakeups_;
     }
     wake_.notify_all();
   }
@@ -83,17 +83,19 @@ class WorkersImpl final : public Workers {
  private:
   void loop(std::stop_token stop) {
     while (!stop.stop_requested()) {
+      std::uint64_t seen = 0;
       {
-        // Cleared before looking, so that a job queued while we look is not missed.
+        // Read before looking, so that a job queued while we look is not missed; a count,
+        // not a flag, so that one worker waking does not use up another's wake-up.
         std::lock_guard lock(mutex_);
-        work_may_be_queued_ = false;
+        seen = wakeups_;
       }
       auto job = queue_.claim();
       if (!job) spdlog::error("job queue: {}", job.error().message);
       if (!job || !*job) {
         // Until wake() says a job was queued; polling as well, for jobs whose backoff ends.
         std::unique_lock lock(mutex_);
-        wake_.wait_for(lock, stop, kPollInterval, [this] { return work_may_be_queued_; });
+        wake_.wait_for(lock, stop, kPollInterval, [&] { return wakeups_ != seen; });
         continue;
       }
       run(**job, stop);
@@ -213,7 +215,7 @@ class WorkersImpl final : public Workers {
   JobQueue& queue_;
   std::mutex mutex_;
   std::condition_variable_any wake_;
-  bool work_may_be_queued_ = false;  // under mutex_: set by wake()
+  std::uint64_t wakeups_ = 0;  // under mutex_: counted by wake()
   std::vector<std::jthread> threads_;  // last: joined first
 };
 

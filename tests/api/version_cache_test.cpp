@@ -46,18 +46,36 @@ TEST(VersionCache, EvictsLeastRecentlyUsedBeyondTheSegmentBound) {
 
 TEST(VersionCache, NamedVersionIsFoundOnlyAtTheGenerationItWasNamedAt) {
   VersionCache cache(10);
-  insert(cache, 1, 1, 4);
-  cache.name("video/", 1, 7);
+  auto first = insert(cache, 1, 1, 4);
+  cache.name("video/", first, 7);
   ASSERT_NE(cache.find_named("video/", 7), nullptr);
   EXPECT_EQ(cache.find_named("video/", 7)->stamp.id, 1);
   EXPECT_EQ(cache.find_named("video/", 8), nullptr);  // something was written since
   EXPECT_EQ(cache.find_named("video/v1", 7), nullptr);
   EXPECT_EQ(cache.find_named("other/", 7), nullptr);
-  cache.name("video/", 1, 8);
+  cache.name("video/", first, 8);
   EXPECT_NE(cache.find_named("video/", 8), nullptr);
   // The named version evicted: the name finds nothing rather than something stale.
   insert(cache, 2, 1, 8);
   EXPECT_EQ(cache.find_named("video/", 8), nullptr);
+}
+
+// Two requests race: the slower one read the version before it was completed and comes back
+// last. The cache keeps the newer copy, and a name given to one copy never finds another.
+TEST(VersionCache, ASlowerRequestDoesNotPutAnOlderCopyBack) {
+  VersionCache cache(100);
+  auto complete = insert(cache, 1, 200, 4, "complete");
+  auto stale = insert(cache, 1, 100, 3, "building");  // read earlier, inserted later
+  EXPECT_EQ(stale, complete);
+  EXPECT_EQ(cache.find({1, "complete", 200}), complete);
+  cache.name("video/", complete, 9);
+  ASSERT_EQ(cache.find_named("video/", 9), complete);
+  // A name given to a copy the cache no longer holds finds nothing.
+  auto newer = insert(cache, 1, 300, 5, "complete");
+  cache.name("video/", complete, 9);
+  EXPECT_EQ(cache.find_named("video/", 9), nullptr);
+  cache.name("video/", newer, 9);
+  EXPECT_EQ(cache.find_named("video/", 9), newer);
 }
 
 TEST(VersionCache, ManifestIsRenderedOnceAndFailuresAreNotKept) {
@@ -68,7 +86,9 @@ TEST(VersionCache, ManifestIsRenderedOnceAndFailuresAreNotKept) {
     ++renders;
     return std::string("#EXTM3U\n");
   };
+  EXPECT_FALSE(cached->has_manifest("master.m3u8"));
   auto first = cached->manifest("master.m3u8", render);
+  EXPECT_TRUE(cached->has_manifest("master.m3u8"));
   auto second = cached->manifest("master.m3u8", render);
   ASSERT_TRUE(first && second);
   EXPECT_EQ(renders, 1);
