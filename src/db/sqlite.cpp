@@ -22,8 +22,7 @@ Statement::~Statement() {
   if (cached_ == nullptr) return;
   // Reset ends the statement's read of the database: a lent statement left mid-way would
   // keep its connection on an old snapshot.
-  sqlite3_reset(stmt_);
-  sqlite3_clear_bindings(stmt_);
+  (void)reset();
   cached_->in_use = false;
 }
 

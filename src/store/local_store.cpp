@@ -41,9 +41,10 @@ class OpenFiles {
   void insert(const std::string& sha256, std::shared_ptr<const ObjectFile> file, std::uint64_t removals_before) {
     std::lock_guard lock(mutex_);
     if (removals_ != removals_before) return;
-    if (entries_.contains(sha256)) return;  // opened by two requests at once: keep the first
+    auto [it, added] = entries_.try_emplace(sha256, Entry{std::move(file), {}});
+    if (!added) return;  // opened by two requests at once: keep the first
     recency_.push_front(sha256);
-    entries_.emplace(sha256, Entry{std::move(file), recency_.begin()});
+    it->second.recency = recency_.begin();
     if (entries_.size() > capacity_) {
       entries_.erase(recency_.back());
       recency_.pop_back();

@@ -332,6 +332,20 @@ def multipart_body(fields, file_part=None, boundary="cinevault-test-boundary-7d3
     return "multipart/form-data; boundary=" + boundary, body
 
 
+def plant_object(data_dir, content, age_s=3600):
+    """An object file no row refers to, at its content address in data_dir's store, older than any grace
+    period (garbage); returns its path."""
+    digest = hashlib.sha256(content).hexdigest()
+    directory = os.path.join(data_dir, "objects", digest[:2], digest[2:4])
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, digest)
+    with open(path, "wb") as f:
+        f.write(content)
+    old = time.time() - age_s
+    os.utime(path, (old, old))
+    return path
+
+
 def sha256_file(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:

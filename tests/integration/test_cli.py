@@ -1,6 +1,5 @@
 """The command line: --help, --version, configuration errors, --print-config, `keys`, `gc`,
 and the start-up refusals (data directory in use, port in use)."""
-import hashlib
 import json
 import os
 import re
@@ -11,7 +10,7 @@ import tempfile
 import time
 import unittest
 
-from harness import BINARY, TMP_ROOT, Daemon, make_clip
+from harness import BINARY, TMP_ROOT, Daemon, make_clip, plant_object
 
 SOURCE_ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 SHIPPED_CONFIG = os.path.join(SOURCE_ROOT, "config", "cinevault.json")
@@ -304,18 +303,6 @@ class KeysTest(CliTestCase):
 
 
 class GcTest(CliTestCase):
-    def plant_object(self, content, age_s=3600):
-        """An object file no row refers to, at its content address, older than any grace period."""
-        digest = hashlib.sha256(content).hexdigest()
-        directory = os.path.join(self.data_dir, "objects", digest[:2], digest[2:4])
-        os.makedirs(directory, exist_ok=True)
-        path = os.path.join(directory, digest)
-        with open(path, "wb") as f:
-            f.write(content)
-        old = time.time() - age_s
-        os.utime(path, (old, old))
-        return path
-
     def test_gc_refuses_while_the_daemon_runs(self):
         """`cinevault gc` while a daemon holds the data directory: non-zero, with a message saying so."""
         self.start_daemon()
@@ -336,7 +323,7 @@ class GcTest(CliTestCase):
         self.stop_daemon(daemon)
 
         content = os.urandom(1000)
-        planted = self.plant_object(content)
+        planted = plant_object(self.data_dir, content)
         result = run("gc", "--data", self.data_dir)
         self.assertEqual(result.returncode, 0, result.stderr)
         # The planted object, and any the upload's job left when the daemon stopped it.

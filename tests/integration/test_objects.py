@@ -7,7 +7,7 @@ import struct
 import time
 import unittest
 
-from harness import DaemonTestCase, make_clip
+from harness import DaemonTestCase, make_clip, plant_object
 
 
 class ObjectTest(DaemonTestCase):
@@ -42,10 +42,7 @@ class ObjectTest(DaemonTestCase):
         so a collected object is 404 at once, not served from a descriptor left open."""
         content = os.urandom(50000)
         digest = hashlib.sha256(content).hexdigest()
-        directory = os.path.join(self.daemon.data_dir, "objects", digest[:2], digest[2:4])
-        os.makedirs(directory, exist_ok=True)
-        with open(os.path.join(directory, digest), "wb") as f:
-            f.write(content)  # a file at its address that no row refers to: garbage
+        plant_object(self.daemon.data_dir, content)
         for _ in range(2):  # the second answer comes from the open file
             status, _, body = self.daemon.request("GET", "/objects/%s.m4s" % digest)
             self.assertEqual((status, body), (200, content))
