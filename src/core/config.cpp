@@ -113,8 +113,8 @@ const std::vector<KeyBinding>& bindings() {
     t.push_back(text("http.listen", "address and port to listen on, HOST:PORT",
                      [](Config& c) -> std::string& { return c.http.listen; },
                      [](const std::string& s) -> Result<void> { return split_listen(s).map([](auto&&) {}); }));
-    t.push_back(integer<int>("http.io_threads", "threads running the network event loop",
-                             [](Config& c) -> int& { return c.http.io_threads; }, 1, 256));
+    t.push_back(integer<int>("http.io_threads", "threads running the network event loop (0: one per core)",
+                             [](Config& c) -> int& { return c.http.io_threads; }, 0, 256));
     t.push_back(integer<int>("http.blocking_threads", "threads for fsync, probing and database work of requests",
                              [](Config& c) -> int& { return c.http.blocking_threads; }, 1, 256));
     t.push_back(integer<int>("http.max_connections", "open connections beyond this are answered 503 and closed",

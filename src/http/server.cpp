@@ -1,5 +1,6 @@
 #include "cinevault/http/server.hpp"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -550,7 +551,10 @@ class ServerImpl final : public Server {
     };
     // One event loop per I/O thread, as nginx has one per worker: a connection stays on its
     // loop, so no lock or cross-thread wake-up is shared between connections.
-    for (int i = 1; i < config.io_threads; ++i) {
+    // http.io_threads 0: one per core.
+    int io_threads = config.io_threads > 0 ? config.io_threads
+                                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    for (int i = 1; i < io_threads; ++i) {
       extra_loops_.push_back(std::make_unique<asio::io_context>(1));
       keep_running_.push_back(asio::make_work_guard(*extra_loops_.back()));
     }

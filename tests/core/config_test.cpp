@@ -33,7 +33,7 @@ TEST(Config, BadValueIsNamedInTheError) {
   auto wrong_type = apply_config_json(config, nlohmann::json::parse(R"({"http": {"io_threads": "two"}})"));
   ASSERT_FALSE(wrong_type);
   EXPECT_NE(wrong_type.error().message.find("http.io_threads"), std::string::npos);
-  auto out_of_range = apply_config_value(config, "http.io_threads", "0");
+  auto out_of_range = apply_config_value(config, "http.io_threads", "257");
   ASSERT_FALSE(out_of_range);
   EXPECT_NE(out_of_range.error().message.find("http.io_threads"), std::string::npos);
   auto bad_listen = apply_config_value(config, "http.listen", "localhost");

@@ -189,8 +189,8 @@ class HelpAndConfigTest(CliTestCase):
         self.assert_one_line_error(self.serve("--http.io_threads", "zero"), "http.io_threads")
 
     def test_out_of_range_value(self):
-        """--http.io_threads 0 (below its minimum): one line naming http.io_threads."""
-        self.assert_one_line_error(self.serve("--http.io_threads", "0"), "http.io_threads")
+        """--http.io_threads 257 (above its maximum): one line naming http.io_threads."""
+        self.assert_one_line_error(self.serve("--http.io_threads", "257"), "http.io_threads")
 
     def test_bad_listen_address(self):
         """--http.listen nonsense: one line naming http.listen."""

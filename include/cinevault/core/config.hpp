@@ -14,7 +14,7 @@ namespace cinevault {
 
 struct HttpConfig {
   std::string listen = "127.0.0.1:8080";
-  int io_threads = 2;        // threads running the network event loop
+  int io_threads = 0;        // threads running the network event loop; 0: one per core
   int blocking_threads = 4;  // threads for fsync, probing and database work of requests
   int max_connections = 1024;
   int max_header_bytes = 16 * 1024;
