@@ -146,4 +146,16 @@ Result<LadderPlan> plan_ladder(const MediaInfo& source, const LadderConfig& ladd
   return plan;
 }
 
+std::vector<int> encoder_threads(const LadderPlan& plan, int job_threads) {
+  double all_pixels = 0;
+  for (const PlannedRung& rung : plan.video) all_pixels += static_cast<double>(rung.width) * rung.height;
+  std::vector<int> threads;
+  for (const PlannedRung& rung : plan.video) {
+    double share = all_pixels > 0 ? static_cast<double>(rung.width) * rung.height / all_pixels : 1.0;
+    // The small epsilon: a share of exactly 1/n of n threads is one thread, not two.
+    threads.push_back(std::max(1, static_cast<int>(std::ceil(std::max(1, job_threads) * share - 1e-9))));
+  }
+  return threads;
+}
+
 }  // namespace cinevault::media

@@ -86,6 +86,7 @@ struct CmafSegmenter::State {
   int segment = -1;                // the number of the open segment, -1 before the first packet
   std::int64_t segment_start = 0;  // in the stream time base (the track timescale)
   std::int64_t segment_end = 0;
+  std::size_t segment_bytes = 0;   // media bytes in the open fragment: its size, nearly
   std::int64_t last_dts = std::numeric_limits<std::int64_t>::min();
   std::int64_t total_bytes = 0;
   std::int64_t total_duration = 0;
@@ -106,6 +107,10 @@ struct CmafSegmenter::State {
 
   // Cuts the open fragment and reports it as segment `segment`.
   Result<void> close_segment() {
+    // Room for the whole fragment at once (mdat plus a generous moof): a string grown by
+    // doubling while the muxer writes would hold up to twice a 1080p segment at the peak.
+    written.reserve(segment_bytes + segment_bytes / 16 + 4096);
+    segment_bytes = 0;
     int error = av_write_frame(format.get(), nullptr);  // frag_custom: flush one moof+mdat
     if (error < 0) return fail(ErrorCode::internal, "cutting a CMAF fragment failed: " + error_text(error));
     std::string bytes = take_written();
@@ -237,6 +242,7 @@ Result<void> CmafSegmenter::write(const AVPacket& packet) {
   }
   state.segment_start = std::min(state.segment_start, scratch->pts);
   state.segment_end = std::max(state.segment_end, scratch->pts + scratch->duration);
+  state.segment_bytes += static_cast<std::size_t>(scratch->size);
   error = av_write_frame(state.format.get(), scratch);  // does not take the reference
   av_packet_unref(scratch);
   if (error < 0)

@@ -153,6 +153,20 @@ TEST(PlanLadder, OneAudioRenditionPerAudioStream) {
   EXPECT_EQ(plan->audio_streams, (std::vector<int>{1, 2}));
 }
 
+TEST(EncoderThreads, TheTopRungGetsItsShareOfTheCoresAndEveryRungAtLeastOne) {
+  auto plan = plan_ladder(source(1920, 1080), default_ladder());
+  ASSERT_TRUE(plan.has_value());
+  ASSERT_EQ(plan->video.size(), 5u);  // 1080p (55 % of the pixels), 720p, 480p, 360p, 240p
+  EXPECT_EQ(encoder_threads(*plan, 2), (std::vector<int>{2, 1, 1, 1, 1}));
+  EXPECT_EQ(encoder_threads(*plan, 1), (std::vector<int>{1, 1, 1, 1, 1}));
+  EXPECT_EQ(encoder_threads(*plan, 8), (std::vector<int>{5, 2, 1, 1, 1}));
+  EXPECT_EQ(encoder_threads(*plan, 0), (std::vector<int>{1, 1, 1, 1, 1}));  // at least one
+
+  auto single = plan_ladder(source(320, 240), default_ladder());
+  ASSERT_TRUE(single.has_value());
+  EXPECT_EQ(encoder_threads(*single, 4), (std::vector<int>{4}));  // one rung: all of them
+}
+
 TEST(PlanLadder, Errors) {
   MediaInfo no_video = source(640, 360);
   no_video.video_stream = -1;

@@ -68,6 +68,13 @@ struct LadderPlan {
 // empty ladder.
 Result<LadderPlan> plan_ladder(const MediaInfo& source, const LadderConfig& ladder);
 
+// x264 threads for each rung of `plan` (same order) when the job may use `job_threads`: the
+// job's threads shared out by each rung's part of all the pixels, rounded up, at least one.
+// The rungs encode in parallel and wait for each other, so the top rung (about half the
+// pixels) needs its share of the cores; the small rungs keep up with one thread each, and
+// fewer frame threads mean less overhead and fewer pictures held in memory.
+std::vector<int> encoder_threads(const LadderPlan& plan, int job_threads);
+
 struct TranscodeRequest {
   std::filesystem::path source;
   MediaInfo source_info;
