@@ -49,6 +49,13 @@ constexpr int kAudioRate = 48000;
 constexpr auto kProgressInterval = std::chrono::milliseconds(500);
 constexpr auto kPollInterval = std::chrono::milliseconds(50);
 
+// The init segment carries one encoder's SPS/PPS; another encoder may write segments of
+// the same track only if its headers are the very same bytes.
+bool same_global_header(const AVCodecContext& a, const AVCodecContext& b) {
+  return a.extradata_size == b.extradata_size && a.extradata_size > 0 &&
+         std::equal(a.extradata, a.extradata + a.extradata_size, b.extradata);
+}
+
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 // What a worker's segmenter reported, for the calling thread to pass on.
@@ -113,6 +120,12 @@ struct Rung {
   explicit Rung(Shared& shared) : listener(shared) {}
   PlannedRung plan;
   std::unique_ptr<VideoEncoder> encoder;
+  // Encodes the first segment only, and is flushed at its end: the segment is complete as
+  // soon as its last frame is encoded instead of after x264's lookahead (about 15 more
+  // frames at veryfast) has seen the next segment's frames. Same settings, so the same
+  // SPS/PPS, and a closed GOP ends there anyway. libx264 only (hardware encoders have few
+  // sessions); null when not used.
+  std::unique_ptr<VideoEncoder> first_segment_encoder;
   QueueingListener listener;
   std::unique_ptr<CmafSegmenter> segmenter;
   SwsContextPtr scaler;         // worker only
@@ -319,6 +332,14 @@ Result<void> Job::open_rungs() {
     auto rung = std::make_unique<Rung>(shared_);
     rung->plan = plan;
     TRY(rung->encoder, VideoEncoder::open(selection_, settings_for(plan)));
+    if (selection_.kind == EncoderKind::x264 && schedule_->start_frame(1) > 0) {
+      TRY(rung->first_segment_encoder, VideoEncoder::open(selection_, settings_for(plan)));
+      if (!same_global_header(rung->encoder->context(), rung->first_segment_encoder->context())) {
+        spdlog::warn("{}: two libx264 encoders with the same settings wrote different headers; "
+                     "no fast first segment", plan.spec.name);
+        rung->first_segment_encoder.reset();
+      }
+    }
     RenditionInfo info;
     info.id = plan.spec.name;
     info.kind = "video";
@@ -516,9 +537,10 @@ Result<void> Job::encode_rung(Rung& rung) {
   PacketPtr packet = make_packet();
   FramePtr scaled = make_frame();
   if (!packet || !scaled) return fail(ErrorCode::internal, "out of memory");
-  auto drain = [&]() -> Result<void> {
+  std::unique_ptr<VideoEncoder> first_segment = std::move(rung.first_segment_encoder);
+  auto drain = [&](VideoEncoder& encoder) -> Result<void> {
     for (;;) {
-      TRY(bool got, rung.encoder->receive(packet.get()));
+      TRY(bool got, encoder.receive(packet.get()));
       if (!got) return {};
       auto written = rung.segmenter->write(*packet);
       av_packet_unref(packet.get());
@@ -545,19 +567,31 @@ Result<void> Job::encode_rung(Rung& rung) {
       if (!down) return fail(ErrorCode::internal, "out of memory");
       if (!hand_down(*rung.next, std::move(down))) return {};  // cancelled: the calling thread reports why
     }
+    if (first_segment && scaled->pts >= schedule_->start_frame(1)) {
+      // The first frame of the second segment: the first one is all encoded once flushed.
+      RETURN_IF_ERROR(first_segment->send(nullptr));
+      RETURN_IF_ERROR(drain(*first_segment));
+      RETURN_IF_ERROR(rung.segmenter->end_segment());
+      first_segment.reset();
+    }
     // An IDR frame on the first frame at or after each boundary, in every rung alike.
     scaled->pict_type = AV_PICTURE_TYPE_NONE;
     if (scaled->pts >= schedule_->start_frame(next_segment)) {
       scaled->pict_type = AV_PICTURE_TYPE_I;
       while (scaled->pts >= schedule_->start_frame(next_segment)) ++next_segment;
     }
-    RETURN_IF_ERROR(rung.encoder->send(scaled.get()));
-    RETURN_IF_ERROR(drain());
+    VideoEncoder& encoder = first_segment ? *first_segment : *rung.encoder;
+    RETURN_IF_ERROR(encoder.send(scaled.get()));
+    RETURN_IF_ERROR(drain(encoder));
     rung.frames_done.fetch_add(1, std::memory_order_relaxed);
   }
   if (rung.next) close(*rung.next);
+  if (first_segment) {  // a video shorter than its first segment
+    RETURN_IF_ERROR(first_segment->send(nullptr));
+    RETURN_IF_ERROR(drain(*first_segment));
+  }
   RETURN_IF_ERROR(rung.encoder->send(nullptr));
-  RETURN_IF_ERROR(drain());
+  RETURN_IF_ERROR(drain(*rung.encoder));
   return rung.segmenter->finish();
 }
 

@@ -87,6 +87,7 @@ struct CmafSegmenter::State {
   std::int64_t segment_start = 0;  // in the stream time base (the track timescale)
   std::int64_t segment_end = 0;
   std::size_t segment_bytes = 0;   // media bytes in the open fragment: its size, nearly
+  bool segment_open = false;       // packets of `segment` written and not yet reported
   std::int64_t last_dts = std::numeric_limits<std::int64_t>::min();
   std::int64_t total_bytes = 0;
   std::int64_t total_duration = 0;
@@ -111,6 +112,7 @@ struct CmafSegmenter::State {
     // doubling while the muxer writes would hold up to twice a 1080p segment at the peak.
     written.reserve(segment_bytes + segment_bytes / 16 + 4096);
     segment_bytes = 0;
+    segment_open = false;
     int error = av_write_frame(format.get(), nullptr);  // frag_custom: flush one moof+mdat
     if (error < 0) return fail(ErrorCode::internal, "cutting a CMAF fragment failed: " + error_text(error));
     std::string bytes = take_written();
@@ -228,7 +230,10 @@ Result<void> CmafSegmenter::write(const AVPacket& packet) {
   if (number > state.segment && state.video && !(packet.flags & AV_PKT_FLAG_KEY))
     return fail(ErrorCode::internal, fmt::format("{}: segment {} would not start with a keyframe (pts {})",
                                                  state.rendition.id, number, packet.pts));
-  if (number > state.segment && state.segment >= 0) RETURN_IF_ERROR(state.close_segment());
+  if (number > state.segment && state.segment_open) RETURN_IF_ERROR(state.close_segment());
+  if (number == state.segment && !state.segment_open && state.segment >= 0)
+    return fail(ErrorCode::internal, fmt::format("{}: a frame at pts {} belongs to segment {}, already reported",
+                                                 state.rendition.id, packet.pts, state.segment));
 
   AVPacket* scratch = state.scratch.get();
   int error = av_packet_ref(scratch, &packet);
@@ -243,6 +248,7 @@ Result<void> CmafSegmenter::write(const AVPacket& packet) {
   state.segment_start = std::min(state.segment_start, scratch->pts);
   state.segment_end = std::max(state.segment_end, scratch->pts + scratch->duration);
   state.segment_bytes += static_cast<std::size_t>(scratch->size);
+  state.segment_open = true;
   error = av_write_frame(state.format.get(), scratch);  // does not take the reference
   av_packet_unref(scratch);
   if (error < 0)
@@ -251,11 +257,17 @@ Result<void> CmafSegmenter::write(const AVPacket& packet) {
   return {};
 }
 
+Result<void> CmafSegmenter::end_segment() {
+  State& state = *state_;
+  if (state.finished) return fail(ErrorCode::internal, "end_segment() after finish()");
+  return state.segment_open ? state.close_segment() : Result<void>{};
+}
+
 Result<void> CmafSegmenter::finish() {
   State& state = *state_;
   if (state.finished) return fail(ErrorCode::internal, "finish() twice");
   state.finished = true;
-  if (state.segment >= 0) RETURN_IF_ERROR(state.close_segment());
+  if (state.segment_open) RETURN_IF_ERROR(state.close_segment());
   int error = av_write_trailer(state.format.get());
   if (error < 0) return fail(ErrorCode::internal, "finishing the CMAF track failed: " + error_text(error));
   if (!state.take_written().empty())

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <string>
@@ -183,6 +184,27 @@ TEST(Transcode, LadderOfAlignedCmafRenditionsWithAudio) {
   EXPECT_EQ(segments[3].info.duration, 90000);
   check_with_ffprobe(run->listener, "240p", 320, 240);
   check_with_ffprobe(run->listener, "144p", 192, 144);
+
+  // The first segment comes from an encoder of its own, flushed at the segment's end (the
+  // fast start): x264's SEI opens each encoder's stream, so segments 0 and 1 start with
+  // one. The whole track still decodes as one stream: every frame, decode times rising.
+  auto opens_an_x264_stream = [](const std::string& bytes) { return bytes.find("x264 - core") != std::string::npos; };
+  EXPECT_TRUE(opens_an_x264_stream(segments[0].bytes));
+  EXPECT_TRUE(opens_an_x264_stream(segments[1].bytes));
+  EXPECT_FALSE(opens_an_x264_stream(segments[2].bytes));
+  test::TempDir whole_dir("transcode-whole");
+  fs::path whole = whole_dir.path() / "240p.mp4";
+  {
+    std::ofstream out(whole, std::ios::binary);
+    out << renditions.at("240p").init;
+    for (const auto& segment : segments) out << segment.bytes;
+  }
+  nlohmann::json packets = test::ffprobe(whole, "-show_packets -select_streams v")["packets"];
+  ASSERT_EQ(packets.size(), 200u);  // 8 s at 25 frames/s
+  for (std::size_t i = 1; i < packets.size(); ++i)
+    ASSERT_GT(packets[i]["dts"].get<std::int64_t>(), packets[i - 1]["dts"].get<std::int64_t>()) << "packet " << i;
+  nlohmann::json frames = test::ffprobe(whole, "-count_frames -show_streams -select_streams v")["streams"];
+  EXPECT_EQ(frames[0]["nb_read_frames"], "200");
 
   const test::RecordedRendition& audio = renditions.at("audio_0");
   EXPECT_TRUE(audio.finished);

@@ -273,6 +273,47 @@ TEST(CmafSegmenter, AudioIsCutAtTheFrameNearestEachVideoBoundary) {
   EXPECT_LT(r.average_bandwidth_bps, 200000);
 }
 
+// What transcode does with the first segment: its encoder is flushed at the segment's end
+// and the segment is reported then, before any packet of the next one exists.
+TEST(CmafSegmenter, EndSegmentReportsTheOpenSegmentAtOnce) {
+  SegmentSchedule schedule = schedule_25fps();
+  Track track = encode_video(schedule, 100);  // 4 s: 1 + 2 + 1
+  ParametersPtr parameters(parameters_of(track));
+  RecordingListener listener;
+  RenditionInfo info;
+  info.id = "v";
+  info.kind = "video";
+  auto segmenter = CmafSegmenter::create(info, *parameters, track.encoder->time_base, schedule, listener);
+  ASSERT_TRUE(segmenter.has_value());
+  ASSERT_TRUE((*segmenter)->end_segment().has_value()) << "nothing open yet: nothing to do";
+  bool ended = false;
+  for (const PacketPtr& packet : track.packets) {
+    if (!ended && packet->pts >= schedule.start_frame(1)) {
+      ASSERT_TRUE((*segmenter)->end_segment().has_value());
+      ASSERT_EQ(listener.renditions.at("v").segments.size(), 1u) << "reported before the next segment's packets";
+      ASSERT_TRUE((*segmenter)->end_segment().has_value()) << "a second call has nothing to report";
+      ended = true;
+    }
+    ASSERT_TRUE((*segmenter)->write(*packet).has_value());
+  }
+  ASSERT_TRUE((*segmenter)->finish().has_value());
+  const test::RecordedRendition& r = listener.renditions.at("v");
+  ASSERT_EQ(r.segments.size(), 3u);
+  EXPECT_EQ(r.segments[0].info.duration, 90000);
+  EXPECT_EQ(r.segments[1].info.start, 90000);
+  EXPECT_TRUE(r.order_errors.empty());
+
+  // A packet of a segment already reported is refused.
+  RecordingListener other;
+  auto again = CmafSegmenter::create(info, *parameters, track.encoder->time_base, schedule, other);
+  ASSERT_TRUE(again.has_value());
+  ASSERT_TRUE((*again)->write(*track.packets[0]).has_value());
+  ASSERT_TRUE((*again)->end_segment().has_value());
+  auto late = (*again)->write(*track.packets[1]);
+  ASSERT_FALSE(late.has_value());
+  EXPECT_NE(late.error().message.find("already reported"), std::string::npos);
+}
+
 TEST(CmafSegmenter, RefusesASegmentThatWouldNotStartWithAKeyframe) {
   SegmentSchedule schedule = schedule_25fps();
   Track track = encode_video(schedule, 40, /*force_idr=*/false);

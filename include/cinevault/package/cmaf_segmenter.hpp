@@ -55,6 +55,11 @@ class CmafSegmenter {
   // timestamps go backwards; what the listener returns.
   Result<void> write(const AVPacket& packet);
 
+  // Reports the open segment now, when the caller knows that every packet of it has been
+  // written (an encoder flushed at the segment's end), instead of when the first packet of
+  // the next segment arrives. Nothing to do when no segment is open.
+  Result<void> end_segment();
+
   // Reports the last segment and on_rendition_finished. Call once; nothing after it.
   Result<void> finish();
 
