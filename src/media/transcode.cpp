@@ -122,9 +122,10 @@ struct Rung {
   std::unique_ptr<VideoEncoder> encoder;
   // Encodes the first segment only, and is flushed at its end: the segment is complete as
   // soon as its last frame is encoded instead of after x264's lookahead (about 15 more
-  // frames at veryfast) has seen the next segment's frames. Same settings, so the same
-  // SPS/PPS, and a closed GOP ends there anyway. libx264 only (hardware encoders have few
-  // sessions); null when not used.
+  // frames at veryfast) has seen the next segment's frames, and without a lookahead it
+  // encodes about twice as fast. Its SPS/PPS must be the main encoder's (checked), and a
+  // closed GOP ends there anyway. libx264 only (hardware encoders have few sessions);
+  // null when not used.
   std::unique_ptr<VideoEncoder> first_segment_encoder;
   QueueingListener listener;
   std::unique_ptr<CmafSegmenter> segmenter;
@@ -333,9 +334,11 @@ Result<void> Job::open_rungs() {
     rung->plan = plan;
     TRY(rung->encoder, VideoEncoder::open(selection_, settings_for(plan)));
     if (selection_.kind == EncoderKind::x264 && schedule_->start_frame(1) > 0) {
-      TRY(rung->first_segment_encoder, VideoEncoder::open(selection_, settings_for(plan)));
+      VideoEncoderSettings fast = settings_for(plan);
+      fast.fast_start = true;
+      TRY(rung->first_segment_encoder, VideoEncoder::open(selection_, fast));
       if (!same_global_header(rung->encoder->context(), rung->first_segment_encoder->context())) {
-        spdlog::warn("{}: two libx264 encoders with the same settings wrote different headers; "
+        spdlog::warn("{}: the fast-start encoder's SPS/PPS differ from the main encoder's; "
                      "no fast first segment", plan.spec.name);
         rung->first_segment_encoder.reset();
       }
