@@ -28,10 +28,8 @@ bool CachedVersion::has_manifest(const std::string& name) const {
 
 std::shared_ptr<const CachedVersion> VersionCache::find(const db::VersionStamp& stamp) {
   std::lock_guard lock(mutex_);
-  auto it = entries_.find(stamp.id);
-  if (it == entries_.end() || !(it->second.version->stamp == stamp)) return nullptr;
-  recency_.splice(recency_.begin(), recency_, it->second.recency);
-  return it->second.version;
+  auto* found = entries_.find(stamp.id, [&](const auto& version) { return version->stamp == stamp; });
+  return found ? *found : nullptr;
 }
 
 std::shared_ptr<const CachedVersion> VersionCache::insert(db::VersionStamp stamp, manifest::Version version) {
@@ -40,24 +38,10 @@ std::shared_ptr<const CachedVersion> VersionCache::insert(db::VersionStamp stamp
   std::int64_t id = stamp.id;
   auto cached = std::make_shared<const CachedVersion>(std::move(stamp), std::move(version));
   std::lock_guard lock(mutex_);
-  if (auto old = entries_.find(id); old != entries_.end()) {
-    // A slow reader may come back with an older copy than one cached since: keep the newer
-    // (updated_at only grows).
-    if (old->second.version->stamp.updated_at_ms > cached->stamp.updated_at_ms) return old->second.version;
-    segments_ -= old->second.segments;
-    recency_.erase(old->second.recency);
-    entries_.erase(old);
-  }
-  recency_.push_front(id);
-  entries_.emplace(id, Entry{cached, segments, recency_.begin()});
-  segments_ += segments;
-  while (segments_ > max_segments_ && recency_.size() > 1) {
-    auto victim = entries_.find(recency_.back());
-    segments_ -= victim->second.segments;
-    entries_.erase(victim);
-    recency_.pop_back();
-  }
-  return cached;
+  // A slow reader may come back with an older copy than one cached since: keep the newer
+  // (updated_at only grows).
+  if (auto* old = entries_.peek(id); old && (*old)->stamp.updated_at_ms > cached->stamp.updated_at_ms) return *old;
+  return entries_.insert_or_assign(id, std::move(cached), segments);
 }
 
 void VersionCache::name(const std::string& name, const std::shared_ptr<const CachedVersion>& version,
@@ -76,9 +60,7 @@ std::shared_ptr<const CachedVersion> VersionCache::find_named(const std::string&
   if (!version) return nullptr;
   // Only while the cache still holds that very copy: one put back by a slower request, or
   // evicted, is not what the name was checked against.
-  auto it = entries_.find(version->stamp.id);
-  if (it == entries_.end() || it->second.version != version) return nullptr;
-  recency_.splice(recency_.begin(), recency_, it->second.recency);
+  if (!entries_.find(version->stamp.id, [&](const auto& held) { return held == version; })) return nullptr;
   return version;
 }
 

@@ -6,13 +6,13 @@
 
 #include <cstdint>
 #include <functional>
-#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 
+#include "cinevault/core/lru_map.hpp"
 #include "cinevault/core/result.hpp"
 #include "cinevault/db/versions.hpp"
 #include "cinevault/manifest/manifest.hpp"
@@ -46,7 +46,7 @@ class CachedVersion {
 
 class VersionCache {
  public:
-  explicit VersionCache(std::size_t max_segments) : max_segments_(max_segments) {}
+  explicit VersionCache(std::size_t max_segments) : entries_(max_segments) {}
   std::shared_ptr<const CachedVersion> find(const db::VersionStamp& stamp);
   // Keeps `version` under `stamp` and returns it; evicts the least recently used entries
   // beyond the bound.
@@ -61,21 +61,14 @@ class VersionCache {
   std::shared_ptr<const CachedVersion> find_named(const std::string& name, std::uint64_t generation);
 
  private:
-  struct Entry {
-    std::shared_ptr<const CachedVersion> version;
-    std::size_t segments = 0;
-    std::list<std::int64_t>::iterator recency;
-  };
   std::mutex mutex_;
-  std::unordered_map<std::int64_t, Entry> entries_;  // by version id
-  std::list<std::int64_t> recency_;                  // most recently used first
+  // By version id, each weighing its segment count.
+  LruMap<std::int64_t, std::shared_ptr<const CachedVersion>> entries_;
   struct Naming {
     std::weak_ptr<const CachedVersion> version;
     std::uint64_t generation = 0;
   };
   std::unordered_map<std::string, Naming> names_;
-  std::size_t segments_ = 0;
-  std::size_t max_segments_;
 };
 
 }  // namespace cinevault::api

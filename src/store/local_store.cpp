@@ -3,14 +3,13 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <list>
 #include <mutex>
-#include <unordered_map>
 
 #include <spdlog/spdlog.h>
 
 #include "cinevault/core/file.hpp"
 #include "cinevault/core/hash.hpp"
+#include "cinevault/core/lru_map.hpp"
 #include "cinevault/store/object_store.hpp"
 
 namespace cinevault::store {
@@ -21,14 +20,12 @@ namespace fs = std::filesystem;
 // Open object files, least recently used dropped first beyond the capacity.
 class OpenFiles {
  public:
-  explicit OpenFiles(std::size_t capacity) : capacity_(capacity) {}
+  explicit OpenFiles(std::size_t capacity) : files_(capacity) {}
 
   std::shared_ptr<const ObjectFile> find(std::string_view sha256) {
     std::lock_guard lock(mutex_);
-    auto it = entries_.find(sha256);
-    if (it == entries_.end()) return nullptr;
-    recency_.splice(recency_.begin(), recency_, it->second.recency);
-    return it->second.file;
+    auto* file = files_.find(sha256);
+    return file ? *file : nullptr;
   }
 
   // How many objects were forgotten so far: read before opening a file, and given back to
@@ -41,24 +38,14 @@ class OpenFiles {
   void insert(const std::string& sha256, std::shared_ptr<const ObjectFile> file, std::uint64_t removals_before) {
     std::lock_guard lock(mutex_);
     if (removals_ != removals_before) return;
-    auto [it, added] = entries_.try_emplace(sha256, Entry{std::move(file), {}});
-    if (!added) return;  // opened by two requests at once: keep the first
-    recency_.push_front(sha256);
-    it->second.recency = recency_.begin();
-    if (entries_.size() > capacity_) {
-      entries_.erase(recency_.back());
-      recency_.pop_back();
-    }
+    files_.try_emplace(sha256, std::move(file));  // opened by two requests at once: keeps the first
   }
 
   // After the object's file was removed.
   void forget(const std::string& sha256) {
     std::lock_guard lock(mutex_);
     ++removals_;
-    auto it = entries_.find(sha256);
-    if (it == entries_.end()) return;
-    recency_.erase(it->second.recency);
-    entries_.erase(it);
+    files_.erase(sha256);
   }
 
  private:
@@ -66,14 +53,9 @@ class OpenFiles {
     using is_transparent = void;
     std::size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
   };
-  struct Entry {
-    std::shared_ptr<const ObjectFile> file;  // a response being sent holds its own reference
-    std::list<std::string>::iterator recency;
-  };
   std::mutex mutex_;
-  std::unordered_map<std::string, Entry, NameHash, std::equal_to<>> entries_;
-  std::list<std::string> recency_;  // most recently used first
-  std::size_t capacity_;
+  // A response being sent holds its own reference to the file.
+  LruMap<std::string, std::shared_ptr<const ObjectFile>, NameHash, std::equal_to<>> files_;
   std::uint64_t removals_ = 0;
 };
 
