@@ -172,6 +172,19 @@ Result<void> SafeInput::read_status() const {
   return {};
 }
 
+Result<std::string> SafeInput::read_at(std::int64_t offset, std::size_t size) const {
+  std::string bytes(size, '\0');
+  std::size_t filled = 0;
+  while (offset >= 0 && filled < size) {
+    TRY(std::size_t read, source_->file.pread_some(bytes.data() + filled, size - filled,
+                                                   static_cast<std::uint64_t>(offset) + filled));
+    if (read == 0) break;
+    filled += read;
+  }
+  bytes.resize(filled);
+  return bytes;
+}
+
 Result<SafeInput> SafeInput::open(const std::filesystem::path& path, const MediaLimits& limits) {
   SafeInput input;
   input.source_ = std::make_unique<Source>();

@@ -38,6 +38,9 @@ class SafeInput {
   std::int64_t size_bytes() const;
   // The io error if a read of the file failed since open (libav only sees EIO).
   Result<void> read_status() const;
+  // Up to `size` bytes of the file from `offset` (fewer at its end), read beside the demuxer
+  // (its position is unchanged): for checks of the container's own structure.
+  Result<std::string> read_at(std::int64_t offset, std::size_t size) const;
 
   struct Source;  // the AVIOContext's opaque (fd, size, position); defined in the .cpp
 

@@ -5,6 +5,7 @@ file; media files that point elsewhere (playlists, concat scripts) must never be
 """
 import os
 import socket
+import subprocess
 import time
 import unittest
 
@@ -130,6 +131,67 @@ class BadMediaTest(DaemonTestCase):
                                                     self.daemon.auth({"Content-Type": content_type}))
         self.assert_error(status, headers, body, 415, "unsupported_media")
         self.assert_nothing_stored()
+
+
+# Matroska, AVI and Windows Media as their usual tools write them: (extension, codec arguments,
+# libavformat's demuxer name).
+CONTAINERS = (
+    ("mkv", ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac"], "matroska,webm"),
+    ("avi", ["-c:v", "mpeg4", "-c:a", "libmp3lame"], "avi"),
+    ("wmv", ["-c:v", "wmv2", "-c:a", "wmav2"], "asf"),
+)
+
+
+def make_container_clip(path, codecs, output=None):
+    """A 2 s clip with stereo sound, written to PATH, or to stdout redirected to PATH when OUTPUT is "-"
+    (a pipe: the muxer cannot go back to write lengths or an index, as in a live recording)."""
+    args = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25",
+            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "2", "-ac", "2", *codecs]
+    if output == "-":
+        with open(path, "wb") as out:
+            subprocess.run(args + ["-f", "matroska", "-"], stdout=out, check=True)
+    else:
+        subprocess.run(args + [path], check=True)
+    return path
+
+
+class TruncatedContainerTest(DaemonTestCase):
+    """A Matroska, AVI or WMV file cut short reads without an error up to the cut: it must still be
+    refused at upload time (422), not become a job that fails or a video that stops early."""
+
+    def upload_cut(self, name, data, size):
+        path = self.path(name)
+        with open(path, "wb") as f:
+            f.write(data[:size])
+        return self.daemon.upload(path)
+
+    def test_truncated_mkv_avi_and_wmv_are_422(self):
+        """Cut in half or by its last byte, each is 422 unprocessable saying the file is truncated."""
+        for extension, codecs, _ in CONTAINERS:
+            with open(make_container_clip(self.path("whole." + extension), codecs), "rb") as f:
+                data = f.read()
+            for size in (len(data) // 2, len(data) - 1):
+                with self.subTest(container=extension, size=size, of=len(data)):
+                    status, headers, body = self.upload_cut("cut." + extension, data, size)
+                    self.assert_error(status, headers, body, 422, "unprocessable", "truncated")
+                    self.assert_nothing_stored()
+
+    def test_complete_mkv_avi_and_wmv_are_accepted(self):
+        """The same files whole are accepted (201) and probed as their container."""
+        for extension, codecs, container in CONTAINERS:
+            with self.subTest(container=extension):
+                clip = make_container_clip(self.path("whole." + extension), codecs)
+                status, _, body = self.daemon.upload(clip)
+                self.assertEqual(status, 201, body)
+                self.assertEqual(body["media"]["container"], container)
+                self.assertAlmostEqual(body["media"]["duration_s"], 2.0, delta=0.1)
+
+    def test_live_recorded_mkv_without_length_or_index_is_accepted(self):
+        """An mkv written to a pipe (unknown segment size, no cues, no duration) is a valid file: 201."""
+        clip = make_container_clip(self.path("live.mkv"), CONTAINERS[0][1], output="-")
+        status, _, body = self.daemon.upload(clip)
+        self.assertEqual(status, 201, body)
+        self.assertEqual(body["media"]["container"], "matroska,webm")
 
 
 class DurationLimitTest(DaemonTestCase):

@@ -18,6 +18,7 @@
 #include <set>
 #include <string>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -71,6 +72,11 @@ const std::map<std::string, std::string>& recipes() {
        "-f lavfi -i testsrc2=size=160x90:rate=25:duration=1 " + std::string(kStereo) +
            "-c:v libvpx -deadline realtime -cpu-used 8 -c:a libopus -shortest"},
       {"clip.ts", std::string(kVideo25) + kStereo + kH264Aac},
+      {"clip.mkv", std::string(kVideo25) + kStereo + kH264Aac},
+      {"clip.avi", std::string(kVideo25) + kStereo + "-c:v mpeg4 -c:a libmp3lame"},
+      {"clip.wmv", std::string(kVideo25) + kStereo + "-c:v wmv2 -c:a wmav2"},
+      // What a live recorder writes: no length, no index, no duration (the muxer cannot seek back).
+      {"live.mkv", std::string(kVideo25) + kStereo + kH264Aac + "-f matroska"},
       {"audio.m4a", std::string(kStereo) + "-c:a aac"},
       {"cover.png", "-f lavfi -i color=red:size=64x64 -frames:v 1"},
   };
@@ -91,7 +97,9 @@ fs::path clip(const std::string& name) {
   } else {
     arguments = recipes().at(name);
   }
-  std::string command = "ffmpeg -nostdin -v error -y " + arguments + " '" + out.string() + "'";
+  // A pipe is not seekable: the muxer cannot go back to fill in lengths.
+  std::string output = name.starts_with("live.") ? "- > '" + out.string() + "'" : "'" + out.string() + "'";
+  std::string command = "ffmpeg -nostdin -v error -y " + arguments + " " + output;
   if (std::system(command.c_str()) != 0 || !fs::exists(out)) {
     ADD_FAILURE() << "could not run: " << command;
     return out;
@@ -105,13 +113,17 @@ fs::path write_file(const std::string& name, const std::string& bytes) {
   return out;
 }
 
+// The first `size` bytes of a clip (or it with zeros appended), as a new file.
+fs::path resized(const std::string& name, const std::string& out_name, std::uintmax_t size) {
+  fs::path out = Clips::dir() / out_name;
+  fs::copy_file(clip(name), out, fs::copy_options::overwrite_existing);
+  fs::resize_file(out, size);
+  return out;
+}
+
 // The first half of a clip, as a new file.
 fs::path truncated(const std::string& name, const std::string& out_name) {
-  fs::path source = clip(name);
-  fs::path out = Clips::dir() / out_name;
-  fs::copy_file(source, out, fs::copy_options::overwrite_existing);
-  fs::resize_file(out, fs::file_size(source) / 2);
-  return out;
+  return resized(name, out_name, fs::file_size(clip(name)) / 2);
 }
 
 // What a phone writes for a portrait video: the tkhd matrix {0, 1, -1, 0} (16.16 fixed
@@ -341,6 +353,70 @@ TEST(Probe, FaststartMp4CutInHalfIsDamaged) {
 TEST(Probe, CompleteFaststartMp4IsAccepted) {
   auto probed = probe_file(clip("faststart.mp4"), MediaLimits{});
   ASSERT_TRUE(probed) << probed.error().message;
+}
+
+// Their demuxers read a file cut short without an error, up to the cut: only the length in
+// the header shows it. Cut anywhere, even in the index at the end, the file is refused.
+TEST(Probe, MatroskaAviAndWmvCutShortAreTruncated) {
+  for (const char* name : {"clip.mkv", "clip.avi", "clip.wmv"}) {
+    std::uintmax_t size = fs::file_size(clip(name));
+    for (std::uintmax_t cut : {size / 4, size / 2, size * 3 / 4, size - 1}) {
+      SCOPED_TRACE(fmt::format("{} cut to {} of {} bytes", name, cut, size));
+      expect_error(probe_file(resized(name, "cut-" + std::string(name), cut), MediaLimits{}),
+                   ErrorCode::unprocessable, "truncated");
+    }
+  }
+}
+
+TEST(Probe, TruncatedMatroskaSaysWhatIsMissing) {
+  std::uintmax_t size = fs::file_size(clip("clip.mkv"));
+  auto probed = probe_file(resized("clip.mkv", "half.mkv", size / 2), MediaLimits{});
+  expect_error(probed, ErrorCode::unprocessable,
+               fmt::format("the file is truncated: its Matroska header declares {} bytes, the file has only {}", size,
+                           size / 2));
+}
+
+TEST(Probe, CompleteMatroskaAviAndWmvAreAccepted) {
+  for (auto [name, container] : {std::pair{"clip.mkv", "matroska,webm"}, {"clip.avi", "avi"}, {"clip.wmv", "asf"}}) {
+    auto probed = probe_file(clip(name), MediaLimits{});
+    ASSERT_TRUE(probed) << name << ": " << probed.error().message;
+    EXPECT_EQ(probed->container, container);
+    EXPECT_EQ(stream_of_type(*probed, "video").width, 320);
+  }
+}
+
+TEST(Probe, LiveRecordedMatroskaIsAccepted) {
+  // No segment size, no cues, no duration: nothing says how long it should be.
+  auto probed = probe_file(clip("live.mkv"), MediaLimits{});
+  ASSERT_TRUE(probed) << probed.error().message;
+  EXPECT_EQ(probed->container, "matroska,webm");
+}
+
+TEST(Probe, AsfFileSizeIsIgnoredWhenTheBroadcastFlagIsSet) {
+  // The spec: the File Size is invalid when the Broadcast flag is set (a live capture).
+  fs::path out = Clips::dir() / "broadcast.wmv";
+  fs::copy_file(clip("clip.wmv"), out, fs::copy_options::overwrite_existing);
+  std::fstream file(out, std::ios::in | std::ios::out | std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  const char kFileProperties[] = "\xA1\xDC\xAB\x8C\x47\xA9\xCF\x11\x8E\xE4\x00\xC0\x0C\x20\x53\x65";
+  std::size_t properties = bytes.find(std::string_view(kFileProperties, 16));
+  ASSERT_NE(properties, std::string::npos);
+  file.seekp(static_cast<std::streamoff>(properties + 40));
+  file << std::string(8, '\x7F');  // a File Size far beyond the file
+  file.seekp(static_cast<std::streamoff>(properties + 88));
+  file << '\x03';  // Broadcast | Seekable
+  file.close();
+  auto probed = probe_file(out, MediaLimits{});
+  ASSERT_TRUE(probed) << probed.error().message;
+  EXPECT_EQ(probed->container, "asf");
+}
+
+TEST(Probe, BytesAfterTheDeclaredEndAreNotTruncation) {
+  for (const char* name : {"clip.mkv", "clip.avi"}) {
+    auto probed = probe_file(resized(name, std::string("padded-") + name, fs::file_size(clip(name)) + 1000),
+                             MediaLimits{});
+    ASSERT_TRUE(probed) << name << ": " << probed.error().message;
+  }
 }
 
 TEST(Probe, UndecodableVideoIsRefused) {
