@@ -51,11 +51,6 @@ std::optional<int> parse_version(std::string_view text) {
   return number;
 }
 
-// "<video id>/" names a video's published version, "<video id>/v<n>" one of its versions.
-std::string version_name(const std::string& video_id, std::string_view number) {
-  return video_id + "/" + std::string(number);
-}
-
 // The published version (number empty) or version "v{n}" of the video, from the cache when
 // its stamp is unchanged.
 Result<std::shared_ptr<const CachedVersion>> find_version(ApiContext& context, VersionCache& cache,
@@ -82,7 +77,7 @@ Result<std::shared_ptr<const CachedVersion>> find_version(ApiContext& context, V
     db::VersionStamp read{row->id, row->state, row->updated_at_ms};
     found = cache.insert(std::move(read), to_manifest(*row));
   }
-  cache.name(version_name(video_id, number), found, generation);
+  cache.name({video_id, number}, found, generation);
   return found;
 }
 
@@ -200,7 +195,7 @@ void add_playback_routes(ApiContext& context, std::vector<http::Route>& routes) 
     // Rendering (a long film's playlist: milliseconds) is left to the blocking pool.
     route.fast = [&context, cache, number, manifest_param,
                   answer](http::RequestContext& request) -> std::optional<http::Response> {
-      auto version = cache->find_named(version_name(request.params[0], number(request)), context.database.generation());
+      auto version = cache->find_named({request.params[0], number(request)}, context.database.generation());
       if (!version) return std::nullopt;
       if (manifest_param >= 0 && !version->has_manifest(request.params[manifest_param])) return std::nullopt;
       return answer(*version, request);

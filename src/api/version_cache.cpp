@@ -44,15 +44,25 @@ std::shared_ptr<const CachedVersion> VersionCache::insert(db::VersionStamp stamp
   return entries_.insert_or_assign(id, std::move(cached), segments);
 }
 
-void VersionCache::name(const std::string& name, const std::shared_ptr<const CachedVersion>& version,
+std::size_t VersionCache::NameHash::operator()(VersionName name) const {
+  std::size_t id = std::hash<std::string_view>{}(name.video_id);
+  std::size_t number = std::hash<std::string_view>{}(name.number);
+  return id ^ (number + 0x9e3779b97f4a7c15ull + (id << 6) + (id >> 2));
+}
+
+void VersionCache::name(VersionName name, const std::shared_ptr<const CachedVersion>& version,
                         std::uint64_t generation) {
   std::lock_guard lock(mutex_);
   // Names go stale at the next write anyway: dropping them all bounds the map.
   if (names_.size() >= kMaxNames) names_.clear();
-  names_[name] = Naming{version, generation};
+  Naming naming{version, generation};
+  if (auto named = names_.find(name); named != names_.end())
+    named->second = std::move(naming);
+  else
+    names_.emplace(NameKey{std::string(name.video_id), std::string(name.number)}, std::move(naming));
 }
 
-std::shared_ptr<const CachedVersion> VersionCache::find_named(const std::string& name, std::uint64_t generation) {
+std::shared_ptr<const CachedVersion> VersionCache::find_named(VersionName name, std::uint64_t generation) {
   std::lock_guard lock(mutex_);
   auto named = names_.find(name);
   if (named == names_.end() || named->second.generation != generation) return nullptr;

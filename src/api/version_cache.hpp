@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "cinevault/core/lru_map.hpp"
@@ -44,6 +45,14 @@ class CachedVersion {
   mutable std::map<std::string, std::shared_ptr<const RenderedManifest>> rendered_;
 };
 
+// How a request names a version: the video id and the version part of its path, "v<n>" for
+// a numbered version or empty for the published one. Views into the request.
+struct VersionName {
+  std::string_view video_id;
+  std::string_view number;
+  bool operator==(const VersionName&) const = default;
+};
+
 class VersionCache {
  public:
   explicit VersionCache(std::size_t max_segments) : entries_(max_segments) {}
@@ -52,13 +61,12 @@ class VersionCache {
   // beyond the bound.
   std::shared_ptr<const CachedVersion> insert(db::VersionStamp stamp, manifest::Version version);
 
-  // Names a cached version as what `name` ("<video id>/" for the published version,
-  // "<video id>/v<n>" for a numbered one) was when the database was at `generation`.
-  void name(const std::string& name, const std::shared_ptr<const CachedVersion>& version, std::uint64_t generation);
+  // Names a cached version as what `name` was when the database was at `generation`.
+  void name(VersionName name, const std::shared_ptr<const CachedVersion>& version, std::uint64_t generation);
   // The version `name` was named for, while the database is still at that generation (no
   // write since, so it is still that version, unchanged) and the cache still holds that
-  // copy. nullptr otherwise.
-  std::shared_ptr<const CachedVersion> find_named(const std::string& name, std::uint64_t generation);
+  // copy. nullptr otherwise. Allocates nothing (the I/O thread's fast path calls it).
+  std::shared_ptr<const CachedVersion> find_named(VersionName name, std::uint64_t generation);
 
  private:
   std::mutex mutex_;
@@ -68,7 +76,21 @@ class VersionCache {
     std::weak_ptr<const CachedVersion> version;
     std::uint64_t generation = 0;
   };
-  std::unordered_map<std::string, Naming> names_;
+  struct NameKey {
+    std::string video_id;
+    std::string number;
+    operator VersionName() const { return {video_id, number}; }
+  };
+  // Transparent: a lookup by VersionName builds no NameKey.
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(VersionName name) const;
+  };
+  struct NameEqual {
+    using is_transparent = void;
+    bool operator()(VersionName a, VersionName b) const { return a == b; }
+  };
+  std::unordered_map<NameKey, Naming, NameHash, NameEqual> names_;
 };
 
 }  // namespace cinevault::api

@@ -47,17 +47,38 @@ TEST(VersionCache, EvictsLeastRecentlyUsedBeyondTheSegmentBound) {
 TEST(VersionCache, NamedVersionIsFoundOnlyAtTheGenerationItWasNamedAt) {
   VersionCache cache(10);
   auto first = insert(cache, 1, 1, 4);
-  cache.name("video/", first, 7);
-  ASSERT_NE(cache.find_named("video/", 7), nullptr);
-  EXPECT_EQ(cache.find_named("video/", 7)->stamp.id, 1);
-  EXPECT_EQ(cache.find_named("video/", 8), nullptr);  // something was written since
-  EXPECT_EQ(cache.find_named("video/v1", 7), nullptr);
-  EXPECT_EQ(cache.find_named("other/", 7), nullptr);
-  cache.name("video/", first, 8);
-  EXPECT_NE(cache.find_named("video/", 8), nullptr);
+  cache.name({"video", ""}, first, 7);
+  ASSERT_NE(cache.find_named({"video", ""}, 7), nullptr);
+  EXPECT_EQ(cache.find_named({"video", ""}, 7)->stamp.id, 1);
+  EXPECT_EQ(cache.find_named({"video", ""}, 8), nullptr);  // something was written since
+  EXPECT_EQ(cache.find_named({"video", "v1"}, 7), nullptr);
+  EXPECT_EQ(cache.find_named({"other", ""}, 7), nullptr);
+  cache.name({"video", ""}, first, 8);
+  EXPECT_NE(cache.find_named({"video", ""}, 8), nullptr);
   // The named version evicted: the name finds nothing rather than something stale.
   insert(cache, 2, 1, 8);
-  EXPECT_EQ(cache.find_named("video/", 8), nullptr);
+  EXPECT_EQ(cache.find_named({"video", ""}, 8), nullptr);
+}
+
+TEST(VersionCache, NamesOfTheSameVideoAreDistinctAndOwnTheirText) {
+  VersionCache cache(100);
+  auto published = insert(cache, 1, 1, 2);
+  auto numbered = insert(cache, 2, 1, 2);
+  {
+    // The request's strings are gone by the time the next request looks the name up.
+    std::string video = "0123456789abcdef";
+    std::string number = "v2";
+    cache.name({video, ""}, published, 5);
+    cache.name({video, number}, numbered, 5);
+  }
+  EXPECT_EQ(cache.find_named({"0123456789abcdef", ""}, 5), published);
+  EXPECT_EQ(cache.find_named({"0123456789abcdef", "v2"}, 5), numbered);
+  EXPECT_EQ(cache.find_named({"0123456789abcdef", "v1"}, 5), nullptr);
+  EXPECT_EQ(cache.find_named({"0123456789abcdefv2", ""}, 5), nullptr);
+  // Named again: the newer naming wins.
+  cache.name({"0123456789abcdef", ""}, numbered, 6);
+  EXPECT_EQ(cache.find_named({"0123456789abcdef", ""}, 6), numbered);
+  EXPECT_EQ(cache.find_named({"0123456789abcdef", "v2"}, 6), nullptr);
 }
 
 // Two requests race: the slower one read the version before it was completed and comes back
@@ -68,14 +89,14 @@ TEST(VersionCache, ASlowerRequestDoesNotPutAnOlderCopyBack) {
   auto stale = insert(cache, 1, 100, 3, "building");  // read earlier, inserted later
   EXPECT_EQ(stale, complete);
   EXPECT_EQ(cache.find({1, "complete", 200}), complete);
-  cache.name("video/", complete, 9);
-  ASSERT_EQ(cache.find_named("video/", 9), complete);
+  cache.name({"video", ""}, complete, 9);
+  ASSERT_EQ(cache.find_named({"video", ""}, 9), complete);
   // A name given to a copy the cache no longer holds finds nothing.
   auto newer = insert(cache, 1, 300, 5, "complete");
-  cache.name("video/", complete, 9);
-  EXPECT_EQ(cache.find_named("video/", 9), nullptr);
-  cache.name("video/", newer, 9);
-  EXPECT_EQ(cache.find_named("video/", 9), newer);
+  cache.name({"video", ""}, complete, 9);
+  EXPECT_EQ(cache.find_named({"video", ""}, 9), nullptr);
+  cache.name({"video", ""}, newer, 9);
+  EXPECT_EQ(cache.find_named({"video", ""}, 9), newer);
 }
 
 TEST(VersionCache, ManifestIsRenderedOnceAndFailuresAreNotKept) {
