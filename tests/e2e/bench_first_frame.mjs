@@ -16,8 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { chromium } from 'playwright-core';
-
+import { launchChromium } from './chromium.mjs';
 import { check, Daemon, sleep } from './daemon.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -25,7 +24,6 @@ const BINARY = process.env.CINEVAULT_BINARY;
 const CLIP = process.env.BENCH_CLIP;
 const RUNS = Number(process.env.BENCH_RUNS || 3);
 const EXTRA_ARGS = (process.env.BENCH_ARGS || '').split(' ').filter(Boolean);
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 check(BINARY && CLIP, 'set CINEVAULT_BINARY and BENCH_CLIP');
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>first frame</title>
@@ -87,13 +85,7 @@ function upload(daemon, file) {
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-first-frame-'));
 const pageServer = await startPageServer();
 const pageBase = `http://127.0.0.1:${pageServer.address().port}`;
-const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-first-frame-chromium-'));
-const browser = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: CHROMIUM, headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--autoplay-policy=no-user-gesture-required'],
-});
+const browser = await launchChromium({ args: ['--autoplay-policy=no-user-gesture-required'] });
 const results = [];
 try {
   for (let run = 1; run <= RUNS; ++run) {
@@ -133,7 +125,6 @@ try {
 } finally {
   await browser.close();
   pageServer.close();
-  fs.rmSync(userDataDir, { recursive: true, force: true });
   fs.rmSync(scratch, { recursive: true, force: true });
 }
 const median = (values) => values.slice().sort((a, b) => a - b)[Math.floor(values.length / 2)];

@@ -24,9 +24,9 @@ import { fileURLToPath } from 'node:url';
 
 import { check, Daemon, sleep, TestFailure } from './daemon.mjs';
 
-let chromium;
+let CHROMIUM, launchChromium;
 try {
-  ({ chromium } = await import('playwright-core'));
+  ({ CHROMIUM, launchChromium } = await import('./chromium.mjs'));
 } catch (error) {
   console.error(`FAIL: cannot load playwright-core (run 'npm ci' in tests/e2e): ${error.message}`);
   process.exit(2);
@@ -35,7 +35,6 @@ try {
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BINARY = process.env.CINEVAULT_BINARY;
 const TMP_ROOT = process.env.CINEVAULT_TEST_TMP || os.tmpdir();
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
 if (!BINARY) {
   console.error('FAIL: set CINEVAULT_BINARY to the cinevault binary');
@@ -223,7 +222,6 @@ let browser;
 let pageServer;
 fs.mkdirSync(TMP_ROOT, { recursive: true });
 const scratch = fs.mkdtempSync(path.join(TMP_ROOT, 'playback-'));
-const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'playback-chromium-'));
 try {
   const [longClip, shortClip] = await Promise.all([
     makeClip(path.join(scratch, 'long.mp4'), 40), makeClip(path.join(scratch, 'short.mp4'), 12)]);
@@ -231,12 +229,7 @@ try {
   pageServer = await startPageServer();
   const pageBase = `http://127.0.0.1:${pageServer.address().port}`;
   log(`daemon at ${daemon.base}, page server at ${pageBase}`);
-  browser = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM, headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required'],
-  });
+  browser = await launchChromium({ args: ['--autoplay-policy=no-user-gesture-required'] });
 
   // Long clip first so that its job is the one running when its manifests appear.
   const longId = await daemon.upload(longClip, 'e2e-progressive');
@@ -261,7 +254,6 @@ try {
 } finally {
   if (browser) await browser.close().catch(() => {});
   if (pageServer) pageServer.close();
-  fs.rmSync(userDataDir, { recursive: true, force: true });
   if (daemon) {
     try {
       await daemon.stop();

@@ -19,9 +19,9 @@ import path from 'node:path';
 
 import { check, Daemon, sleep, TestFailure } from './daemon.mjs';
 
-let chromium;
+let launchChromium;
 try {
-  ({ chromium } = await import('playwright-core'));
+  ({ launchChromium } = await import('./chromium.mjs'));
 } catch (error) {
   console.error(`FAIL: cannot load playwright-core (run 'npm ci' in tests/e2e): ${error.message}`);
   process.exit(2);
@@ -30,7 +30,6 @@ try {
 const BINARY = process.env.CINEVAULT_BINARY;
 const TMP_ROOT = process.env.CINEVAULT_TEST_TMP || os.tmpdir();
 const SHOTS = process.env.CINEVAULT_SCREENSHOT_DIR || path.join(TMP_ROOT, 'screenshots');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 if (!BINARY) {
   console.error('FAIL: set CINEVAULT_BINARY to the cinevault binary');
   process.exit(2);
@@ -76,12 +75,8 @@ const args = [];
 if (process.env.CINEVAULT_WEB_DIR) args.push('--web.dir', process.env.CINEVAULT_WEB_DIR);
 const daemon = await new Daemon(BINARY, path.join(scratch, 'data'), args).start();
 log(`daemon at ${daemon.base}`);
-const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'web-chromium-'));
-const browser = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: CHROMIUM, headless: true, viewport: { width: 1280, height: 800 },
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--autoplay-policy=no-user-gesture-required'],
+const browser = await launchChromium({
+  viewport: { width: 1280, height: 800 }, args: ['--autoplay-policy=no-user-gesture-required'],
 });
 const problems = [];
 let failed = false;
