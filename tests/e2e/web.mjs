@@ -1,7 +1,9 @@
 // End-to-end through the web page only, in headless Debian Chromium (playwright-core):
 //   1. the API key is entered in the page's dialog;
 //   2. a clip chosen with the file input uploads (tus) to 100 %, its card shows the
-//      processing progress, then the poster;
+//      processing progress, then the poster; a slow answer to an older search, or to
+//      "More", does not replace a newer search's; failed videos and ready ones without a
+//      poster are not polled;
 //   3. the player plays it (hls.js), the quality menu's lowest rung changes videoHeight,
 //      hovering the seek bar shows a tile of the trickplay sprite, a title edit survives a
 //      reload, delete (confirmed) removes the card;
@@ -55,6 +57,13 @@ async function waitFor(label, predicate, timeoutMs = 30000) {
     await sleep(100);
   }
   throw new TestFailure(`${label}: not within ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
+}
+
+// A held request: the route waits until release() is called.
+function gate() {
+  let release;
+  const opened = new Promise((resolve) => { release = resolve; });
+  return { opened, release };
 }
 
 fs.mkdirSync(TMP_ROOT, { recursive: true });
@@ -113,7 +122,7 @@ try {
   }));
   log('PASS upload progress reached 100 %');
   const card = '.card:has(h3:text-is("Holiday clip"))';
-  await page.waitForSelector(card, { timeout: 15000 });
+  const clipId = await (await page.waitForSelector(card, { timeout: 15000 })).getAttribute('data-id');
   await waitFor('poster in the grid', () => page.evaluate((selector) => {
     const img = document.querySelector('.grid .card img');
     return img && img.complete && img.naturalWidth > 0 && img.currentSrc.includes('/objects/');
@@ -122,6 +131,73 @@ try {
   check(seen.some((s) => /^processing:.*\d+%/.test(s)), `the card never showed the job's progress: ${seen}`);
   log(`PASS card showed ${seen.filter((s) => !s.startsWith('ready')).slice(0, 4).join(' | ')}, then the poster`);
   await page.screenshot({ path: path.join(SHOTS, 'library.png') });
+
+  // Search answers out of order: "holiday"'s answer is held until "nomatch" has been
+  // answered and shown; when it comes, it must not replace it.
+  const slowSearch = gate();
+  const isHoliday = (url) => url.pathname === '/api/v1/videos' && url.searchParams.get('q') === 'holiday';
+  const holdHoliday = async (route) => { await slowSearch.opened; await route.continue().catch(() => {}); };
+  await page.route(isHoliday, holdHoliday);
+  const holidayAsked = page.waitForRequest((r) => isHoliday(new URL(r.url())));
+  await page.fill('#q', 'holiday');
+  await holidayAsked;
+  await page.fill('#q', 'nomatch');
+  await waitFor('the newer search shown', () => page.evaluate(() =>
+    document.getElementById('library-status').textContent.includes('nomatch')));
+  const holidayAnswered = page.waitForResponse((r) => isHoliday(new URL(r.url())));
+  slowSearch.release();
+  await (await holidayAnswered).finished();
+  await sleep(300);  // the page's own handling of the answer: microtasks and a render
+  const afterRace = await page.evaluate(() => ({
+    cards: document.querySelectorAll('#grid .card').length, status: document.getElementById('library-status').textContent,
+  }));
+  check(afterRace.cards === 0 && afterRace.status.includes('nomatch'),
+    `the older search's late answer replaced the newer one's: ${JSON.stringify(afterRace)}`);
+  await page.unroute(isHoliday, holdHoliday);
+  log('PASS a late answer to an older search does not replace the newer one');
+
+  // States a test cannot make the daemon produce on cue, from a scripted list: a failed video
+  // and a ready one without a poster (neither is polled), and a next page whose answer comes
+  // after a new search (it must not be added to that search's results).
+  const fake = (id, state) => ({ id, title: `Fake ${state}`, description: '', tags: [], state,
+    media: null, thumbnails: null, playback: null, job: null });
+  const polled = [];
+  const slowMore = gate();
+  const isScripted = (url) => url.pathname.startsWith('/api/v1/videos') && !url.searchParams.get('q');
+  const script = async (route) => {
+    const url = new URL(route.request().url());
+    if (url.pathname !== '/api/v1/videos') {
+      polled.push(url.pathname);
+      return route.fulfill({ json: fake(url.pathname.split('/').pop(), 'failed') });
+    }
+    if (url.searchParams.get('cursor')) {
+      await slowMore.opened;
+      return route.fulfill({ json: { videos: [fake('fake-stale', 'processing')], total: 3, next_cursor: null } });
+    }
+    return route.fulfill({ json: { videos: [fake('fake-failed', 'failed'), fake('fake-ready', 'ready')], total: 3,
+      next_cursor: 'next' } });
+  };
+  await page.route(isScripted, script);
+  await page.fill('#q', '');
+  await page.waitForSelector('.card[data-id="fake-ready"]');
+  await sleep(3000);  // three of the page's 1 s polling rounds
+  check(polled.length === 0, `a failed or posterless ready video was polled: ${polled.join(', ')}`);
+  log('PASS failed and ready videos are not polled');
+  const moreAsked = page.waitForRequest((r) => new URL(r.url()).searchParams.has('cursor'));
+  await page.click('#more');
+  await moreAsked;
+  await page.fill('#q', 'holiday');
+  await page.waitForSelector(card);
+  const moreAnswered = page.waitForResponse((r) => new URL(r.url()).searchParams.has('cursor'));
+  slowMore.release();
+  await (await moreAnswered).finished();
+  await sleep(300);
+  const ids = await page.evaluate(() => [...document.querySelectorAll('#grid .card')].map((c) => c.dataset.id));
+  check(ids.length === 1 && ids[0] === clipId, `after a late "More" answer the grid holds ${ids}`);
+  await page.unroute(isScripted, script);
+  await page.fill('#q', '');
+  await waitFor('the whole library again', () => page.evaluate(() => !document.getElementById('library-status').textContent.includes('matching')));
+  log('PASS a late "More" answer is not added to a newer search');
 
   // 3. The player.
   await page.click(`${card} a`);
@@ -214,4 +290,5 @@ try {
   await daemon.stop().catch((error) => { failed = true; console.error(`FAIL: ${error.message}`); });
 }
 if (failed) process.exit(1);
-console.log(`\nOK web page: upload, progress, poster, play, quality, previews, edit, delete, refusal, resume in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+console.log(`\nOK web page: upload, progress, poster, search and paging races, polling, play, quality, previews, edit, ` +
+  `delete, refusal, resume in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

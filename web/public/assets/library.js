@@ -9,6 +9,7 @@ const search = document.getElementById('q');
 const cards = new Map();  // video id → card element
 let cursor = null;
 let query = '';
+let latest = 0;  // the number of the newest loadPage() call: only its answer is shown
 
 function poster(video) {
   const small = video.thumbnails && video.thumbnails.poster && video.thumbnails.poster[0];
@@ -46,36 +47,45 @@ function renderCard(video) {
   return card;
 }
 
+// The first page for the current query (reset) or the next one. Answers can arrive out of
+// order (a slow "a" after a quick "ab", a "More" after a new search): only the answer to
+// the newest call is shown.
 async function loadPage(reset) {
-  if (reset) {
-    cursor = null;
-    cards.clear();
-    grid.replaceChildren();
-  }
+  const ticket = ++latest;
+  const q = query;
   const params = new URLSearchParams({ limit: PAGE_SIZE });
-  if (query) params.set('q', query);
-  if (cursor) params.set('cursor', cursor);
+  if (q) params.set('q', q);
+  if (!reset && cursor) params.set('cursor', cursor);
+  if (reset) more.hidden = true;  // its cursor belongs to the previous query
   try {
     const page = await api(`/api/v1/videos?${params}`);
+    if (ticket !== latest) return;
+    if (reset) {
+      cards.clear();
+      grid.replaceChildren();
+    }
     for (const video of page.videos) grid.append(renderCard(video));
     cursor = page.next_cursor;
     more.hidden = !cursor;
-    status.textContent = page.total === 0 ? (query ? `Nothing matches “${query}”.` : 'No videos yet: upload one above.')
-      : `${page.total} video${page.total === 1 ? '' : 's'}${query ? ` matching “${query}”` : ''}`;
+    status.textContent = page.total === 0 ? (q ? `Nothing matches “${q}”.` : 'No videos yet: upload one above.')
+      : `${page.total} video${page.total === 1 ? '' : 's'}${q ? ` matching “${q}”` : ''}`;
   } catch (error) {
-    status.textContent = `Could not load the library: ${error.message}`;
+    if (ticket === latest) status.textContent = `Could not load the library: ${error.message}`;
   }
 }
 
-// Videos still being made are polled: every second while any is busy.
+// Videos still being made are polled, every second while there are any. Not ready or
+// failed ones: a ready video's thumbnails are stored before it turns ready, so the answer
+// that says "ready" was its chance to bring the poster; a failed one stays failed.
 async function refreshBusy() {
-  const busy = [...cards.values()].filter((card) => ['queued', 'processing'].includes(card.dataset.state) ||
-    !card.querySelector('img'));
+  const busy = [...cards.values()].filter((card) => ['queued', 'processing'].includes(card.dataset.state));
   for (const card of busy) {
+    const id = card.dataset.id;
     try {
-      renderCard(await api(`/api/v1/videos/${card.dataset.id}`));
+      const video = await api(`/api/v1/videos/${id}`);
+      if (cards.get(id) === card) renderCard(video);  // else a new search replaced the grid meanwhile
     } catch (error) {
-      if (error.status === 404) { card.remove(); cards.delete(card.dataset.id); }
+      if (error.status === 404 && cards.get(id) === card) { card.remove(); cards.delete(id); }
     }
   }
   setTimeout(refreshBusy, busy.length ? 1000 : 5000);
@@ -88,6 +98,7 @@ search.addEventListener('input', () => {
 });
 document.getElementById('search').addEventListener('submit', (event) => {
   event.preventDefault();
+  clearTimeout(searchTimer);
   query = search.value.trim();
   loadPage(true);
 });
