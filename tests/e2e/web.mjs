@@ -7,7 +7,9 @@
 //   3. the player plays it (hls.js), the quality menu's lowest rung changes videoHeight,
 //      hovering the seek bar shows a tile of the trickplay sprite, a title edit survives a
 //      reload, delete (confirmed) removes the card;
-//   4. a non-video file shows the server's own refusal message;
+//   4. a non-video file shows the server's own refusal message, and refused uploads are not
+//      kept for resuming; unfinished uploads are listed with the bytes the server has, one
+//      the server no longer knows is dropped, Discard terminates one;
 //   5. an upload interrupted by killing the daemon resumes once it is back, and completes.
 // Screenshots library.png and player.png go to CINEVAULT_SCREENSHOT_DIR.
 //
@@ -58,6 +60,11 @@ async function waitFor(label, predicate, timeoutMs = 30000) {
   }
   throw new TestFailure(`${label}: not within ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
 }
+
+// The tus uploads the page keeps for resuming, by file name.
+const storedUploads = (page) => page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('tus::'))
+  .map((k) => ({ key: k, ...JSON.parse(localStorage.getItem(k)) })));
+const storedNames = async (page) => (await storedUploads(page)).map((u) => u.metadata && u.metadata.filename);
 
 // A held request: the route waits until release() is called.
 function gate() {
@@ -247,6 +254,60 @@ try {
   }));
   check(shown.includes(expected), `the page says "${shown}", the server said "${expected}"`);
   log(`PASS a text file shows "${shown}"`);
+  await waitFor('the refused upload forgotten', async () => !(await storedNames(page)).includes('notes.mp4'), 5000);
+
+  // A chunk refused for good while the server keeps the upload (a proxy's 413, say): kept, it
+  // would be listed as unfinished for as long as the server keeps it.
+  const refusedFile = path.join(scratch, 'Refused chunk.mp4');
+  fs.copyFileSync(notVideo, refusedFile);
+  let refusedUrl;
+  const refuseChunk = (route) => {
+    if (route.request().method() !== 'PATCH') return route.continue();
+    refusedUrl = route.request().url();
+    return route.fulfill({ status: 413, json: { error: { code: 'too_large', message: 'the chunk is over the proxy limit' } } });
+  };
+  await page.route('**/api/v1/uploads/*', refuseChunk);
+  await page.setInputFiles('#file-input', refusedFile);
+  await page.waitForSelector('.upload-item[data-name="Refused chunk.mp4"].failed');
+  await page.unroute('**/api/v1/uploads/*', refuseChunk);
+  const kept = await fetch(refusedUrl, { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0' } });
+  check(kept.status === 200, `the server should still have the refused upload: HEAD ${kept.status}`);
+  await waitFor('the 413-refused upload forgotten', async () => !(await storedNames(page)).includes('Refused chunk.mp4'), 5000);
+  log('PASS uploads refused for good are not kept for resuming');
+
+  // 4b. Unfinished uploads: the tab closed (here: reloaded) mid-upload. The list shows what
+  // the server has of it; an upload the server no longer knows is dropped; Discard removes it.
+  const slowPatch = async (route) => {
+    if (route.request().method() === 'PATCH') await sleep(400);
+    await route.continue().catch(() => {});
+  };
+  await page.route('**/api/v1/uploads/*', slowPatch);
+  await page.setInputFiles('#file-input', bigClip);
+  await waitFor('first chunks before the reload', () => page.evaluate(() => {
+    const bar = document.querySelector('.upload-item[data-name="Big upload.mp4"] progress');
+    return bar && bar.value > 15;
+  }), 30000);
+  await page.evaluate((base) => localStorage.setItem('tus::gone-fingerprint::1', JSON.stringify({
+    size: 10, metadata: { filename: 'Gone.mp4' }, creationTime: new Date().toString(),
+    uploadUrl: `${base}/api/v1/uploads/0123456789abcdef0123456789abcdef`,
+  })), daemon.base);
+  await page.reload();
+  await page.unroute('**/api/v1/uploads/*', slowPatch);
+  const unfinished = '#resumable-list .upload-item[data-name="Big upload.mp4"]';
+  const sentText = await waitFor('the unfinished upload listed with its bytes', () => page.evaluate((s) => {
+    const text = document.querySelector(`${s} .upload-text`);
+    return text && /MB of .*MB sent/.test(text.textContent) && text.textContent;
+  }, unfinished));
+  await waitFor('the upload the server does not know dropped', async () => !(await storedNames(page)).includes('Gone.mp4') &&
+    await page.locator('#resumable-list [data-name="Gone.mp4"]').count() === 0);
+  log(`PASS unfinished upload listed: "${sentText}"; an unknown one dropped`);
+  const bigUrl = (await storedUploads(page)).find((u) => u.metadata.filename === 'Big upload.mp4').uploadUrl;
+  await page.click(`${unfinished} button`);
+  await waitFor('Discard removes the row and the stored URL', async () => await page.locator(unfinished).count() === 0 &&
+    !(await storedNames(page)).includes('Big upload.mp4'));
+  const discarded = await fetch(new URL(bigUrl, daemon.base), { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0' } });
+  check(discarded.status === 404, `HEAD of the discarded upload: ${discarded.status}`);
+  log('PASS Discard terminates the upload on the server');
 
   // 5. Kill the daemon during an upload; restart it on the same port and data: it resumes.
   let patches = 0;
@@ -258,7 +319,7 @@ try {
     await route.continue().catch(() => {});
   });
   await page.setInputFiles('#file-input', bigClip);
-  const bigItem = '.upload-item[data-name="Big upload.mp4"]';
+  const bigItem = '#uploads .upload-item[data-name="Big upload.mp4"]';
   await waitFor('first chunks of the big upload', () => page.evaluate((s) => {
     const bar = document.querySelector(`${s} progress`);
     return bar && bar.value > 15;
@@ -291,4 +352,4 @@ try {
 }
 if (failed) process.exit(1);
 console.log(`\nOK web page: upload, progress, poster, search and paging races, polling, play, quality, previews, edit, ` +
-  `delete, refusal, resume in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  `delete, refusal, unfinished uploads, resume in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

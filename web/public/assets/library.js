@@ -106,6 +106,12 @@ more.addEventListener('click', () => loadPage(false));
 
 // --- uploads -------------------------------------------------------------------------
 const uploads = document.getElementById('uploads');
+const urlStorage = tus.defaultOptions.urlStorage;  // where tus keeps the URLs of unfinished uploads
+const running = new Set();  // this page's tus uploads until they end: not "unfinished"
+
+// A 4xx other than 409/423 (conflict, locked) is the server's final word: the media (415,
+// 422), the key (401), the size (413) will not change on a retry.
+const refusedForGood = (status) => status >= 400 && status < 500 && status !== 409 && status !== 423;
 
 function uploadRow(file) {
   const bar = el('progress', { max: 100, value: 0, 'aria-label': `Upload of ${file.name}` });
@@ -114,6 +120,14 @@ function uploadRow(file) {
   const row = el('li', { class: 'upload-item', 'data-name': file.name }, el('strong', { text: file.name }), bar, text, cancel);
   uploads.prepend(row);
   return { row, bar, text, cancel };
+}
+
+// tus keeps an upload's URL until the upload succeeds; a refused one can never be resumed.
+async function forgetStored(upload) {
+  if (!upload.url) return;  // refused before it was created: nothing was kept
+  for (const previous of await upload.findPreviousUploads()) {
+    if (previous.uploadUrl === upload.url) await urlStorage.removeUpload(previous.urlStorageKey);
+  }
 }
 
 async function startUpload(file) {
@@ -141,6 +155,7 @@ async function startUpload(file) {
         (speed > 0 ? ` · ${formatBytes(speed)}/s` : '') + left;
     },
     onSuccess(payload) {
+      running.delete(upload);
       ui.bar.value = 100;
       ui.row.classList.add('done');
       ui.cancel.remove();
@@ -148,35 +163,38 @@ async function startUpload(file) {
       ui.text.textContent = 'Uploaded 100% · processing';
       if (id && !cards.has(id)) loadPage(true);  // newest first: it is at the top
     },
-    onError(error) {
+    async onError(error) {
+      running.delete(upload);
       ui.row.classList.add('failed');
       ui.cancel.remove();
       const response = error.originalResponse;
       const message = response ? errorFromBody(response.getStatus(), response.getBody()).message : error.message;
       ui.text.textContent = `Refused: ${message}`;
       ui.text.setAttribute('role', 'alert');
+      if (response && refusedForGood(response.getStatus())) await forgetStored(upload).catch(() => {});
+      showResumable();  // one that gave up on a network error can still be resumed
     },
-    // A refusal of the media (415/422) or the key (401) will not change on a retry.
     onShouldRetry(error) {
-      const code = error.originalResponse ? error.originalResponse.getStatus() : 0;
-      return !(code >= 400 && code < 500 && code !== 409 && code !== 423);
+      return !refusedForGood(error.originalResponse ? error.originalResponse.getStatus() : 0);
     },
   });
   ui.cancel.addEventListener('click', () => {
-    upload.abort(true);
+    running.delete(upload);
+    upload.abort(true);  // terminates it on the server and forgets its URL
     ui.text.textContent = 'Cancelled';
     ui.cancel.remove();
   });
   const previous = await upload.findPreviousUploads();
   if (previous.length) upload.resumeFromPreviousUpload(previous[0]);
+  running.add(upload);
   upload.start();
 }
 
 async function startUploads(files) {
   if (!files.length) return;
   if (!getKey() && !(await askForKey('Uploading needs an API key.'))) return;
-  for (const file of files) startUpload(file);
-  showResumable();
+  await Promise.all(files.map(startUpload));
+  showResumable();  // a resumed one is running now
 }
 
 const input = document.getElementById('file-input');
@@ -190,17 +208,67 @@ drop.addEventListener('drop', (event) => {
   startUploads([...event.dataTransfer.files]);
 });
 
-// Unfinished uploads from an earlier visit: choosing the same file again resumes it.
+// --- unfinished uploads from earlier visits ---------------------------------------------
+// Each with what the server still has of it; choosing the same file again resumes it.
+const resumable = document.getElementById('resumable');
+const resumableList = document.getElementById('resumable-list');
+let listing = 0;  // as with loadPage: only the newest listing is shown
+
+// tus requests by hand: the protocol version header is required on every one of them.
+const tusRequest = (method, url) => fetch(url, { method, headers: { 'Tus-Resumable': '1.0.0', ...authHeaders() } });
+
+function resumableRow(stored) {
+  const name = (stored.metadata && stored.metadata.filename) || 'Unnamed file';
+  const bar = el('progress', { max: 100, value: 0, 'aria-label': `Sent of ${name}`, hidden: true });
+  const text = el('span', { class: 'upload-text', text: 'Asking the server…' });
+  const discard = el('button', { type: 'button', class: 'small', text: 'Discard' });
+  const row = el('li', { class: 'upload-item', 'data-name': name }, el('strong', { text: name }), bar, text, discard);
+  const forget = async () => {
+    await urlStorage.removeUpload(stored.urlStorageKey);
+    row.remove();
+    resumable.hidden = resumableList.children.length === 0;
+  };
+
+  tusRequest('HEAD', stored.uploadUrl).then((response) => {
+    if (response.status === 404 || response.status === 410) return forget();  // expired or removed
+    const offset = Number(response.headers.get('Upload-Offset') ?? NaN);
+    const length = Number(response.headers.get('Upload-Length') ?? NaN);
+    if (!response.ok || !Number.isFinite(offset) || !(length > 0)) {
+      text.textContent = `The server did not say how much it has (${response.status}).`;
+    } else if (offset >= length) {
+      return forget();  // complete: its video exists
+    } else {
+      bar.value = (offset / length) * 100;
+      bar.hidden = false;
+      text.textContent = `${formatBytes(offset)} of ${formatBytes(length)} sent`;
+    }
+  }).catch(() => { text.textContent = 'The server did not answer.'; });
+
+  discard.addEventListener('click', async () => {
+    discard.disabled = true;
+    try {
+      let response = await tusRequest('DELETE', stored.uploadUrl);
+      if (response.status === 401 && await askForKey('Discarding an upload needs an API key.')) {
+        response = await tusRequest('DELETE', stored.uploadUrl);
+      }
+      if ([204, 404, 410].includes(response.status)) return await forget();
+      text.textContent = `Not discarded: ${errorFromBody(response.status, await response.text()).message}`;
+    } catch (error) {
+      text.textContent = `Not discarded: ${error.message}`;
+    }
+    discard.disabled = false;
+  });
+  return row;
+}
+
 async function showResumable() {
-  const hint = document.getElementById('resumable');
-  try {
-    const stored = await tus.defaultOptions.urlStorage.findAllUploads();
-    const names = stored.map((u) => u.metadata && u.metadata.filename).filter(Boolean);
-    hint.hidden = names.length === 0;
-    hint.textContent = names.length ? `Unfinished: ${names.join(', ')}. Choose the same file again to resume.` : '';
-  } catch {
-    hint.hidden = true;
-  }
+  const ticket = ++listing;
+  const stored = await urlStorage.findAllUploads().catch(() => []);
+  if (ticket !== listing) return;
+  const active = new Set([...running].map((upload) => upload.url));
+  const rows = stored.filter((s) => s.uploadUrl && !active.has(s.uploadUrl)).map(resumableRow);
+  resumableList.replaceChildren(...rows);
+  resumable.hidden = rows.length === 0;
 }
 
 wireKeyButton();
