@@ -1,7 +1,8 @@
 // End-to-end through the web page only, in headless Debian Chromium (playwright-core):
 //   1. the API key is entered in the page's dialog;
 //   2. a clip chosen with the file input uploads (tus) to 100 %, its card shows the
-//      processing progress, then the poster; a slow answer to an older search, or to
+//      processing progress, then the poster; a watch page opened while the job runs shows
+//      the seek-bar previews once the job is done; a slow answer to an older search, or to
 //      "More", does not replace a newer search's; failed videos and ready ones without a
 //      poster are not polled;
 //   3. the player plays it (hls.js), the quality menu's lowest rung changes videoHeight,
@@ -96,13 +97,17 @@ const browser = await launchChromium({
 });
 const problems = [];
 let failed = false;
-try {
+async function newPage() {
   const page = await browser.newPage();
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
   page.on('console', (message) => {
     // CSP refusals show up here: the page must need nothing its policy forbids.
     if (message.type() === 'error' && /Content Security Policy/i.test(message.text())) problems.push(message.text());
   });
+  return page;
+}
+try {
+  const page = await newPage();
 
   // 1. The key, through the dialog.
   await page.goto(`${daemon.base}/`);
@@ -130,6 +135,15 @@ try {
   log('PASS upload progress reached 100 %');
   const card = '.card:has(h3:text-is("Holiday clip"))';
   const clipId = await (await page.waitForSelector(card, { timeout: 15000 })).getAttribute('data-id');
+
+  // The watch page opened while the job runs (it plays the growing stream) has no previews
+  // yet; it must pick them up when the job has made them.
+  const early = await newPage();
+  const firstAnswer = early.waitForResponse((r) => new URL(r.url()).pathname === `/api/v1/videos/${clipId}`);
+  await early.goto(`${daemon.base}/watch/${clipId}`);
+  const first = await (await firstAnswer).json();
+  check(first.state !== 'ready' && !(first.thumbnails && first.thumbnails.trickplay),
+    `the job was done before the watch page opened (${first.state}): the previews-later check needs it running`);
   await waitFor('poster in the grid', () => page.evaluate((selector) => {
     const img = document.querySelector('.grid .card img');
     return img && img.complete && img.naturalWidth > 0 && img.currentSrc.includes('/objects/');
@@ -137,6 +151,16 @@ try {
   const seen = await page.evaluate(() => [...window.__seen]);
   check(seen.some((s) => /^processing:.*\d+%/.test(s)), `the card never showed the job's progress: ${seen}`);
   log(`PASS card showed ${seen.filter((s) => !s.startsWith('ready')).slice(0, 4).join(' | ')}, then the poster`);
+  const earlySeek = await early.locator('#seek').boundingBox();
+  let step = 0;
+  await waitFor('previews on the watch page opened while the job ran', async () => {
+    step = (step + 1) % 5;
+    await early.mouse.move(earlySeek.x + earlySeek.width * (0.3 + step * 0.1), earlySeek.y + earlySeek.height / 2);
+    return early.evaluate(() => !document.getElementById('preview').hidden &&
+      /\/objects\/[0-9a-f]{64}\.jpg/.test(document.querySelector('#preview .tile').style.backgroundImage));
+  }, 20000);
+  await early.close();
+  log('PASS a watch page opened while the job ran shows the previews once they exist');
   await page.screenshot({ path: path.join(SHOTS, 'library.png') });
 
   // Search answers out of order: "holiday"'s answer is held until "nomatch" has been
@@ -351,5 +375,5 @@ try {
   await daemon.stop().catch((error) => { failed = true; console.error(`FAIL: ${error.message}`); });
 }
 if (failed) process.exit(1);
-console.log(`\nOK web page: upload, progress, poster, search and paging races, polling, play, quality, previews, edit, ` +
-  `delete, refusal, unfinished uploads, resume in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+console.log(`\nOK web page: upload, progress, poster, late previews, search and paging races, polling, play, quality, ` +
+  `previews, edit, delete, refusal, unfinished uploads, resume in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -163,6 +163,21 @@ confirmDelete.addEventListener('close', async () => {
 });
 
 // --- start --------------------------------------------------------------------------------
+const trickplayOf = (v) => v.thumbnails && v.thumbnails.trickplay;
+
+// A video that plays while it is still transcoded gets its previews only when the job
+// ends: look again every few seconds until they are there, or can no longer come.
+async function waitForTrickplay() {
+  try {
+    const v = await api(`/api/v1/videos/${id}`);
+    if (trickplayOf(v)) return loadTrickplay(trickplayOf(v)).catch(() => {});
+    if (v.state === 'ready' || v.state === 'failed') return;  // thumbnails are stored before "ready"
+  } catch (error) {
+    if (error.status === 404) return;
+  }
+  setTimeout(waitForTrickplay, 5000);
+}
+
 async function start() {
   let v;
   try {
@@ -182,7 +197,8 @@ async function start() {
   }
   setStatus('');
   attach(v.playback);
-  if (v.thumbnails && v.thumbnails.trickplay) loadTrickplay(v.thumbnails.trickplay).catch(() => {});
+  if (trickplayOf(v)) loadTrickplay(trickplayOf(v)).catch(() => {});
+  else if (v.state !== 'ready' && v.state !== 'failed') setTimeout(waitForTrickplay, 5000);
   video.play().catch(() => setStatus('Press play or space to start.'));
 }
 
