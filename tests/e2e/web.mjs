@@ -2,17 +2,18 @@
 //   1. the API key is entered in the page's dialog;
 //   2. a clip chosen with the file input uploads (tus) to 100 %, its card shows the
 //      processing progress, then the poster; a watch page opened while the job runs shows
-//      the seek-bar previews once the job is done; a slow answer to an older search, or to
-//      "More", does not replace a newer search's; failed videos and ready ones without a
-//      poster are not polled;
+//      the seek-bar previews once the job is done; the library fits a 390x844 phone;
+//      a slow answer to an older search, or to "More", does not replace a newer search's;
+//      failed videos and ready ones without a poster are not polled;
 //   3. the player plays it (hls.js), the quality menu's lowest rung changes videoHeight,
-//      hovering the seek bar shows a tile of the trickplay sprite, a title edit survives a
-//      reload, delete (confirmed) removes the card;
+//      hovering the seek bar shows a tile of the trickplay sprite, the page fits a phone,
+//      a title edit survives a reload, delete (confirmed) removes the card;
 //   4. a non-video file shows the server's own refusal message, and refused uploads are not
 //      kept for resuming; unfinished uploads are listed with the bytes the server has, one
 //      the server no longer knows is dropped, Discard terminates one;
 //   5. an upload interrupted by killing the daemon resumes once it is back, and completes.
-// Screenshots library.png and player.png go to CINEVAULT_SCREENSHOT_DIR.
+// Screenshots library.png and player.png, and the phone-sized library-phone.png,
+// player-phone.png and unfinished-phone.png go to CINEVAULT_SCREENSHOT_DIR.
 //
 // Env: CINEVAULT_BINARY, CINEVAULT_TEST_TMP, CINEVAULT_SCREENSHOT_DIR, CHROMIUM
 // (default /usr/bin/chromium); CINEVAULT_WEB_DIR=<repo>/web serves the page from the
@@ -60,6 +61,26 @@ async function waitFor(label, predicate, timeoutMs = 30000) {
     await sleep(100);
   }
   throw new TestFailure(`${label}: not within ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
+}
+
+// No sideways scrolling on a phone (390x844 CSS pixels); names the elements that stick out.
+// A screenshot of the page at that size goes to SHOTS/<shot>.png.
+async function checkFitsPhone(page, what, shot) {
+  await page.mouse.move(0, 0);  // no hover left over: a seek-bar preview placed for the wide layout
+  await page.setViewportSize({ width: 390, height: 844 });
+  const fit = await page.evaluate(() => ({
+    scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth,
+    seekWidth: document.getElementById('seek') && document.getElementById('seek').getBoundingClientRect().width,
+    wide: [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > window.innerWidth)
+      .slice(0, 5).map((e) => `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ''}.${e.className}`),
+  }));
+  await page.screenshot({ path: path.join(SHOTS, `${shot}.png`), fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 800 });
+  check(fit.scrollWidth <= fit.innerWidth,
+    `${what} at 390x844: scrollWidth ${fit.scrollWidth} > ${fit.innerWidth} (${fit.wide.join(', ')})`);
+  // Fitting by squeezing the seek bar to a few pixels does not count.
+  check(fit.seekWidth === null || fit.seekWidth >= 300, `${what} at 390x844: the seek bar is ${fit.seekWidth} px wide`);
+  log(`PASS ${what} fits a 390x844 phone`);
 }
 
 // The tus uploads the page keeps for resuming, by file name.
@@ -162,6 +183,7 @@ try {
   await early.close();
   log('PASS a watch page opened while the job ran shows the previews once they exist');
   await page.screenshot({ path: path.join(SHOTS, 'library.png') });
+  await checkFitsPhone(page, 'the library (cards, uploads)', 'library-phone');
 
   // Search answers out of order: "holiday"'s answer is held until "nomatch" has been
   // answered and shown; when it comes, it must not replace it.
@@ -251,6 +273,7 @@ try {
   check(tile.width === 160, `tile width ${tile.width}`);
   log(`PASS hover shows the sprite tile ${tile.position}`);
   await page.screenshot({ path: path.join(SHOTS, 'player.png') });
+  await checkFitsPhone(page, 'the watch page (player, metadata form)', 'player-phone');
 
   await page.fill('#title', 'Summer holiday');
   await page.click('#edit button.primary');
@@ -325,6 +348,7 @@ try {
   await waitFor('the upload the server does not know dropped', async () => !(await storedNames(page)).includes('Gone.mp4') &&
     await page.locator('#resumable-list [data-name="Gone.mp4"]').count() === 0);
   log(`PASS unfinished upload listed: "${sentText}"; an unknown one dropped`);
+  await checkFitsPhone(page, 'the library (unfinished uploads)', 'unfinished-phone');
   const bigUrl = (await storedUploads(page)).find((u) => u.metadata.filename === 'Big upload.mp4').uploadUrl;
   await page.click(`${unfinished} button`);
   await waitFor('Discard removes the row and the stored URL', async () => await page.locator(unfinished).count() === 0 &&
@@ -375,5 +399,5 @@ try {
   await daemon.stop().catch((error) => { failed = true; console.error(`FAIL: ${error.message}`); });
 }
 if (failed) process.exit(1);
-console.log(`\nOK web page: upload, progress, poster, late previews, search and paging races, polling, play, quality, ` +
-  `previews, edit, delete, refusal, unfinished uploads, resume in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+console.log(`\nOK web page: upload, progress, poster, late previews, search and paging races, polling, phone width, play, ` +
+  `quality, previews, edit, delete, refusal, unfinished uploads, resume in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
