@@ -11,7 +11,9 @@
 //   4. a non-video file shows the server's own refusal message, and refused uploads are not
 //      kept for resuming; unfinished uploads are listed with the bytes the server has, one
 //      the server no longer knows is dropped, Discard terminates one;
-//   5. an upload interrupted by killing the daemon resumes once it is back, and completes.
+//   5. an upload interrupted by killing the daemon resumes once it is back, and completes;
+//   6. with auth.require_key_for_reads, the library and the watch page ask for the key and
+//      then work, hls.js included.
 // Screenshots library.png and player.png, and the phone-sized library-phone.png,
 // player-phone.png and unfinished-phone.png go to CINEVAULT_SCREENSHOT_DIR.
 //
@@ -387,6 +389,41 @@ try {
   const stored = Buffer.from(await (await fetch(`${daemon.base}/objects/${videos[0].source.sha256}.mp4`)).arrayBuffer());
   check(stored.equals(source), 'the resumed upload is not byte-exact');
   log(`PASS the upload resumed after a daemon restart (${patches} PATCH requests) and is byte-exact`);
+  await page.unrouteAll({ behavior: 'ignoreErrors' });
+
+  // 6. auth.require_key_for_reads: every read needs the key. The daemon asks it for the page's
+  // own files too (their routes are reads), which a browser cannot send when it loads a page,
+  // a script or a style sheet; the test adds the key to those requests only, so what is
+  // checked is what the page sends itself: its API calls, and hls.js's requests.
+  const bigId = videos[0].id;
+  await waitFor('the resumed upload transcoded', async () => (await daemon.getJson(`/api/v1/videos/${bigId}`)).state === 'ready', 120000);
+  await daemon.stop();
+  daemon.args.push('--auth.require_key_for_reads', 'true');
+  await daemon.start();
+  const anonymous = await fetch(`${daemon.base}/api/v1/videos`);
+  check(anonymous.status === 401, `GET /api/v1/videos without a key: ${anonymous.status}`);
+  const isPageFile = (url) => url.pathname === '/' || /^\/(watch|assets)\//.test(url.pathname);
+  await page.route(isPageFile, (route) => route.continue({
+    headers: { ...route.request().headers(), authorization: `Bearer ${daemon.key}` },
+  }));
+  const enterKeyWhenAsked = async () => {
+    await page.waitForSelector('#key-dialog[open]');
+    await page.fill('#key-input', daemon.key);
+    await page.click('#key-dialog button[value=save]');
+  };
+  await page.evaluate(() => localStorage.removeItem('cinevault.key'));
+  await page.goto(`${daemon.base}/`);
+  await enterKeyWhenAsked();
+  await page.waitForSelector(`.card[data-id="${bigId}"]`);
+  log('PASS reads need a key: the library asks for it, then shows the videos');
+  await page.evaluate(() => localStorage.removeItem('cinevault.key'));
+  await page.goto(`${daemon.base}/watch/${bigId}`);
+  await enterKeyWhenAsked();
+  await waitFor('playback with the key', () => page.evaluate(() => {
+    const v = document.getElementById('video');
+    return v.currentTime > 1 || v.ended;
+  }), 30000);
+  log('PASS reads need a key: the watch page asks for it, and hls.js plays with it');
 
   check(problems.length === 0, `page problems: ${problems.join('; ')}`);
 } catch (error) {
@@ -400,4 +437,4 @@ try {
 }
 if (failed) process.exit(1);
 console.log(`\nOK web page: upload, progress, poster, late previews, search and paging races, polling, phone width, play, ` +
-  `quality, previews, edit, delete, refusal, unfinished uploads, resume in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  `quality, previews, edit, delete, refusal, unfinished uploads, resume, key for reads in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -23,11 +23,19 @@ export function errorFromBody(status, text) {
   return new ApiError(status, `the server answered ${status}`);
 }
 
+// A JSON API call. On a 401 the page asks for the key once and tries again: writes always
+// need one, and reads do too when the server has auth.require_key_for_reads set.
 export async function api(path, options = {}) {
-  const response = await fetch(path, { ...options, headers: { ...(options.headers || {}), ...authHeaders() } });
-  const text = await response.text();
-  if (!response.ok) throw errorFromBody(response.status, text);
-  return text ? JSON.parse(text) : null;
+  for (let asked = false; ; asked = true) {
+    const response = await fetch(path, { ...options, headers: { ...(options.headers || {}), ...authHeaders() } });
+    const text = await response.text();
+    if (response.status === 401 && !asked) {
+      const read = !options.method || options.method === 'GET';
+      if (await askForKey(read ? 'This server needs an API key to show its videos.' : 'That needs a valid API key.')) continue;
+    }
+    if (!response.ok) throw errorFromBody(response.status, text);
+    return text ? JSON.parse(text) : null;
+  }
 }
 
 // The key dialog, made once per page.
@@ -39,7 +47,8 @@ function keyDialog() {
     el('form', { method: 'dialog' },
       el('h2', { text: 'API key' }),
       el('p', { class: 'reason' }),
-      el('p', { class: 'hint' }, 'Uploading and editing need a key: ', code('cat data/admin.key'),
+      el('p', { class: 'hint' }, 'Uploading and editing need a key (on some servers, watching too): ',
+        code('cat data/admin.key'),
         ' on the server, or ', code('cinevault keys create NAME'), '. It is kept in this browser only.'),
       el('label', { for: 'key-input', text: 'Key' }),
       el('input', { id: 'key-input', type: 'password', autocomplete: 'off' }),
@@ -49,30 +58,38 @@ function keyDialog() {
   return dialog;
 }
 
-// Asks for the API key; resolves true when one was saved.
+// Asks for the API key; resolves true when one was saved. Requests refused at the same
+// time (the grid's, the uploads list's) share the one dialog that is open.
+let asking = null;
 export function askForKey(reason = '') {
+  if (asking) return asking;
   const dialog = keyDialog();
   const input = dialog.querySelector('input');
   dialog.querySelector('.reason').textContent = reason;
   input.value = getKey();
+  dialog.returnValue = '';  // Escape keeps the previous close's value
   dialog.showModal();
-  return new Promise((resolve) => {
+  asking = new Promise((resolve) => {
     dialog.addEventListener('close', () => {
-      if (dialog.returnValue === 'save' && input.value.trim()) {
-        localStorage.setItem(KEY_STORAGE, input.value.trim());
-        resolve(true);
-      } else {
-        resolve(false);
-      }
+      asking = null;
+      const saved = dialog.returnValue === 'save' && input.value.trim() !== '';
+      if (saved) localStorage.setItem(KEY_STORAGE, input.value.trim());
+      labelKeyButton();
+      resolve(saved);
     }, { once: true });
   });
+  return asking;
 }
 
-export function wireKeyButton() {
+function labelKeyButton() {
   const button = document.getElementById('key-button');
-  const label = () => { button.textContent = getKey() ? 'API key ✓' : 'API key'; };
-  label();
-  button.addEventListener('click', async () => { await askForKey(); label(); });
+  if (button) button.textContent = getKey() ? 'API key ✓' : 'API key';
+}
+
+// The header's key button; `onSaved` runs after a key is saved through it.
+export function wireKeyButton(onSaved = () => {}) {
+  labelKeyButton();
+  document.getElementById('key-button').addEventListener('click', async () => { if (await askForKey()) onSaved(); });
 }
 
 export function formatTime(seconds) {

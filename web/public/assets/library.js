@@ -271,6 +271,6 @@ async function showResumable() {
   resumable.hidden = rows.length === 0;
 }
 
-wireKeyButton();
+wireKeyButton(() => loadPage(true));
 showResumable();
 loadPage(true).then(refreshBusy);

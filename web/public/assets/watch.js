@@ -1,6 +1,6 @@
 // The player page: hls.js where Media Source Extensions exist, native HLS otherwise; our own
 // controls for the seek-bar previews, quality menu and keyboard; metadata edit and delete.
-import { api, ApiError, askForKey, el, formatTime, wireKeyButton } from './common.js';
+import { api, authHeaders, el, formatTime, getKey, wireKeyButton } from './common.js';
 
 const id = decodeURIComponent(location.pathname.split('/')[2] || '');
 const video = document.getElementById('video');
@@ -19,7 +19,14 @@ function attach(playback) {
   document.getElementById('hls-url').value = new URL(playback.hls, location.href).href;
   document.getElementById('dash-url').value = new URL(playback.dash, location.href).href;
   if (window.Hls && Hls.isSupported()) {
-    hls = new Hls();
+    hls = new Hls({
+      // For servers with auth.require_key_for_reads: playlists and segments need the key too.
+      xhrSetup(xhr, url) {
+        if (!getKey()) return;
+        xhr.open('GET', url, true);  // a header can only be set on an opened request
+        xhr.setRequestHeader('Authorization', `Bearer ${getKey()}`);
+      },
+    });
     hls.on(Hls.Events.MANIFEST_PARSED, (_event, data) => {
       data.levels.forEach((level, index) => {
         quality.append(el('option', { value: index, text: `${level.height}p` }));
@@ -89,7 +96,9 @@ window.addEventListener('pagehide', savePosition);
 // --- seek-bar previews from the WebVTT trickplay track ---------------------------------
 let tiles = [];
 async function loadTrickplay(url) {
-  const text = await (await fetch(url)).text();
+  const response = await fetch(url, { headers: authHeaders() });
+  if (!response.ok) throw new Error(`trickplay track: ${response.status}`);
+  const text = await response.text();
   const cue = /(\d+):(\d\d):(\d\d\.\d+) --> (\d+):(\d\d):(\d\d\.\d+)\s+(\S+)#xywh=(\d+),(\d+),(\d+),(\d+)/g;
   const seconds = (h, m, s) => Number(h) * 3600 + Number(m) * 60 + Number(s);
   tiles = [...text.matchAll(cue)].map((m) => ({
@@ -116,15 +125,6 @@ seek.addEventListener('mousemove', (event) => {
 seek.addEventListener('mouseleave', () => { preview.hidden = true; });
 
 // --- metadata: edit and delete ----------------------------------------------------------
-async function withKey(action) {
-  try {
-    return await action();
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 401 && await askForKey('That needs a valid API key.')) return action();
-    throw error;
-  }
-}
-
 const form = document.getElementById('edit');
 const editStatus = document.getElementById('edit-status');
 function showMetadata(v) {
@@ -140,9 +140,9 @@ form.addEventListener('submit', async (event) => {
     tags: form.tags.value.split(',').map((t) => t.trim()).filter(Boolean),
   });
   try {
-    const saved = await withKey(() => api(`/api/v1/videos/${id}`, {
+    const saved = await api(`/api/v1/videos/${id}`, {
       method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body,
-    }));
+    });
     showMetadata(saved);
     editStatus.textContent = 'Saved';
   } catch (error) {
@@ -155,7 +155,7 @@ document.getElementById('delete').addEventListener('click', () => confirmDelete.
 confirmDelete.addEventListener('close', async () => {
   if (confirmDelete.returnValue !== 'delete') return;
   try {
-    await withKey(() => api(`/api/v1/videos/${id}`, { method: 'DELETE' }));
+    await api(`/api/v1/videos/${id}`, { method: 'DELETE' });
     location.href = '/';
   } catch (error) {
     editStatus.textContent = `Not deleted: ${error.message}`;
@@ -164,6 +164,7 @@ confirmDelete.addEventListener('close', async () => {
 
 // --- start --------------------------------------------------------------------------------
 const trickplayOf = (v) => v.thumbnails && v.thumbnails.trickplay;
+let loadFailed = false;
 
 // A video that plays while it is still transcoded gets its previews only when the job
 // ends: look again every few seconds until they are there, or can no longer come.
@@ -183,6 +184,7 @@ async function start() {
   try {
     v = await api(`/api/v1/videos/${id}`);
   } catch (error) {
+    loadFailed = true;
     setStatus(error.status === 404 ? 'No such video.' : `Could not load the video: ${error.message}`);
     return;
   }
@@ -202,5 +204,6 @@ async function start() {
   video.play().catch(() => setStatus('Press play or space to start.'));
 }
 
-wireKeyButton();
+// A key saved after the video could not be loaded (reads need one on this server): try again.
+wireKeyButton(() => { if (loadFailed) { loadFailed = false; start(); } });
 start();
