@@ -1,4 +1,6 @@
 #include <ctime>
+#include <map>
+#include <optional>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -111,10 +113,9 @@ json thumbnails_json(const std::vector<db::ThumbnailRow>& rows) {
 }
 
 // The video with what a viewer needs now: where to play it, and how its transcode is going.
-Result<json> video_with_status(ApiContext& context, const db::VideoRow& video) {
+json video_with_status(const db::VideoRow& video, const db::PublishedVersion* published,
+                       const std::optional<pipeline::Job>& job) {
   json body = video_json(video);
-  TRY(auto published, context.database.read([&](db::Connection& c) { return db::published_version_summary(c, video.id); }));
-  TRY(auto job, context.jobs.latest_for_video(video.id));
   if (published) {
     body["playback"] = {{"hls", "/videos/" + video.id + "/master.m3u8"},
                         {"dash", "/videos/" + video.id + "/manifest.mpd"},
@@ -126,6 +127,12 @@ Result<json> video_with_status(ApiContext& context, const db::VideoRow& video) {
   body["thumbnails"] = published ? thumbnails_json(published->thumbnails) : json(nullptr);
   body["job"] = job ? job_json(*job) : json(nullptr);
   return body;
+}
+
+Result<json> video_with_status(ApiContext& context, const db::VideoRow& video) {
+  TRY(auto published, context.database.read([&](db::Connection& c) { return db::published_version_summary(c, video.id); }));
+  TRY(auto job, context.jobs.latest_for_video(video.id));
+  return video_with_status(video, published ? &*published : nullptr, job);
 }
 
 Result<int> page_size(const http::RequestContext& request) {
@@ -198,19 +205,32 @@ void add_video_routes(ApiContext& context, std::vector<http::Route>& routes) {
   routes.push_back({http::Verb::get, "/api/v1/videos", [&context](http::RequestContext& request) -> http::Response {
                       auto limit = page_size(request);
                       if (!limit) return http::error_response(limit.error());
-                      auto page = context.database.read(
-                          [&](db::Connection& c) { return db::list_videos(c, *limit, request.query_value("cursor"),
-                                                                           request.query_value("q").value_or(""));
-                          });
-                      if (!page) return http::error_response(page.error());
+                      // The page, then the published versions of its videos in one query.
+                      struct Listed {
+                        db::VideoPage page;
+                        std::map<std::string, db::PublishedVersion> published;
+                      };
+                      auto listed = context.database.read([&](db::Connection& c) -> Result<Listed> {
+                        TRY(auto page, db::list_videos(c, *limit, request.query_value("cursor"),
+                                                       request.query_value("q").value_or("")));
+                        std::vector<std::string> ids;
+                        for (auto& video : page.videos) ids.push_back(video.id);
+                        TRY(auto published, db::published_version_summaries(c, ids));
+                        return Listed{std::move(page), std::move(published)};
+                      });
+                      if (!listed) return http::error_response(listed.error());
+                      const db::VideoPage& page = listed->page;
                       json videos = json::array();
-                      for (auto& video : page->videos) {
-                        auto body = video_with_status(context, video);
-                        if (!body) return http::error_response(body.error());
-                        videos.push_back(std::move(*body));
+                      for (auto& video : page.videos) {
+                        // Still one query per video: the queue's API reads jobs one video at a time.
+                        auto job = context.jobs.latest_for_video(video.id);
+                        if (!job) return http::error_response(job.error());
+                        auto published = listed->published.find(video.id);
+                        videos.push_back(video_with_status(
+                            video, published == listed->published.end() ? nullptr : &published->second, *job));
                       }
-                      json body = {{"videos", videos}, {"total", page->total}};
-                      body["next_cursor"] = page->next_cursor ? json(*page->next_cursor) : json(nullptr);
+                      json body = {{"videos", videos}, {"total", page.total}};
+                      body["next_cursor"] = page.next_cursor ? json(*page.next_cursor) : json(nullptr);
                       return http::json_response(200, body);
                     }});
 

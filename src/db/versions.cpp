@@ -2,6 +2,8 @@
 
 #include <functional>
 
+#include <nlohmann/json.hpp>
+
 #include "cinevault/db/database.hpp"
 
 namespace cinevault::db {
@@ -216,22 +218,33 @@ Result<void> insert_thumbnail(Connection& c, std::int64_t version_id, const Thum
 }
 
 Result<std::optional<PublishedVersion>> published_version_summary(Connection& c, const std::string& video_id) {
-  TRY(auto stmt, c.prepare("SELECT v.id, v.number, v.state FROM versions v JOIN videos ON videos.published_version_id = v.id "
-                           "WHERE videos.id = ?"));
-  stmt.bind(1, video_id);
-  TRY(bool row, stmt.step());
-  if (!row) return std::optional<PublishedVersion>();
-  PublishedVersion version{static_cast<int>(stmt.int64(1)), stmt.text(2), {}};
-  TRY(auto images, c.prepare("SELECT kind, format, number, width, height, sha256 FROM thumbnails "
-                             "WHERE version_id = ? AND kind <> 'sprite' ORDER BY kind, number, format"));
-  images.bind(1, stmt.int64(0));
+  TRY(auto found, published_version_summaries(c, {video_id}));
+  if (found.empty()) return std::optional<PublishedVersion>();
+  return std::optional<PublishedVersion>(std::move(found.begin()->second));
+}
+
+Result<std::map<std::string, PublishedVersion>> published_version_summaries(Connection& c,
+                                                                            const std::vector<std::string>& video_ids) {
+  std::map<std::string, PublishedVersion> found;
+  if (video_ids.empty()) return found;
+  // The ids go in as one JSON array, so that every page size uses the same prepared statement.
+  TRY(auto stmt, c.prepare("SELECT videos.id, v.number, v.state, t.kind, t.format, t.number, t.width, t.height, t.sha256 "
+                           "FROM videos JOIN versions v ON v.id = videos.published_version_id "
+                           "LEFT JOIN thumbnails t ON t.version_id = v.id AND t.kind <> 'sprite' "
+                           "WHERE videos.id IN (SELECT value FROM json_each(?)) "
+                           "ORDER BY videos.id, t.kind, t.number, t.format"));
+  stmt.bind(1, nlohmann::json(video_ids).dump());
   for (;;) {
-    TRY(bool found, images.step());
-    if (!found) break;
-    version.thumbnails.push_back({images.text(0), images.text(1), static_cast<int>(images.int64(2)),
-                                  static_cast<int>(images.int64(3)), static_cast<int>(images.int64(4)), images.text(5)});
+    TRY(bool row, stmt.step());
+    if (!row) break;
+    auto version =
+        found.try_emplace(stmt.text(0), PublishedVersion{static_cast<int>(stmt.int64(1)), stmt.text(2), {}}).first;
+    if (stmt.is_null(3)) continue;  // no thumbnails (yet)
+    version->second.thumbnails.push_back({stmt.text(3), stmt.text(4), static_cast<int>(stmt.int64(5)),
+                                          static_cast<int>(stmt.int64(6)), static_cast<int>(stmt.int64(7)),
+                                          stmt.text(8)});
   }
-  return std::optional<PublishedVersion>(std::move(version));
+  return found;
 }
 
 Result<std::vector<std::int64_t>> other_versions(Connection& c, const std::string& video_id, std::int64_t keep) {

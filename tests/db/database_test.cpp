@@ -197,6 +197,51 @@ TEST_F(DatabaseTest, ReplacedAndAbandonedVersionsGoAfterTheirGracePeriod) {
   EXPECT_FALSE(db_->read([&](Connection& c) { return load_version(c, "v", 3); }).value());
 }
 
+TEST_F(DatabaseTest, PublishedVersionSummariesOfAPageInOneQuery) {
+  add_video("a", 1);
+  add_video("b", 2);
+  add_video("c", 3);  // never published
+  auto thumbnail = [](const std::string& kind, const std::string& format, int number, const std::string& name) {
+    return ThumbnailRow{kind, format, number, number, number * 9 / 16, sha256_hex(name)};
+  };
+  ASSERT_TRUE(db_->write([&](Connection& c) -> Result<void> {
+    for (const char* name : {"poster-640.jpg", "poster-640.webp", "poster-320.jpg", "sheet-0.jpg", "track.vtt"})
+      RETURN_IF_ERROR(insert_object(c, {sha256_hex(name), 10, "image"}));
+    TRY(auto a, create_version(c, "a", std::nullopt, 4, "libx264"));
+    RETURN_IF_ERROR(insert_thumbnail(c, a.id, thumbnail("poster", "webp", 640, "poster-640.webp")));
+    RETURN_IF_ERROR(insert_thumbnail(c, a.id, thumbnail("poster", "jpeg", 640, "poster-640.jpg")));
+    RETURN_IF_ERROR(insert_thumbnail(c, a.id, thumbnail("poster", "jpeg", 320, "poster-320.jpg")));
+    RETURN_IF_ERROR(insert_thumbnail(c, a.id, thumbnail("sprite", "jpeg", 0, "sheet-0.jpg")));
+    RETURN_IF_ERROR(insert_thumbnail(c, a.id, thumbnail("trickplay", "vtt", 0, "track.vtt")));
+    RETURN_IF_ERROR(complete_version(c, a.id));
+    RETURN_IF_ERROR(publish_version(c, "a", a.id));
+    TRY(auto b, create_version(c, "b", std::nullopt, 4, "libx264"));
+    return publish_version(c, "b", b.id);
+  }));
+  auto found = db_->read([](Connection& c) {
+    return published_version_summaries(c, {"a", "b", "c", "unknown"});
+  });
+  ASSERT_TRUE(found) << found.error().message;
+  ASSERT_EQ(found->size(), 2u);
+  const PublishedVersion& a = found->at("a");
+  EXPECT_EQ(a.number, 1);
+  EXPECT_EQ(a.state, "complete");
+  std::vector<std::string> order;
+  for (const auto& t : a.thumbnails) order.push_back(t.kind + "/" + std::to_string(t.number) + "/" + t.format);
+  // The sheets are left out; by kind, number, format.
+  EXPECT_EQ(order, (std::vector<std::string>{"poster/320/jpeg", "poster/640/jpeg", "poster/640/webp", "trickplay/0/vtt"}));
+  EXPECT_EQ(a.thumbnails[0].sha256, sha256_hex("poster-320.jpg"));
+  EXPECT_EQ(a.thumbnails[0].height, 180);
+  EXPECT_TRUE(found->at("b").thumbnails.empty());
+  EXPECT_EQ(found->count("c"), 0u);
+  // The one-video form says the same.
+  auto one = db_->read([](Connection& c) { return published_version_summary(c, "a"); });
+  ASSERT_TRUE(one && *one);
+  EXPECT_EQ((*one)->thumbnails.size(), 4u);
+  EXPECT_FALSE(*db_->read([](Connection& c) { return published_version_summary(c, "c"); }));
+  EXPECT_TRUE(db_->read([](Connection& c) { return published_version_summaries(c, {}); })->empty());
+}
+
 // Connections keep their prepared statements: a statement lent again must start afresh
 // (see new rows, have no old bindings), and the same query nested in itself must work.
 TEST_F(DatabaseTest, ReusedStatementsSeeNewRowsAndNest) {

@@ -400,8 +400,11 @@ class ThumbnailTest(PipelineTestCase):
         status, _, video = self.daemon.upload(clip, "title=black")
         self.assertEqual(status, 201, video)
         self.wait_job(self.job_of(video["id"])["id"])
-        thumbnails = self.get_json("/api/v1/videos/" + video["id"])["thumbnails"]
+        one = self.get_json("/api/v1/videos/" + video["id"])
+        thumbnails = one["thumbnails"]
         self.assertIsNotNone(thumbnails)
+        # The library lists it as its own page shows it (playback, thumbnails, job).
+        self.assertEqual([v for v in self.get_json("/api/v1/videos")["videos"] if v["id"] == video["id"]], [one])
 
         posters = thumbnails["poster"]
         self.assertEqual([p["width"] for p in posters], [320, 640], posters)  # 1280 is capped at the source

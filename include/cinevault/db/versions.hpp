@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -87,7 +88,6 @@ struct VersionStamp {
 // One indexed row each: the published version, or version `number` of the video.
 Result<std::optional<VersionStamp>> published_version_stamp(Connection& c, const std::string& video_id);
 Result<std::optional<VersionStamp>> version_stamp(Connection& c, const std::string& video_id, int number);
-// The number and state of the published version, without its renditions.
 struct ThumbnailRow {
   std::string kind;    // poster, sprite, trickplay
   std::string format;  // jpeg, webp, vtt
@@ -98,12 +98,17 @@ struct ThumbnailRow {
 };
 Result<void> insert_thumbnail(Connection& c, std::int64_t version_id, const ThumbnailRow& thumbnail);
 
+// The number and state of the published version, without its renditions.
 struct PublishedVersion {
   int number = 0;
   std::string state;
   std::vector<ThumbnailRow> thumbnails;  // posters and the trickplay track, not the sheets
 };
 Result<std::optional<PublishedVersion>> published_version_summary(Connection& c, const std::string& video_id);
+// The same for a page of videos in one query, by video id (videos without a published
+// version are left out).
+Result<std::map<std::string, PublishedVersion>> published_version_summaries(Connection& c,
+                                                                            const std::vector<std::string>& video_ids);
 // Versions of the video other than `keep` (superseded or abandoned runs).
 Result<std::vector<std::int64_t>> other_versions(Connection& c, const std::string& video_id, std::int64_t keep);
 
