@@ -54,6 +54,10 @@ void add_web_routes(ApiContext& context, std::vector<http::Route>& routes) {
                         return page_file(context, request, file(request));
                       }};
     route.blocking = !context.config.web.dir.empty();  // embedded files are in memory
+    // The page's own files hold no data, and a browser cannot send a key when it loads a
+    // page, a script or a style sheet: they stay open when reads need a key (the page then
+    // asks for the key and sends it with its API calls).
+    route.access = http::Access::open;
     route.decorate = set_page_headers;
     routes.push_back(std::move(route));
   };

@@ -138,7 +138,7 @@ const std::vector<KeyBinding>& bindings() {
                              [](Config& c) -> int& { return c.http.write_timeout_s; }, 1, 3600));
     t.push_back(integer<int>("http.shutdown_grace_s", "on SIGTERM, in-flight requests get this long to finish",
                              [](Config& c) -> int& { return c.http.shutdown_grace_s; }, 0, 3600));
-    t.push_back(boolean("auth.require_key_for_reads", "GET requests need an API key too",
+    t.push_back(boolean("auth.require_key_for_reads", "GET requests need an API key too (not the web page's own files)",
                         [](Config& c) -> bool& { return c.auth.require_key_for_reads; }));
     t.push_back(integer<std::int64_t>("uploads.max_upload_bytes", "largest upload, one-shot or tus (413 beyond)",
                                       [](Config& c) -> std::int64_t& { return c.uploads.max_upload_bytes; }, 1,

@@ -217,6 +217,10 @@ class KeyForReadsTest(LibraryTestCase):
                 self.assert_error(status, headers, body, 401, "unauthorized")
                 self.assertEqual(self.daemon.request("GET", path, headers=self.daemon.auth())[0], 200)
         self.assertEqual(self.daemon.json("GET", "/healthz")[0], 200)
+        # The page's own files hold no data and a browser cannot send a key to load them.
+        for path in ("/", "/watch/" + video["id"], "/assets/common.js"):
+            with self.subTest(path=path):
+                self.assertEqual(self.daemon.request("GET", path)[0], 200)
 
 
 if __name__ == "__main__":
