@@ -10,9 +10,9 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
 
 #include <pthread.h>
-#include <utility>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
