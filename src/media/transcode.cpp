@@ -550,6 +550,13 @@ Result<void> Job::encode_rung(Rung& rung) {
       RETURN_IF_ERROR(written);
     }
   };
+  // Flushed, the first segment's encoder has put out all of that segment: report it now.
+  auto end_first_segment = [&]() -> Result<void> {
+    RETURN_IF_ERROR(first_segment->send(nullptr));
+    RETURN_IF_ERROR(drain(*first_segment));
+    first_segment.reset();
+    return rung.segmenter->end_segment();
+  };
   int next_segment = 1;
   for (;;) {
     FramePtr frame;
@@ -570,13 +577,7 @@ Result<void> Job::encode_rung(Rung& rung) {
       if (!down) return fail(ErrorCode::internal, "out of memory");
       if (!hand_down(*rung.next, std::move(down))) return {};  // cancelled: the calling thread reports why
     }
-    if (first_segment && scaled->pts >= schedule_->start_frame(1)) {
-      // The first frame of the second segment: the first one is all encoded once flushed.
-      RETURN_IF_ERROR(first_segment->send(nullptr));
-      RETURN_IF_ERROR(drain(*first_segment));
-      RETURN_IF_ERROR(rung.segmenter->end_segment());
-      first_segment.reset();
-    }
+    if (first_segment && scaled->pts >= schedule_->start_frame(1)) RETURN_IF_ERROR(end_first_segment());
     // An IDR frame on the first frame at or after each boundary, in every rung alike.
     scaled->pict_type = AV_PICTURE_TYPE_NONE;
     if (scaled->pts >= schedule_->start_frame(next_segment)) {
@@ -589,10 +590,7 @@ Result<void> Job::encode_rung(Rung& rung) {
     rung.frames_done.fetch_add(1, std::memory_order_relaxed);
   }
   if (rung.next) close(*rung.next);
-  if (first_segment) {  // a video shorter than its first segment
-    RETURN_IF_ERROR(first_segment->send(nullptr));
-    RETURN_IF_ERROR(drain(*first_segment));
-  }
+  if (first_segment) RETURN_IF_ERROR(end_first_segment());  // a video shorter than its first segment
   RETURN_IF_ERROR(rung.encoder->send(nullptr));
   RETURN_IF_ERROR(drain(*rung.encoder));
   return rung.segmenter->finish();
