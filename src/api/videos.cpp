@@ -113,8 +113,7 @@ json thumbnails_json(const std::vector<db::ThumbnailRow>& rows) {
 }
 
 // The video with what a viewer needs now: where to play it, and how its transcode is going.
-json video_with_status(const db::VideoRow& video, const db::PublishedVersion* published,
-                       const std::optional<pipeline::Job>& job) {
+json video_with_status(const db::VideoRow& video, const db::PublishedVersion* published, const pipeline::Job* job) {
   json body = video_json(video);
   if (published) {
     body["playback"] = {{"hls", "/videos/" + video.id + "/master.m3u8"},
@@ -132,7 +131,7 @@ json video_with_status(const db::VideoRow& video, const db::PublishedVersion* pu
 Result<json> video_with_status(ApiContext& context, const db::VideoRow& video) {
   TRY(auto published, context.database.read([&](db::Connection& c) { return db::published_version_summary(c, video.id); }));
   TRY(auto job, context.jobs.latest_for_video(video.id));
-  return video_with_status(video, published ? &*published : nullptr, job);
+  return video_with_status(video, published ? &*published : nullptr, job ? &*job : nullptr);
 }
 
 Result<int> page_size(const http::RequestContext& request) {
@@ -205,9 +204,11 @@ void add_video_routes(ApiContext& context, std::vector<http::Route>& routes) {
   routes.push_back({http::Verb::get, "/api/v1/videos", [&context](http::RequestContext& request) -> http::Response {
                       auto limit = page_size(request);
                       if (!limit) return http::error_response(limit.error());
-                      // The page, then the published versions of its videos in one query.
+                      // The page, the published versions of its videos in one query, then their
+                      // latest jobs in one more.
                       struct Listed {
                         db::VideoPage page;
+                        std::vector<std::string> ids;
                         std::map<std::string, db::PublishedVersion> published;
                       };
                       auto listed = context.database.read([&](db::Connection& c) -> Result<Listed> {
@@ -216,18 +217,19 @@ void add_video_routes(ApiContext& context, std::vector<http::Route>& routes) {
                         std::vector<std::string> ids;
                         for (auto& video : page.videos) ids.push_back(video.id);
                         TRY(auto published, db::published_version_summaries(c, ids));
-                        return Listed{std::move(page), std::move(published)};
+                        return Listed{std::move(page), std::move(ids), std::move(published)};
                       });
                       if (!listed) return http::error_response(listed.error());
                       const db::VideoPage& page = listed->page;
+                      auto jobs = context.jobs.latest_for_videos(listed->ids);
+                      if (!jobs) return http::error_response(jobs.error());
                       json videos = json::array();
                       for (auto& video : page.videos) {
-                        // Still one query per video: the queue's API reads jobs one video at a time.
-                        auto job = context.jobs.latest_for_video(video.id);
-                        if (!job) return http::error_response(job.error());
                         auto published = listed->published.find(video.id);
+                        auto job = jobs->find(video.id);
                         videos.push_back(video_with_status(
-                            video, published == listed->published.end() ? nullptr : &published->second, *job));
+                            video, published == listed->published.end() ? nullptr : &published->second,
+                            job == jobs->end() ? nullptr : &job->second));
                       }
                       json body = {{"videos", videos}, {"total", page.total}};
                       body["next_cursor"] = page.next_cursor ? json(*page.next_cursor) : json(nullptr);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <nlohmann/json.hpp>
+
 namespace cinevault::pipeline {
 namespace {
 
@@ -213,12 +215,28 @@ Result<std::vector<Job>> JobQueue::list(const std::optional<std::string>& state,
 }
 
 Result<std::optional<Job>> JobQueue::latest_for_video(const std::string& video_id) {
-  return database_.read([&](db::Connection& c) -> Result<std::optional<Job>> {
-    TRY(auto stmt, c.prepare("SELECT " + std::string(kColumns) + " FROM jobs WHERE video_id = ? ORDER BY id DESC LIMIT 1"));
-    stmt.bind(1, video_id);
-    TRY(bool row, stmt.step());
-    if (!row) return std::optional<Job>();
-    return std::optional<Job>(read_job(stmt));
+  TRY(auto found, latest_for_videos({video_id}));
+  if (found.empty()) return std::optional<Job>();
+  return std::optional<Job>(std::move(found.begin()->second));
+}
+
+Result<std::map<std::string, Job>> JobQueue::latest_for_videos(const std::vector<std::string>& video_ids) {
+  std::map<std::string, Job> found;
+  if (video_ids.empty()) return found;
+  return database_.read([&](db::Connection& c) -> Result<std::map<std::string, Job>> {
+    // The ids go in as one JSON array, so that every page size uses the same prepared statement.
+    TRY(auto stmt, c.prepare("SELECT " + std::string(kColumns) + " FROM jobs WHERE id IN "
+                             "(SELECT max(id) FROM jobs WHERE video_id IN (SELECT value FROM json_each(?)) "
+                             "GROUP BY video_id)"));
+    stmt.bind(1, nlohmann::json(video_ids).dump());
+    for (;;) {
+      TRY(bool row, stmt.step());
+      if (!row) break;
+      Job job = read_job(stmt);
+      std::string video_id = job.video_id;
+      found.emplace(std::move(video_id), std::move(job));
+    }
+    return found;
   });
 }
 

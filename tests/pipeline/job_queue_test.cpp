@@ -28,20 +28,28 @@ class JobQueueTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
+  void add_video(const std::string& video_id) {
+    ASSERT_TRUE(db_->write([&](db::Connection& c) -> Result<void> {
+      std::string sha = sha256_hex(video_id);
+      RETURN_IF_ERROR(db::insert_object(c, {sha, 1, "source"}));
+      db::VideoRow v;
+      v.id = video_id;
+      v.title = video_id;
+      v.state = "queued";
+      v.source_sha256 = sha;
+      v.media_info_json = "{}";
+      return db::insert_video(c, v);
+    }));
+  }
+
+  // Another job for a video that is already there.
+  std::int64_t enqueue(const std::string& video_id) {
+    return db_->write([&](db::Connection& c) { return db::enqueue_job(c, video_id, "transcode"); }).value();
+  }
+
   std::int64_t add_job(const std::string& video_id) {
-    return db_->write([&](db::Connection& c) -> Result<std::int64_t> {
-                std::string sha = sha256_hex(video_id);
-                RETURN_IF_ERROR(db::insert_object(c, {sha, 1, "source"}));
-                db::VideoRow v;
-                v.id = video_id;
-                v.title = video_id;
-                v.state = "queued";
-                v.source_sha256 = sha;
-                v.media_info_json = "{}";
-                RETURN_IF_ERROR(db::insert_video(c, v));
-                return db::enqueue_job(c, video_id, "transcode");
-              })
-        .value();
+    add_video(video_id);
+    return enqueue(video_id);
   }
 
   RetryPolicy fast() {
@@ -206,6 +214,38 @@ TEST_F(JobQueueTest, ReleaseGivesTheAttemptBack) {
   ASSERT_TRUE(queue.release(job));
   auto again = *queue.claim().value();
   EXPECT_EQ(again.attempts, 1);
+}
+
+TEST_F(JobQueueTest, LatestJobsOfManyVideosInOneRead) {
+  // Jobs of a and b interleaved, so that neither the first job of a video nor the newest
+  // job overall is the answer; "quiet" has no job; "other" has the newest job but is not asked for.
+  auto a_first = add_job("a");
+  add_job("b");
+  enqueue("a");
+  auto b_latest = enqueue("b");
+  auto a_latest = enqueue("a");
+  add_video("quiet");
+  add_job("other");
+  JobQueue queue(*db_, "me", fast());
+  // An older job in another state: the latest one is still the one reported.
+  auto claimed = *queue.claim().value();
+  ASSERT_EQ(claimed.id, a_first);
+  ASSERT_EQ(queue.record_failure(claimed, {ErrorCode::unprocessable, "no video stream"}, "").value().state, "dead");
+
+  auto latest = queue.latest_for_videos({"a", "b", "quiet", "unknown"}).value();
+  ASSERT_EQ(latest.size(), 2u);
+  ASSERT_TRUE(latest.contains("a") && latest.contains("b"));
+  EXPECT_EQ(latest.at("a").id, a_latest);
+  EXPECT_EQ(latest.at("a").video_id, "a");
+  EXPECT_EQ(latest.at("a").state, "queued");
+  EXPECT_FALSE(latest.at("a").error_class);
+  EXPECT_EQ(latest.at("b").id, b_latest);
+  EXPECT_EQ(latest.at("b").video_id, "b");
+  EXPECT_TRUE(queue.latest_for_videos({}).value().empty());
+  // The one-video form gives the same answers.
+  EXPECT_EQ(queue.latest_for_video("a").value()->id, a_latest);
+  EXPECT_EQ(queue.latest_for_video("b").value()->id, b_latest);
+  EXPECT_FALSE(queue.latest_for_video("quiet").value());
 }
 
 }  // namespace

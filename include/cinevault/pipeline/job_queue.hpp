@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -77,6 +78,8 @@ class JobQueue {
   Result<std::optional<Job>> find(std::int64_t id);
   Result<std::vector<Job>> list(const std::optional<std::string>& state, int limit);
   Result<std::optional<Job>> latest_for_video(const std::string& video_id);
+  // The same for a page of videos in one query, by video id (videos without a job are left out).
+  Result<std::map<std::string, Job>> latest_for_videos(const std::vector<std::string>& video_ids);
 
   const std::string& owner() const { return owner_; }
   std::chrono::milliseconds backoff_after(int attempts) const;
