@@ -4,7 +4,8 @@
 //      processing progress, then the poster; a watch page opened while the job runs shows
 //      the seek-bar previews once the job is done; the library fits a 390x844 phone;
 //      a slow answer to an older search, or to "More", does not replace a newer search's;
-//      failed videos and ready ones without a poster are not polled;
+//      failed videos and ready ones without a poster are not polled; the upload's row
+//      follows the video's job to "Ready";
 //   3. the player plays it (hls.js), the quality menu's lowest rung changes videoHeight,
 //      hovering the seek bar shows a tile of the trickplay sprite, the page fits a phone,
 //      a title edit survives a reload, delete (confirmed) removes the card;
@@ -13,7 +14,8 @@
 //      the server no longer knows is dropped, Discard terminates one;
 //   5. an upload interrupted by killing the daemon resumes once it is back, and completes;
 //   6. with auth.require_key_for_reads, the library and the watch page ask for the key and
-//      then work, hls.js included.
+//      then work, hls.js included; after a cancel the library does not ask again on its
+//      own (a search), only from the "API key" button.
 // Screenshots library.png and player.png, and the phone-sized library-phone.png,
 // player-phone.png and unfinished-phone.png go to CINEVAULT_SCREENSHOT_DIR.
 //
@@ -103,7 +105,8 @@ const scratch = fs.mkdtempSync(path.join(TMP_ROOT, 'web-'));
 const clip = path.join(scratch, 'Holiday clip.mp4');
 ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
   '-t', '40', '-ac', '2', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', clip);
-// About 40 MB: five 8 MiB tus chunks, so the daemon can be killed between two of them.
+// About 77 MB (x264 lossless of noise): ten 8 MiB tus chunks, the last one partial, so the
+// daemon can be killed between two of them.
 const bigClip = path.join(scratch, 'Big upload.mp4');
 ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=25,noise=alls=40:allf=t', '-t', '2', '-c:v', 'libx264',
   '-preset', 'ultrafast', '-qp', '0', '-pix_fmt', 'yuv420p', bigClip);
@@ -141,7 +144,7 @@ try {
 
   // 2. Upload with the file input; progress to 100 %; processing progress; poster.
   await page.evaluate(() => {
-    // Remember every state a card shows, however briefly.
+    // Remember every state a card shows, however briefly, and every text of the upload's row.
     window.__seen = new Set();
     new MutationObserver(() => {
       for (const card of document.querySelectorAll('.card')) {
@@ -149,6 +152,11 @@ try {
         window.__seen.add(`${card.dataset.state}:${text ? text.textContent : ''}`);
       }
     }).observe(document.getElementById('grid'), { childList: true, subtree: true });
+    window.__rowSeen = new Set();
+    new MutationObserver(() => {
+      const text = document.querySelector('.upload-item[data-name="Holiday clip.mp4"] .upload-text');
+      if (text) window.__rowSeen.add(text.textContent);
+    }).observe(document.getElementById('uploads'), { childList: true, subtree: true });
   });
   await page.setInputFiles('#file-input', clip);
   await waitFor('upload bar at 100 %', () => page.evaluate(() => {
@@ -184,6 +192,15 @@ try {
   }, 20000);
   await early.close();
   log('PASS a watch page opened while the job ran shows the previews once they exist');
+  // The upload's row follows the video as its card does: the job's progress, then ready.
+  await waitFor('the card ready', () => page.evaluate((id) =>
+    document.querySelector(`.card[data-id="${id}"]`).dataset.state === 'ready', clipId), 60000);
+  await waitFor('the upload row ready once the card is', () => page.evaluate(() =>
+    document.querySelector('.upload-item[data-name="Holiday clip.mp4"] .upload-text').textContent.startsWith('Ready')),
+  5000);
+  const rowSeen = await page.evaluate(() => [...window.__rowSeen]);
+  check(rowSeen.some((s) => /^Uploaded · .*\d+%/.test(s)), `the upload row never showed the job's progress: ${rowSeen}`);
+  log(`PASS the upload row showed ${rowSeen.filter((s) => s.startsWith('Uploaded')).slice(0, 3).join(' | ')}, then Ready`);
   await page.screenshot({ path: path.join(SHOTS, 'library.png') });
   await checkFitsPhone(page, 'the library (cards, uploads)', 'library-phone');
 
@@ -411,9 +428,21 @@ try {
   };
   await page.evaluate(() => localStorage.removeItem('cinevault.key'));
   await page.goto(`${daemon.base}/`);
+  // Cancelled: the page says what it needs, and a later read (a search) does not ask again.
+  await page.waitForSelector('#key-dialog[open]');
+  await page.click('#key-dialog button[value=cancel]');
+  await waitFor('the library says it needs the key', () => page.evaluate(() =>
+    document.getElementById('library-status').textContent.includes('“API key” button')));
+  const searched = page.waitForResponse((r) => new URL(r.url()).searchParams.get('q') === 'big');
+  await page.fill('#q', 'big');
+  check((await searched).status() === 401, 'the search after the cancel was not refused');
+  await sleep(500);  // the page's handling of the answer
+  check(!(await page.evaluate(() => document.getElementById('key-dialog').open)),
+    'after a cancel, a search asked for the key again');
+  await page.click('#key-button');
   await enterKeyWhenAsked();
   await page.waitForSelector(`.card[data-id="${bigId}"]`);
-  log('PASS reads need a key: the library asks for it, then shows the videos');
+  log('PASS reads need a key: the library asks for it once, then only from the button, then shows the videos');
   await page.evaluate(() => localStorage.removeItem('cinevault.key'));
   await page.goto(`${daemon.base}/watch/${bigId}`);
   await enterKeyWhenAsked();

@@ -24,14 +24,17 @@ export function errorFromBody(status, text) {
 }
 
 // A JSON API call. On a 401 the page asks for the key once and tries again: writes always
-// need one, and reads do too when the server has auth.require_key_for_reads set.
+// need one, and reads do too when the server has auth.require_key_for_reads set. Once the
+// dialog was cancelled, reads (the page's own polling and searches) no longer ask: they fail
+// with the 401 until a key is saved, through the header's "API key" button or a write's dialog.
 export async function api(path, options = {}) {
   for (let asked = false; ; asked = true) {
     const response = await fetch(path, { ...options, headers: { ...(options.headers || {}), ...authHeaders() } });
     const text = await response.text();
     if (response.status === 401 && !asked) {
       const read = !options.method || options.method === 'GET';
-      if (await askForKey(read ? 'This server needs an API key to show its videos.' : 'That needs a valid API key.')) continue;
+      if (!(read && declined) &&
+          await askForKey(read ? 'This server needs an API key to show its videos.' : 'That needs a valid API key.')) continue;
     }
     if (!response.ok) throw errorFromBody(response.status, text);
     return text ? JSON.parse(text) : null;
@@ -61,6 +64,7 @@ function keyDialog() {
 // Asks for the API key; resolves true when one was saved. Requests refused at the same
 // time (the grid's, the uploads list's) share the one dialog that is open.
 let asking = null;
+let declined = false;  // the last dialog was cancelled: reads do not open it again
 export function askForKey(reason = '') {
   if (asking) return asking;
   const dialog = keyDialog();
@@ -74,6 +78,7 @@ export function askForKey(reason = '') {
       asking = null;
       const saved = dialog.returnValue === 'save' && input.value.trim() !== '';
       if (saved) localStorage.setItem(KEY_STORAGE, input.value.trim());
+      declined = !saved;
       labelKeyButton();
       resolve(saved);
     }, { once: true });

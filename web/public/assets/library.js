@@ -44,6 +44,7 @@ function renderCard(video) {
   const old = cards.get(video.id);
   if (old) old.replaceWith(card);
   cards.set(video.id, card);
+  followUpload(video);
   return card;
 }
 
@@ -70,25 +71,33 @@ async function loadPage(reset) {
     status.textContent = page.total === 0 ? (q ? `Nothing matches “${q}”.` : 'No videos yet: upload one above.')
       : `${page.total} video${page.total === 1 ? '' : 's'}${q ? ` matching “${q}”` : ''}`;
   } catch (error) {
-    if (ticket === latest) status.textContent = `Could not load the library: ${error.message}`;
+    if (ticket !== latest) return;
+    status.textContent = error.status === 401
+      ? 'This server needs an API key to show its videos: enter it with the “API key” button.'
+      : `Could not load the library: ${error.message}`;
   }
 }
 
-// Videos still being made are polled, every second while there are any. Not ready or
+// Videos still being made are polled, every second while there are any: those with a
+// card, and those of this page's uploads (whose card a search may hide). Not ready or
 // failed ones: a ready video's thumbnails are stored before it turns ready, so the answer
 // that says "ready" was its chance to bring the poster; a failed one stays failed.
 async function refreshBusy() {
   const busy = [...cards.values()].filter((card) => ['queued', 'processing'].includes(card.dataset.state));
-  for (const card of busy) {
-    const id = card.dataset.id;
+  const ids = new Set([...busy.map((card) => card.dataset.id), ...following.keys()]);
+  for (const id of ids) {
+    const card = cards.get(id);
     try {
       const video = await api(`/api/v1/videos/${id}`);
-      if (cards.get(id) === card) renderCard(video);  // else a new search replaced the grid meanwhile
+      followUpload(video);
+      if (card && cards.get(id) === card) renderCard(video);  // else a new search replaced the grid meanwhile
     } catch (error) {
-      if (error.status === 404 && cards.get(id) === card) { card.remove(); cards.delete(id); }
+      if (error.status !== 404) continue;
+      if (card && cards.get(id) === card) { card.remove(); cards.delete(id); }
+      followUpload({ id, state: 'deleted' });
     }
   }
-  setTimeout(refreshBusy, busy.length ? 1000 : 5000);
+  setTimeout(refreshBusy, ids.size ? 1000 : 5000);
 }
 
 let searchTimer;
@@ -108,6 +117,27 @@ more.addEventListener('click', () => loadPage(false));
 const uploads = document.getElementById('uploads');
 const urlStorage = tus.defaultOptions.urlStorage;  // where tus keeps the URLs of unfinished uploads
 const running = new Set();  // this page's tus uploads until they end: not "unfinished"
+
+// Upload rows whose video is still being made, by video id: they follow its state as its
+// card does, until it is ready or failed.
+const following = new Map();  // video id → { row, text } of uploadRow()
+
+function followUpload(video) {
+  const ui = following.get(video.id);
+  if (!ui) return;
+  if (video.state === 'queued' || video.state === 'processing') {
+    ui.text.textContent = `Uploaded · ${video.state === 'queued' ? 'queued' : progressText(video) || 'processing'}`;
+    return;
+  }
+  following.delete(video.id);
+  if (video.state === 'ready') {
+    ui.text.replaceChildren('Ready · ', el('a', { href: `/watch/${video.id}`, text: 'Watch' }));
+    return;
+  }
+  ui.row.classList.replace('done', 'failed');
+  const reason = video.job && video.job.error && video.job.error.message;
+  ui.text.textContent = video.state === 'deleted' ? 'Deleted' : `Processing failed${reason ? `: ${reason}` : ''}`;
+}
 
 // A 4xx other than 409/423 (conflict, locked) is the server's final word: the media (415,
 // 422), the key (401), the size (413) will not change on a retry.
@@ -161,7 +191,9 @@ async function startUpload(file) {
       ui.cancel.remove();
       const id = payload && payload.lastResponse && payload.lastResponse.getHeader('Cinevault-Video-Id');
       ui.text.textContent = 'Uploaded 100% · processing';
-      if (id && !cards.has(id)) loadPage(true);  // newest first: it is at the top
+      if (!id) return;
+      following.set(id, ui);  // its state comes with the grid's answers, or refreshBusy's
+      if (!cards.has(id)) loadPage(true);  // newest first: it is at the top
     },
     async onError(error) {
       running.delete(upload);

@@ -185,7 +185,9 @@ async function start() {
     v = await api(`/api/v1/videos/${id}`);
   } catch (error) {
     loadFailed = true;
-    setStatus(error.status === 404 ? 'No such video.' : `Could not load the video: ${error.message}`);
+    setStatus(error.status === 404 ? 'No such video.'
+      : error.status === 401 ? 'This server needs an API key to show its videos: enter it with the “API key” button.'
+        : `Could not load the video: ${error.message}`);
     return;
   }
   showMetadata(v);
