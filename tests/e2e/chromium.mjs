@@ -3,6 +3,10 @@
 // a run, and a fresh profile.
 //
 // Env: CHROMIUM (default /usr/bin/chromium).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
 import { chromium } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -12,9 +16,40 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
 
 // `args` are added to the ones above; the other options go to playwright-core's
 // launchPersistentContext (viewport, …). Returns its BrowserContext; close() it when done.
-export function launchChromium({ args = [], ...options } = {}) {
-  // The empty path: playwright makes a fresh --user-data-dir and removes it after close().
-  return chromium.launchPersistentContext('', {
-    executablePath: CHROMIUM, headless: true, ...options, args: [...ARGS, ...args],
-  });
+//
+// The profile and Chromium's own temporary files (its TMPDIR) live in one folder, removed
+// when the browser closes, or when this process exits without closing it (a failed run:
+// playwright then kills Chromium, which leaves its org.chromium.Chromium.* socket folder).
+export async function launchChromium({ args = [], ...options } = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cinevault-chromium-'));
+  const remove = () => {
+    try {
+      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+    } catch (error) {
+      console.error(`cannot remove ${dir}: ${error.message}`);
+    }
+  };
+  let context;
+  try {
+    context = await chromium.launchPersistentContext(path.join(dir, 'profile'), {
+      executablePath: CHROMIUM, headless: true, ...options, args: [...ARGS, ...args],
+      env: { ...process.env, ...options.env, TMPDIR: dir },
+    });
+  } catch (error) {
+    remove();
+    throw error;
+  }
+  // Registered after playwright's own exit handler, which kills Chromium first.
+  process.on('exit', remove);
+  // Not on the context's 'close' event: that comes while Chromium still writes its profile.
+  const close = context.close.bind(context);
+  context.close = async (...closeArgs) => {
+    try {
+      await close(...closeArgs);
+    } finally {
+      process.off('exit', remove);
+      remove();
+    }
+  };
+  return context;
 }
