@@ -152,6 +152,19 @@ class QuietLibav : public ::testing::Environment {
 
 SegmentSchedule schedule_25fps() { return *SegmentSchedule::create({1.0, 2.0}, 4.0, {25, 1}); }
 
+// The segmenter of rendition `id` of an encoded track (its parameters and time base). The
+// schedule and the listener must outlive it.
+Result<std::unique_ptr<CmafSegmenter>> make_segmenter(const Track& track, const SegmentSchedule& schedule,
+                                                      SegmentListener& listener, std::string id,
+                                                      std::string kind = "", std::string language = "") {
+  ParametersPtr parameters(parameters_of(track));
+  RenditionInfo info;
+  info.id = std::move(id);
+  info.kind = std::move(kind);
+  info.language = std::move(language);
+  return CmafSegmenter::create(info, *parameters, track.encoder->time_base, schedule, listener);
+}
+
 TEST(Rfc6381, FromAvcCAnnexBAndAac) {
   AVCodecParameters* p = avcodec_parameters_alloc();
   ParametersPtr owner(p);
@@ -179,12 +192,8 @@ TEST(Rfc6381, FromAvcCAnnexBAndAac) {
 TEST(CmafSegmenter, VideoSegmentsFollowTheRampAndStartWithIdrAtTheirTfdt) {
   SegmentSchedule schedule = schedule_25fps();
   Track track = encode_video(schedule, 200);  // 8 s: 1 + 2 + 4 + 1
-  ParametersPtr parameters(parameters_of(track));
   RecordingListener listener;
-  RenditionInfo info;
-  info.id = "96p";
-  info.kind = "video";
-  auto segmenter = CmafSegmenter::create(info, *parameters, track.encoder->time_base, schedule, listener);
+  auto segmenter = make_segmenter(track, schedule, listener, "96p", "video");
   ASSERT_TRUE(segmenter.has_value()) << segmenter.error().message;
   for (const PacketPtr& packet : track.packets) ASSERT_TRUE((*segmenter)->write(*packet).has_value());
   ASSERT_TRUE((*segmenter)->finish().has_value());
@@ -238,13 +247,8 @@ TEST(CmafSegmenter, VideoSegmentsFollowTheRampAndStartWithIdrAtTheirTfdt) {
 TEST(CmafSegmenter, AudioIsCutAtTheFrameNearestEachVideoBoundary) {
   SegmentSchedule schedule = schedule_25fps();
   Track track = encode_audio(48000 * 5 / 1024);  // ~5 s
-  ParametersPtr parameters(parameters_of(track));
   RecordingListener listener;
-  RenditionInfo info;
-  info.id = "audio_0";
-  info.kind = "audio";
-  info.language = "fra";
-  auto segmenter = CmafSegmenter::create(info, *parameters, track.encoder->time_base, schedule, listener);
+  auto segmenter = make_segmenter(track, schedule, listener, "audio_0", "audio", "fra");
   ASSERT_TRUE(segmenter.has_value()) << segmenter.error().message;
   for (const PacketPtr& packet : track.packets) ASSERT_TRUE((*segmenter)->write(*packet).has_value());
   ASSERT_TRUE((*segmenter)->finish().has_value());
@@ -278,12 +282,8 @@ TEST(CmafSegmenter, AudioIsCutAtTheFrameNearestEachVideoBoundary) {
 TEST(CmafSegmenter, EndSegmentReportsTheOpenSegmentAtOnce) {
   SegmentSchedule schedule = schedule_25fps();
   Track track = encode_video(schedule, 100);  // 4 s: 1 + 2 + 1
-  ParametersPtr parameters(parameters_of(track));
   RecordingListener listener;
-  RenditionInfo info;
-  info.id = "v";
-  info.kind = "video";
-  auto segmenter = CmafSegmenter::create(info, *parameters, track.encoder->time_base, schedule, listener);
+  auto segmenter = make_segmenter(track, schedule, listener, "v", "video");
   ASSERT_TRUE(segmenter.has_value());
   ASSERT_TRUE((*segmenter)->end_segment().has_value()) << "nothing open yet: nothing to do";
   bool ended = false;
@@ -305,7 +305,7 @@ TEST(CmafSegmenter, EndSegmentReportsTheOpenSegmentAtOnce) {
 
   // A packet of a segment already reported is refused.
   RecordingListener other;
-  auto again = CmafSegmenter::create(info, *parameters, track.encoder->time_base, schedule, other);
+  auto again = make_segmenter(track, schedule, other, "v", "video");
   ASSERT_TRUE(again.has_value());
   ASSERT_TRUE((*again)->write(*track.packets[0]).has_value());
   ASSERT_TRUE((*again)->end_segment().has_value());
@@ -317,11 +317,8 @@ TEST(CmafSegmenter, EndSegmentReportsTheOpenSegmentAtOnce) {
 TEST(CmafSegmenter, RefusesASegmentThatWouldNotStartWithAKeyframe) {
   SegmentSchedule schedule = schedule_25fps();
   Track track = encode_video(schedule, 40, /*force_idr=*/false);
-  ParametersPtr parameters(parameters_of(track));
   RecordingListener listener;
-  RenditionInfo info;
-  info.id = "v";
-  auto segmenter = CmafSegmenter::create(info, *parameters, track.encoder->time_base, schedule, listener);
+  auto segmenter = make_segmenter(track, schedule, listener, "v");
   ASSERT_TRUE(segmenter.has_value());
   Result<void> result;
   for (const PacketPtr& packet : track.packets) {
@@ -336,12 +333,9 @@ TEST(CmafSegmenter, RefusesASegmentThatWouldNotStartWithAKeyframe) {
 TEST(CmafSegmenter, ListenerErrorsStopTheSegmenter) {
   SegmentSchedule schedule = schedule_25fps();
   Track track = encode_video(schedule, 100);
-  ParametersPtr parameters(parameters_of(track));
   RecordingListener listener;
   listener.fail_after_segments = 1;  // init ok, the first segment fails
-  RenditionInfo info;
-  info.id = "v";
-  auto segmenter = CmafSegmenter::create(info, *parameters, track.encoder->time_base, schedule, listener);
+  auto segmenter = make_segmenter(track, schedule, listener, "v");
   ASSERT_TRUE(segmenter.has_value());
   Result<void> result;
   for (const PacketPtr& packet : track.packets) {
