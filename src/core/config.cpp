@@ -175,6 +175,9 @@ const std::vector<KeyBinding>& bindings() {
                              [](Config& c) -> int& { return c.pipeline.retry_backoff_s; }, 0, 86400));
     t.push_back(number("pipeline.segment_s", "media segment duration in seconds",
                        [](Config& c) -> double& { return c.pipeline.segment_s; }, 1, 20));
+    t.push_back(integer<int>("pipeline.nice",
+                             "how much nicer than the daemon transcodes run (0-19): serving goes first",
+                             [](Config& c) -> int& { return c.pipeline.nice; }, 0, 19));
     t.push_back(text("pipeline.x264_preset", "libx264 preset (speed against size)",
                      [](Config& c) -> std::string& { return c.pipeline.x264_preset; },
                      [](const std::string& s) -> Result<void> {

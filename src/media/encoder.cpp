@@ -66,8 +66,9 @@ tl::expected<Opened, std::string> open_context(EncoderKind kind, const AVBufferR
       // Closed GOPs and no scene-cut keyframes: the only IDR frames are the forced ones at
       // segment boundaries (keyint is longer than any segment).
       av_opt_set(options, "x264-params",
-                 settings.fast_start ? "scenecut=0:open-gop=0:rc-lookahead=0:b-adapt=0:subme=1:me=dia"
-                                     : "scenecut=0:open-gop=0",
+                 settings.fast_start
+                     ? "scenecut=0:open-gop=0:rc-lookahead=0:b-adapt=0:subme=1:me=dia:partitions=none:aq-mode=0"
+                     : "scenecut=0:open-gop=0",
                  0);
       av_opt_set_int(options, "forced-idr", 1, 0);
       break;

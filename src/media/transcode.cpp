@@ -587,6 +587,8 @@ Result<void> Job::encode_rung(Rung& rung) {
     VideoEncoder& encoder = first_segment ? *first_segment : *rung.encoder;
     RETURN_IF_ERROR(encoder.send(scaled.get()));
     RETURN_IF_ERROR(drain(encoder));
+    // The first segment's last picture: end it now rather than when the next one comes.
+    if (first_segment && scaled->pts + 1 >= schedule_->start_frame(1)) RETURN_IF_ERROR(end_first_segment());
     rung.frames_done.fetch_add(1, std::memory_order_relaxed);
   }
   if (rung.next) close(*rung.next);

@@ -54,6 +54,7 @@ struct PipelineConfig {
   int retry_backoff_s = 10;      // first retry after this long, doubled per try
   double segment_s = 4;          // media segment duration
   std::string x264_preset = "veryfast";
+  int nice = 10;                 // transcodes run this much nicer than the daemon's serving
 };
 
 struct StoreConfig {

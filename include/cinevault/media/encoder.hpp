@@ -38,9 +38,10 @@ struct VideoEncoderSettings {
   int keyint_frames = 0;  // longer than any segment: only forced IDR frames cut GOPs
   int threads = 1;        // encoder threads (x264's own)
   std::string x264_preset = "veryfast";
-  // libx264: no lookahead and a quicker motion search, for a segment that must be out
-  // fast (the first one). About twice as fast on a noisy 1080p source, a little less
-  // sharp; the SPS/PPS stay those of the same settings without it.
+  // libx264: no lookahead, a quicker motion search, no sub-partitions and no adaptive
+  // quantization, for a segment that must be out fast (the first one). About twice as fast
+  // on a noisy 1080p source, a little less sharp; the SPS/PPS stay those of the same
+  // settings without it.
   bool fast_start = false;
   // Tagged on the stream (the scaler keeps the source's matrix, converts to limited range).
   AVColorPrimaries color_primaries = AVCOL_PRI_UNSPECIFIED;
