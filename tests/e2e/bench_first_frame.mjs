@@ -17,7 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { launchChromium } from './chromium.mjs';
-import { check, Daemon, sleep } from './daemon.mjs';
+import { check, Daemon } from './daemon.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BINARY = process.env.CINEVAULT_BINARY;
@@ -38,6 +38,7 @@ window.__settled = new Promise((resolve) => { settle = resolve; });
 window.play = async (url) => {
   const state = window.__state;
   const settleIfDone = () => { if (state.errors.length || (state.firstFrameAt && state.playingAt)) settle(state); };
+  setTimeout(() => { state.errors.push('no frame within 300 s'); settleIfDone(); }, 300000);
   for (;;) {
     const response = await fetch(url, { cache: 'no-store' });
     if (response.ok) break;
@@ -100,10 +101,7 @@ try {
       await page.goto(pageBase);
       const sent = await upload(daemon, CLIP);
       await page.evaluate((url) => { window.play(url); }, `${daemon.base}/videos/${sent.id}/master.m3u8`);
-      const state = await Promise.race([
-        page.evaluate(() => window.__settled),
-        sleep(300000).then(() => ({ errors: ['no frame within 300 s'] })),
-      ]);
+      const state = await page.evaluate(() => window.__settled);
       check(state.errors.length === 0, `run ${run}: player error ${JSON.stringify(state.errors)}`);
       const job = (await daemon.getJson('/api/v1/jobs')).jobs.find((j) => j.video_id === sent.id);
       const row = {
