@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
-#include <cstring>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -18,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "cinevault/core/file.hpp"
 #include "cinevault/db/versions.hpp"
 #include "cinevault/db/videos.hpp"
 #include "cinevault/media/transcode.hpp"
@@ -114,7 +114,7 @@ class WorkersImpl final : public Workers {
   }
 
   // Transcoding keeps every core busy; requests must not wait behind it for a time slice
-  // (a playlist took 35-60 ms instead of 1 ms during a transcode). Linux's nice value is
+  // (during the first-frame benchmark playlists took 35-57 ms to answer). Linux's nice value is
   // per thread, and the decoder's, the rungs' and the encoders' threads inherit it from
   // this one, which starts them.
   void lower_priority() const {
@@ -124,7 +124,7 @@ class WorkersImpl final : public Workers {
     if (current == -1 && errno != 0) return;
     int wanted = std::min(19, current + config_.pipeline.nice);
     if (::setpriority(PRIO_PROCESS, 0, wanted) != 0)
-      spdlog::warn("transcodes run at the daemon's priority: setpriority: {}", std::strerror(errno));
+      spdlog::warn("transcodes run at the daemon's priority: {}", errno_message("setpriority", errno));
   }
 
   void run(const Job& job, std::stop_token worker_stop) {
