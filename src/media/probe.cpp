@@ -16,6 +16,7 @@ extern "C" {
 #include <libavutil/avstring.h>
 #include <libavutil/channel_layout.h>
 #include <libavutil/display.h>
+#include <libavutil/intreadwrite.h>
 #include <libavutil/pixdesc.h>
 }
 
@@ -139,13 +140,6 @@ struct DeclaredEnd {
   std::int64_t end = 0;  // the byte where the header says it ends
 };
 
-std::uint64_t little_endian(std::string_view bytes, std::size_t at, int count) {
-  std::uint64_t value = 0;
-  for (int i = count - 1; i >= 0; --i)
-    value = value << 8 | static_cast<std::uint8_t>(bytes[at + static_cast<std::size_t>(i)]);
-  return value;
-}
-
 // An EBML variable-length integer: an ID keeps its length marker, a size does not.
 struct Vint {
   std::uint64_t value = 0;
@@ -200,7 +194,7 @@ Result<std::optional<DeclaredEnd>> avi_end(const SafeInput& input) {
   for (int chunk = 0; chunk < 65536 && at < input.size_bytes(); ++chunk) {
     TRY(std::string header, input.read_at(at, 12));
     if (header.size() < 12 || header.compare(0, 4, "RIFF") != 0) break;  // what follows is not ours to judge
-    std::uint64_t size = little_endian(header, 4, 4);
+    std::uint64_t size = AV_RL32(header.data() + 4);
     if (size == 0 || size == 0xFFFFFFFF) return std::nullopt;
     last = DeclaredEnd{chunk == 0 ? "its AVI header" : "an AVI extension chunk (AVIX)",
                        at + 8 + static_cast<std::int64_t>(size)};
@@ -219,16 +213,16 @@ Result<std::optional<DeclaredEnd>> asf_end(const SafeInput& input) {
   TRY(std::string header, input.read_at(0, 30));
   if (header.size() < 30) return std::nullopt;
   const std::int64_t header_end = static_cast<std::int64_t>(std::min<std::uint64_t>(
-      little_endian(header, 16, 8), static_cast<std::uint64_t>(input.size_bytes())));
-  std::uint64_t objects = little_endian(header, 24, 4);
+      AV_RL64(header.data() + 16), static_cast<std::uint64_t>(input.size_bytes())));
+  std::uint64_t objects = AV_RL32(header.data() + 24);
   std::int64_t at = 30;
   for (std::uint64_t i = 0; i < objects && i < 1024 && at + 24 <= header_end; ++i) {
     TRY(std::string object, input.read_at(at, 104));
     if (object.size() < 24) break;
-    std::uint64_t size = little_endian(object, 16, 8);
+    std::uint64_t size = AV_RL64(object.data() + 16);
     if (object.size() >= 104 && std::memcmp(object.data(), kFileProperties, 16) == 0) {
-      std::uint64_t file_size = little_endian(object, 40, 8);
-      std::uint64_t flags = little_endian(object, 88, 4);
+      std::uint64_t file_size = AV_RL64(object.data() + 40);
+      std::uint64_t flags = AV_RL32(object.data() + 88);
       if ((flags & kBroadcast) != 0 || file_size == 0 || file_size > static_cast<std::uint64_t>(INT64_MAX))
         return std::nullopt;
       return DeclaredEnd{"its ASF header", static_cast<std::int64_t>(file_size)};
