@@ -23,6 +23,9 @@ export function errorFromBody(status, text) {
   return new ApiError(status, `the server answered ${status}`);
 }
 
+// What a page says when a read was refused for want of a key (after a cancelled dialog).
+export const KEY_NEEDED_FOR_READS = 'This server needs an API key to show its videos: enter it with the “API key” button.';
+
 // A JSON API call. On a 401 the page asks for the key once and tries again: writes always
 // need one, and reads do too when the server has auth.require_key_for_reads set. Once the
 // dialog was cancelled, reads (the page's own polling and searches) no longer ask: they fail

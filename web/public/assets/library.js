@@ -1,5 +1,5 @@
 // The library page: the grid (search, paging, live progress) and uploads through tus.
-import { api, askForKey, authHeaders, el, errorFromBody, formatBytes, formatTime, getKey, wireKeyButton } from './common.js';
+import { api, askForKey, authHeaders, el, errorFromBody, formatBytes, formatTime, getKey, KEY_NEEDED_FOR_READS, wireKeyButton } from './common.js';
 
 const PAGE_SIZE = 24;
 const grid = document.getElementById('grid');
@@ -73,7 +73,7 @@ async function loadPage(reset) {
   } catch (error) {
     if (ticket !== latest) return;
     status.textContent = error.status === 401
-      ? 'This server needs an API key to show its videos: enter it with the “API key” button.'
+      ? KEY_NEEDED_FOR_READS
       : `Could not load the library: ${error.message}`;
   }
 }

@@ -1,6 +1,6 @@
 // The player page: hls.js where Media Source Extensions exist, native HLS otherwise; our own
 // controls for the seek-bar previews, quality menu and keyboard; metadata edit and delete.
-import { api, authHeaders, el, formatTime, getKey, wireKeyButton } from './common.js';
+import { api, authHeaders, el, formatTime, getKey, KEY_NEEDED_FOR_READS, wireKeyButton } from './common.js';
 
 const id = decodeURIComponent(location.pathname.split('/')[2] || '');
 const video = document.getElementById('video');
@@ -186,7 +186,7 @@ async function start() {
   } catch (error) {
     loadFailed = true;
     setStatus(error.status === 404 ? 'No such video.'
-      : error.status === 401 ? 'This server needs an API key to show its videos: enter it with the “API key” button.'
+      : error.status === 401 ? KEY_NEEDED_FOR_READS
         : `Could not load the video: ${error.message}`);
     return;
   }
