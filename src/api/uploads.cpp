@@ -122,6 +122,8 @@ class AppendSink final : public http::BodySink {
     if (!append) return fail(ErrorCode::invalid_argument, "this request takes no body");
     return append->write(data, size);
   }
+  bool should_wait_for_disk() const override { return append && append->should_wait_for_disk(); }
+  Result<void> wait_for_disk() override { return append ? append->wait_for_disk() : Result<void>{}; }
   void interrupted() override {
     if (append) append->keep_partial();
   }

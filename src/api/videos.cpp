@@ -34,6 +34,8 @@ class RawUploadSink final : public http::BodySink {
  public:
   explicit RawUploadSink(ingest::StagingWriter writer) : writer(std::move(writer)) {}
   Result<void> write(const char* data, std::size_t size) override { return writer.write(data, size); }
+  bool should_wait_for_disk() const override { return writer.should_wait_for_disk(); }
+  Result<void> wait_for_disk() override { return writer.wait_for_disk(); }
   ingest::StagingWriter writer;
 };
 
@@ -47,6 +49,8 @@ class MultipartUploadSink final : public http::BodySink {
                                       [this]() -> Result<void> { current_ = nullptr; return {}; }}) {}
 
   Result<void> write(const char* data, std::size_t size) override { return parser_.feed(data, size); }
+  bool should_wait_for_disk() const override { return writer_.should_wait_for_disk(); }
+  Result<void> wait_for_disk() override { return writer_.wait_for_disk(); }
 
   Result<ingest::VideoMetadata> finish_form() {
     RETURN_IF_ERROR(parser_.finish());

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "cinevault/core/hash.hpp"
@@ -92,6 +93,27 @@ Result<std::size_t> File::pread_some(void* data, std::size_t size, std::uint64_t
 
 Result<void> File::sync() {
   if (::fsync(fd_) != 0) return fail(ErrorCode::io, errno_message("fsync", errno));
+  return {};
+}
+
+void WritebackPacer::wrote(int fd, std::uint64_t end) {
+  if (end < started_ + kChunk) return;
+  // Errors surface at the fsync that ends the write.
+  (void)::sync_file_range(fd, static_cast<off_t>(started_), static_cast<off_t>(end - started_),
+                          SYNC_FILE_RANGE_WRITE);
+  started_ = end;
+}
+
+Result<void> WritebackPacer::wait(int fd) {
+  std::uint64_t until = started_ - kChunk;
+  if (until <= waited_) return {};
+  auto start = std::chrono::steady_clock::now();
+  if (::sync_file_range(fd, static_cast<off_t>(waited_), static_cast<off_t>(until - waited_),
+                        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) != 0)
+    return fail(ErrorCode::io, errno_message("sync_file_range", errno));
+  waited_ = until;
+  ++waits_;
+  waited_s_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return {};
 }
 

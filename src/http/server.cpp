@@ -295,9 +295,22 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_after(std::chrono::seconds(shared_->config.body_stall_timeout_s));
     beast_http::async_read_some(stream_, buffer_, *sink_parser_,
                                 [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                                  if (!ec && !self->sink_parser_->is_done()) return self->read_body_some();
-                                  self->on_body_done(ec);
+                                  if (ec || self->sink_parser_->is_done()) return self->on_body_done(ec);
+                                  if (self->sink_parser_->get().body().sink->should_wait_for_disk())
+                                    return self->wait_for_disk();
+                                  self->read_body_some();
                                 });
+  }
+
+  // The body stays unread (TCP slows the client down) while the disk catches up.
+  void wait_for_disk() {
+    BodySink* sink = sink_parser_->get().body().sink.get();
+    run_blocking([sink] { return sink->wait_for_disk(); },
+                 [self = shared_from_this()](Result<void> waited) {
+                   if (waited) return self->read_body_some();
+                   self->sink_parser_->get().body().error = waited.error();
+                   self->on_body_done(beast::errc::make_error_code(beast::errc::io_error));
+                 });
   }
 
   void on_body_done(beast::error_code ec) {

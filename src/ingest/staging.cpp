@@ -1,6 +1,6 @@
 #include "cinevault/ingest/staging.hpp"
 
-#include <fcntl.h>
+#include <spdlog/spdlog.h>
 
 namespace cinevault::ingest {
 
@@ -30,18 +30,18 @@ Result<void> StagingWriter::write(const char* data, std::size_t size) {
   hasher_.update(data, size);
   RETURN_IF_ERROR(file_.write_all(data, size));
   size_ += size;
-  if (size_ - writeback_from_ >= kWritebackChunk) {
-    // Start writing what came so far to the disk now, without waiting for it: the fsync
-    // before the upload is acknowledged then has only the tail left to wait for (for a 2 GB
-    // upload, seconds less between the last byte and the answer). Errors surface at fsync.
-    (void)::sync_file_range(file_.fd(), static_cast<off_t>(writeback_from_),
-                            static_cast<off_t>(size_ - writeback_from_), SYNC_FILE_RANGE_WRITE);
-    writeback_from_ = size_;
-  }
+  pacer_.wrote(file_.fd(), size_);
   return {};
 }
 
+void log_disk_waits(const WritebackPacer& pacer, std::uint64_t bytes) {
+  if (pacer.waits() == 0) return;
+  spdlog::info("upload: {} bytes; reading paused {} times ({:.1f} s in all) for the disk to catch up", bytes,
+               pacer.waits(), pacer.waited_s());
+}
+
 Result<StagedFile> StagingWriter::finish() {
+  log_disk_waits(pacer_, size_);
   RETURN_IF_ERROR(file_.sync());
   RETURN_IF_ERROR(file_.close());
   return StagedFile(path_, hasher_.finish_hex(), size_);

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cinevault/db/videos.hpp"
+#include "cinevault/ingest/staging.hpp"
 
 namespace cinevault::ingest {
 namespace {
@@ -28,7 +29,8 @@ UploadAppend::UploadAppend(UploadManager& manager, db::UploadRow row, File file,
       row_(std::move(row)),
       file_(std::move(file)),
       running_hash_(std::move(running_hash)),
-      checksum_(std::move(checksum)) {
+      checksum_(std::move(checksum)),
+      pacer_(static_cast<std::uint64_t>(row_.offset)) {
   if (checksum_) chunk_hash_.emplace(checksum_->algorithm);
 }
 
@@ -43,6 +45,7 @@ Result<void> UploadAppend::write(const char* data, std::size_t size) {
   running_hash_.update(data, size);
   if (chunk_hash_) chunk_hash_->update(data, size);
   written_ += static_cast<std::int64_t>(size);
+  pacer_.wrote(file_.fd(), static_cast<std::uint64_t>(row_.offset + written_));
   return {};
 }
 
@@ -54,6 +57,7 @@ Result<UploadAppend::Outcome> UploadAppend::commit() {
     manager_.release(row_.id, std::nullopt, 0);
     return fail(ErrorCode::checksum_mismatch, "the chunk does not match its Upload-Checksum; it was discarded");
   }
+  log_disk_waits(pacer_, static_cast<std::uint64_t>(written_));
   auto durable = file_.sync().and_then([&] { return file_.close(); });
   if (!durable) {
     manager_.release(row_.id, std::nullopt, 0);

@@ -8,6 +8,7 @@ import base64
 import email.utils
 import hashlib
 import os
+import re
 import socket
 import time
 import unittest
@@ -224,6 +225,19 @@ class TusProtocolTest(TusTestCase):
         self.assertEqual(response.status, 204, response.body)
         self.assertEqual(response.headers["upload-offset"], str(3 << 20))
         self.assertEqual(self.head_offset(location), 3 << 20)
+
+    def test_patches_larger_than_the_disk_backlog_arrive_intact(self):
+        """Two 40 MiB PATCHes, the second resuming where the first ended, each with Upload-Checksum: the
+        server pauses reading while the disk catches up (and says so), and the part file holds the exact bytes."""
+        size = 40 << 20
+        location, _ = self.create(3 * size)  # not complete: these bytes are no video
+        first, second = os.urandom(size), os.urandom(size)
+        for offset, data in ((0, first), (size, second)):
+            status, headers, body = self.patch(location, offset, data, {"Upload-Checksum": checksum("sha256", data)})
+            self.assertEqual((status, headers.get("upload-offset")), (204, str(offset + size)), body)
+        part = os.path.join(self.data_dir, "uploads", location.rsplit("/", 1)[1] + ".part")
+        self.assertEqual(sha256_file(part), hashlib.sha256(first + second).hexdigest())
+        self.assertEqual(len(re.findall(r"upload: %d bytes; reading paused \d+ times" % size, self.daemon.log())), 2)
 
     def test_creation_with_upload_answers_offset(self):
         """POST with a body (creation-with-upload): 201 with Upload-Offset = bytes taken; HEAD agrees."""

@@ -229,6 +229,16 @@ class MultipartTest(UploadTestCase):
         self.assertEqual(video["source"]["filename"], "movie.mp4")
         self.assert_stored(video, clip)
 
+    def test_multipart_larger_than_the_disk_backlog_arrives_intact(self):
+        """A 40 MiB file part is more than the server lets pile up ahead of the disk: it pauses reading
+        the body while the disk catches up (and says so), and the stored object is still the exact bytes."""
+        big = self.path("big.mp4")
+        write_padded_mp4(big, self.clip(), 40 << 20)
+        status, headers, video = self.post_form({"title": "Big"}, ("file", "big.mp4", big))
+        self.assert_created(status, headers, video)
+        self.assert_stored(video, big)
+        self.assertRegex(self.daemon.log(), r"upload: %d bytes; reading paused \d+ times" % (40 << 20))
+
 
 def write_random_file(path, size):
     """SIZE random bytes (not media), written in blocks."""
@@ -303,6 +313,8 @@ class LargeUploadTest(UploadTestCase):
         self.assertEqual(os.path.getsize(self.object_path(sha256)), GIB)
         self.assertEqual(sha256_file(self.object_path(sha256)), sha256)
         self.assertEqual(self.db_rows("videos"), 1)
+        # It came faster than the disk writes: reading paused so that the fsync had little left.
+        self.assertRegex(self.daemon.log(), r"upload: %d bytes; reading paused \d+ times" % GIB)
         self.assertEqual(self.temp_files(), [])
 
     def test_mkv_with_a_huge_attachment_is_probed_with_bounded_memory(self):

@@ -47,6 +47,36 @@ class File {
   int fd_ = -1;
 };
 
+// Keeps a long sequential write (an upload) from piling up in the page cache. Each full
+// chunk is handed to the disk as soon as it is written; once more than kMaxInFlight bytes
+// are on their way, the writer should stop taking data and call wait(), which returns when
+// all but the newest chunk are written. The write then goes at the disk's pace and holds
+// little dirty memory; without it, an upload faster than the disk fills the page cache up
+// to the kernel's dirty limit, and then write() itself blocks the event loop's thread.
+// The fsync that ends the write still flushes the device's own cache (a VM's virtual disk
+// holds what was written until then).
+class WritebackPacer {
+ public:
+  static constexpr std::uint64_t kChunk = 8 << 20;
+  static constexpr std::uint64_t kMaxInFlight = 2 * kChunk;
+
+  // `start`: where the writes begin (a resumed upload's offset).
+  explicit WritebackPacer(std::uint64_t start = 0) : started_(start), waited_(start) {}
+  // The file's bytes before `end` have been written.
+  void wrote(int fd, std::uint64_t end);
+  bool should_wait() const { return started_ - waited_ > kMaxInFlight; }
+  // Blocks until the oldest chunks are written: not for an event loop's thread.
+  Result<void> wait(int fd);
+  int waits() const { return waits_; }
+  double waited_s() const { return waited_s_; }
+
+ private:
+  std::uint64_t started_;  // the disk was asked to write the bytes before this
+  std::uint64_t waited_;   // the bytes before this are written
+  int waits_ = 0;
+  double waited_s_ = 0;
+};
+
 // fsync a directory so that a rename or unlink in it is durable.
 Result<void> fsync_directory(const std::filesystem::path& dir);
 

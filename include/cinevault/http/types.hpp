@@ -34,6 +34,11 @@ class BodySink {
  public:
   virtual ~BodySink() = default;
   virtual Result<void> write(const char* data, std::size_t size) = 0;
+  // True when the written bytes are too far ahead of the disk: the server stops reading the
+  // body and calls wait_for_disk() on the blocking pool, so uploads go at the disk's pace
+  // (see WritebackPacer).
+  virtual bool should_wait_for_disk() const { return false; }
+  virtual Result<void> wait_for_disk() { return {}; }
   // The client went away before the body was complete (runs on the blocking pool).
   virtual void interrupted() {}
 };

@@ -32,6 +32,9 @@ class StagedFile {
   std::uint64_t size_;
 };
 
+// One log line when an upload had to wait for the disk (it came faster than the disk writes).
+void log_disk_waits(const WritebackPacer& pacer, std::uint64_t bytes);
+
 // Writes a new staging file. Not thread-safe (one request writes it). An unfinished
 // staging file is removed by the destructor: an aborted upload leaves nothing.
 class StagingWriter {
@@ -42,6 +45,9 @@ class StagingWriter {
 
   Result<void> write(const char* data, std::size_t size);
   std::uint64_t size() const { return size_; }
+  // See WritebackPacer: true when the writer should wait for the disk before more data.
+  bool should_wait_for_disk() const { return pacer_.should_wait(); }
+  Result<void> wait_for_disk() { return pacer_.wait(file_.fd()); }
   // fsync, close, and hand the file over.
   Result<StagedFile> finish();
 
@@ -52,9 +58,8 @@ class StagingWriter {
   File file_;
   Hasher hasher_{HashAlgorithm::sha256};
   std::uint64_t size_ = 0;
-  std::uint64_t writeback_from_ = 0;  // bytes before this were handed to the disk's writeback
+  WritebackPacer pacer_;
   std::uint64_t max_bytes_;
-  static constexpr std::uint64_t kWritebackChunk = 8 << 20;
 };
 
 }  // namespace cinevault::ingest

@@ -45,6 +45,9 @@ class UploadAppend {
  public:
   ~UploadAppend();
   Result<void> write(const char* data, std::size_t size);
+  // See WritebackPacer: true when the writer should wait for the disk before more data.
+  bool should_wait_for_disk() const { return pacer_.should_wait(); }
+  Result<void> wait_for_disk() { return pacer_.wait(file_.fd()); }
   // Verifies the chunk checksum (the chunk is discarded on a mismatch: checksum_mismatch),
   // fsyncs, records the new offset. When that completes the upload, ingests it: the
   // result then carries the video, or the ingest error (and the upload is gone).
@@ -70,6 +73,7 @@ class UploadAppend {
   std::optional<ChunkChecksum> checksum_;
   std::optional<Hasher> chunk_hash_;
   std::int64_t written_ = 0;
+  WritebackPacer pacer_;
   bool finished_ = false;
 };
 
