@@ -79,6 +79,7 @@ Result<IngestedVideo> Ingestor::ingest(StagedFile staged, const VideoMetadata& m
     return IngestedVideo{std::move(*existing), 0, true};
   }
   TRY(media::MediaInfo info, media::probe_file(staged.path(), limits_));
+  RETURN_IF_ERROR(staged.durable());
 
   // Pinned from the move into the store until the row that refers to the object commits.
   auto pin = store_.pin();

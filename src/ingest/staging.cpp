@@ -10,6 +10,11 @@ StagedFile::~StagedFile() {
   std::filesystem::remove(path_, ec);  // gone already when the store renamed it: fine
 }
 
+Result<void> StagedFile::durable() {
+  if (!sync_.valid()) return {};
+  return sync_.get();
+}
+
 Result<StagingWriter> StagingWriter::create(const std::filesystem::path& dir, std::uint64_t max_bytes) {
   auto path = dir / ("upload-" + random_hex(8));
   TRY(File file, File::create_new(path, 0644));
@@ -42,9 +47,13 @@ void log_disk_waits(const WritebackPacer& pacer, std::uint64_t bytes) {
 
 Result<StagedFile> StagingWriter::finish() {
   log_disk_waits(pacer_, size_);
-  RETURN_IF_ERROR(file_.sync());
-  RETURN_IF_ERROR(file_.close());
-  return StagedFile(path_, hasher_.finish_hex(), size_);
+  // The fsync of a large upload can take a second (the device flushes its cache); probing
+  // only reads the page cache, so the two overlap. Deferred (run by durable()) if no
+  // thread can be started.
+  auto sync = std::async(std::launch::async | std::launch::deferred, [file = std::move(file_)]() mutable {
+    return file.sync().and_then([&] { return file.close(); });
+  });
+  return StagedFile(path_, hasher_.finish_hex(), size_, std::move(sync));
 }
 
 }  // namespace cinevault::ingest

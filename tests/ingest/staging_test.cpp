@@ -26,6 +26,8 @@ TEST_F(StagingTest, HashesWhileWriting) {
   ASSERT_TRUE(writer.write("c", 1));
   auto staged = writer.finish();
   ASSERT_TRUE(staged);
+  ASSERT_TRUE(staged->durable());  // the fsync started by finish()
+  ASSERT_TRUE(staged->durable());  // and asking again is fine
   EXPECT_EQ(staged->sha256(), sha256_hex("abc"));
   EXPECT_EQ(staged->size(), 3u);
   EXPECT_EQ(read_small_file(staged->path(), 10).value(), "abc");

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <future>
 #include <string>
 
 #include "cinevault/core/file.hpp"
@@ -11,25 +12,33 @@
 
 namespace cinevault::ingest {
 
-// A complete staged file: durable on disk, its hash and size known. Owns the file: it is
-// removed when this is destroyed, unless the store took it (rename) first.
+// A complete staged file: its hash and size known, its bytes durable on disk or on their
+// way there (durable() waits). Owns the file: it is removed when this is destroyed, unless
+// the store took it (rename) first.
 class StagedFile {
  public:
-  StagedFile(std::filesystem::path path, std::string sha256, std::uint64_t size)
-      : path_(std::move(path)), sha256_(std::move(sha256)), size_(size) {}
+  StagedFile(std::filesystem::path path, std::string sha256, std::uint64_t size,
+             std::future<Result<void>> sync = {})
+      : path_(std::move(path)), sha256_(std::move(sha256)), size_(size), sync_(std::move(sync)) {}
   StagedFile(StagedFile&& other) noexcept
-      : path_(std::exchange(other.path_, {})), sha256_(std::move(other.sha256_)), size_(other.size_) {}
+      : path_(std::exchange(other.path_, {})),
+        sha256_(std::move(other.sha256_)),
+        size_(other.size_),
+        sync_(std::move(other.sync_)) {}
   StagedFile& operator=(StagedFile&&) = delete;
   ~StagedFile();
 
   const std::filesystem::path& path() const { return path_; }
   const std::string& sha256() const { return sha256_; }
   std::uint64_t size() const { return size_; }
+  // Returns when the bytes are on the disk: before anything refers to the file.
+  Result<void> durable();
 
  private:
   std::filesystem::path path_;
   std::string sha256_;
   std::uint64_t size_;
+  std::future<Result<void>> sync_;  // the fsync still running, if any
 };
 
 // One log line when an upload had to wait for the disk (it came faster than the disk writes).
@@ -48,7 +57,7 @@ class StagingWriter {
   // See WritebackPacer: true when the writer should wait for the disk before more data.
   bool should_wait_for_disk() const { return pacer_.should_wait(); }
   Result<void> wait_for_disk() { return pacer_.wait(file_.fd()); }
-  // fsync, close, and hand the file over.
+  // Hands the file over with its fsync started: the caller probes the file meanwhile.
   Result<StagedFile> finish();
 
  private:
