@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "cinevault/core/hash.hpp"
 
@@ -98,10 +99,29 @@ Result<void> File::sync() {
 
 void WritebackPacer::wrote(int fd, std::uint64_t end) {
   if (end < started_ + kChunk) return;
-  // Errors surface at the fsync that ends the write.
+  // Errors surface at the flush or the fsync that ends the write.
   (void)::sync_file_range(fd, static_cast<off_t>(started_), static_cast<off_t>(end - started_),
                           SYNC_FILE_RANGE_WRITE);
   started_ = end;
+  if (started_ - flushed_ >= kFlushEvery) start_flush(fd);
+}
+
+void WritebackPacer::start_flush(int fd) {
+  if (flush_.valid()) {
+    if (flush_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return;  // still at it
+    if (int error = flush_.get(); error != 0 && flush_error_ == 0) flush_error_ = error;
+  }
+  // The thread flushes through a descriptor of its own, so that nothing it holds can end
+  // before it does; detached, so that an abandoned write never waits for the disk.
+  File copy(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+  if (!copy.is_open()) return;  // the fsync at the end does it all
+  std::promise<int> done;
+  flush_ = done.get_future();
+  std::thread([file = std::move(copy), done = std::move(done)]() mutable {
+    done.set_value(::fdatasync(file.fd()) == 0 ? 0 : errno);
+  }).detach();
+  flushed_ = started_;
+  ++flushes_;
 }
 
 Result<void> WritebackPacer::wait(int fd) {
@@ -114,6 +134,13 @@ Result<void> WritebackPacer::wait(int fd) {
   waited_ = until;
   ++waits_;
   waited_s_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return {};
+}
+
+Result<void> WritebackPacer::finish() {
+  if (flush_.valid())
+    if (int error = flush_.get(); error != 0 && flush_error_ == 0) flush_error_ = error;
+  if (flush_error_ != 0) return fail(ErrorCode::io, errno_message("fdatasync", flush_error_));
   return {};
 }
 

@@ -41,18 +41,22 @@ Result<void> StagingWriter::write(const char* data, std::size_t size) {
 
 void log_disk_waits(const WritebackPacer& pacer, std::uint64_t bytes) {
   if (pacer.waits() == 0) return;
-  spdlog::info("upload: {} bytes; reading paused {} times ({:.1f} s in all) for the disk to catch up", bytes,
-               pacer.waits(), pacer.waited_s());
+  spdlog::info("upload: {} bytes; reading paused {} times ({:.1f} s in all) for the disk to catch up, "
+               "{} flushes on the way",
+               bytes, pacer.waits(), pacer.waited_s(), pacer.flushes());
 }
 
 Result<StagedFile> StagingWriter::finish() {
   log_disk_waits(pacer_, size_);
-  // The fsync of a large upload can take a second (the device flushes its cache); probing
-  // only reads the page cache, so the two overlap. Deferred (run by durable()) if no
+  // Probing only reads the page cache: it need not wait for the fsync (which can take a
+  // second when the device flushes a large cache). Deferred (run by durable()) if no
   // thread can be started.
-  auto sync = std::async(std::launch::async | std::launch::deferred, [file = std::move(file_)]() mutable {
-    return file.sync().and_then([&] { return file.close(); });
-  });
+  auto sync = std::async(std::launch::async | std::launch::deferred,
+                         [file = std::move(file_), pacer = std::move(pacer_)]() mutable {
+                           return pacer.finish().and_then([&] { return file.sync(); }).and_then([&] {
+                             return file.close();
+                           });
+                         });
   return StagedFile(path_, hasher_.finish_hex(), size_, std::move(sync));
 }
 

@@ -58,7 +58,7 @@ Result<UploadAppend::Outcome> UploadAppend::commit() {
     return fail(ErrorCode::checksum_mismatch, "the chunk does not match its Upload-Checksum; it was discarded");
   }
   log_disk_waits(pacer_, static_cast<std::uint64_t>(written_));
-  auto durable = file_.sync().and_then([&] { return file_.close(); });
+  auto durable = pacer_.finish().and_then([&] { return file_.sync(); }).and_then([&] { return file_.close(); });
   if (!durable) {
     manager_.release(row_.id, std::nullopt, 0);
     return tl::unexpected(durable.error());

@@ -1,5 +1,7 @@
 #include "cinevault/core/file.hpp"
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include "cinevault/core/hash.hpp"
@@ -59,6 +61,34 @@ TEST_F(WritebackPacerTest, EachWaitLetsTheWriterGoOn) {
   }
   // Asked for all along the write, not only once.
   EXPECT_GE(pacer.waits(), static_cast<int>(total / (2 * WritebackPacer::kMaxInFlight)));
+}
+
+TEST_F(WritebackPacerTest, FlushesInTheBackgroundEveryFlushInterval) {
+  WritebackPacer pacer;
+  constexpr std::uint64_t chunks_per_flush = WritebackPacer::kFlushEvery / WritebackPacer::kChunk;
+  for (std::uint64_t i = 0; i < chunks_per_flush; ++i) {
+    EXPECT_EQ(pacer.flushes(), 0);
+    append(pacer, 1);
+    if (pacer.should_wait()) {
+      ASSERT_TRUE(pacer.wait(file_.fd()));
+    }
+  }
+  EXPECT_EQ(pacer.flushes(), 1);
+  EXPECT_TRUE(pacer.finish());
+}
+
+TEST_F(WritebackPacerTest, AFailedBackgroundFlushFailsTheFinish) {
+  // fdatasync fails on a pipe (EINVAL): the error must not be lost with the thread.
+  int ends[2];
+  ASSERT_EQ(::pipe(ends), 0);
+  File read_end(ends[0]), write_end(ends[1]);
+  WritebackPacer pacer;
+  pacer.wrote(write_end.fd(), WritebackPacer::kFlushEvery);
+  EXPECT_EQ(pacer.flushes(), 1);
+  auto finished = pacer.finish();
+  ASSERT_FALSE(finished);
+  EXPECT_EQ(finished.error().code, ErrorCode::io);
+  EXPECT_NE(finished.error().message.find("fdatasync"), std::string::npos) << finished.error().message;
 }
 
 TEST_F(WritebackPacerTest, PartialChunksAreNotCountedUntilAWholeChunkCame) {
