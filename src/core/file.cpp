@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <system_error>
 #include <thread>
 
 #include "cinevault/core/hash.hpp"
@@ -117,9 +118,14 @@ void WritebackPacer::start_flush(int fd) {
   if (!copy.is_open()) return;  // the fsync at the end does it all
   std::promise<int> done;
   flush_ = done.get_future();
-  std::thread([file = std::move(copy), done = std::move(done)]() mutable {
-    done.set_value(::fdatasync(file.fd()) == 0 ? 0 : errno);
-  }).detach();
+  try {
+    std::thread([file = std::move(copy), done = std::move(done)]() mutable {
+      done.set_value(::fdatasync(file.fd()) == 0 ? 0 : errno);
+    }).detach();
+  } catch (const std::system_error&) {
+    flush_ = {};  // no thread to be had: the fsync at the end does it all
+    return;
+  }
   flushed_ = started_;
   ++flushes_;
 }

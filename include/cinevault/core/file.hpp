@@ -58,7 +58,7 @@ class File {
 // - Written is not yet flushed: a drive's write cache, or the host's cache under a VM's
 //   virtual disk, keeps it until a flush. So every kFlushEvery bytes an fdatasync runs on
 //   a thread of its own while the writer goes on, and the fsync that ends the write has
-//   little left (on this project's VM: 0.02 s instead of 0.4-0.9 s after 690 MB).
+//   little left (on the development VM: 0.02 s instead of 0.4-0.9 s after 690 MB).
 //   finish() waits for it and reports its error: a write error is reported to one of the
 //   fsyncs only.
 class WritebackPacer {

@@ -64,7 +64,6 @@ class UploadAppend {
   friend class UploadManager;
   UploadAppend(UploadManager& manager, db::UploadRow row, File file, Hasher running_hash,
                std::optional<ChunkChecksum> checksum);
-  Result<void> make_durable(std::int64_t new_offset);
 
   UploadManager& manager_;
   db::UploadRow row_;
