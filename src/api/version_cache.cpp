@@ -15,7 +15,7 @@ Result<std::shared_ptr<const RenderedManifest>> CachedVersion::manifest(
   }
   TRY(std::string text, render());  // outside the lock: two first requests may both render
   auto rendered = std::make_shared<RenderedManifest>();
-  rendered->etag = "\"" + sha256_hex(text).substr(0, 32) + "\"";
+  rendered->etag = strong_etag(text);
   rendered->text = std::move(text);
   std::lock_guard lock(mutex_);
   return rendered_.emplace(name, std::move(rendered)).first->second;

@@ -1,5 +1,6 @@
 #include "cinevault/core/config.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <functional>
@@ -259,12 +260,11 @@ Result<void> validate_config(const Config&) { return {}; }
 
 json config_to_json(const Config& config) {
   json out = json::object();
-  for (auto& b : bindings()) out[json::json_pointer("/" + [&] {
-    std::string p = b.name;
-    for (auto& ch : p)
-      if (ch == '.') ch = '/';
-    return p;
-  }())] = b.get(config);
+  for (auto& b : bindings()) {
+    std::string pointer = std::string("/") + b.name;  // "pipeline.nice" -> "/pipeline/nice"
+    std::replace(pointer.begin(), pointer.end(), '.', '/');
+    out[json::json_pointer(pointer)] = b.get(config);
+  }
   return out;
 }
 

@@ -67,6 +67,13 @@ std::string sha256_hex(std::string_view bytes) {
   return hasher.finish_hex();
 }
 
+std::string strong_etag(std::string_view bytes) {
+  std::string etag = "\"";
+  etag.append(sha256_hex(bytes), 0, 32);
+  etag += '"';
+  return etag;
+}
+
 Result<void> hash_file_prefix(const std::filesystem::path& path, std::uint64_t length, Hasher& hasher) {
   TRY(File file, File::open_read(path));
   std::vector<char> buffer(1 << 20);

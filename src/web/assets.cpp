@@ -24,8 +24,6 @@ const char* content_type_for(std::string_view path) {
   return "application/octet-stream";
 }
 
-std::string strong_etag(std::string_view bytes) { return "\"" + sha256_hex(bytes).substr(0, 32) + "\""; }
-
 class EmbeddedAssets final : public Assets {
  public:
   EmbeddedAssets() {

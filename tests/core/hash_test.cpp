@@ -10,6 +10,10 @@ TEST(Hash, Sha256OfKnownVectors) {
   EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+TEST(Hash, StrongEtagIsTheQuotedFirst128BitsOfTheSha256) {
+  EXPECT_EQ(strong_etag("abc"), "\"ba7816bf8f01cfea414140de5dae2223\"");
+}
+
 TEST(Hash, IncrementalEqualsOneShot) {
   Hasher hasher(HashAlgorithm::sha256);
   hasher.update("a", 1);

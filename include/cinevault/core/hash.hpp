@@ -41,6 +41,8 @@ class Hasher {
 std::string to_hex(std::string_view bytes);
 bool is_sha256_hex(std::string_view text);
 std::string sha256_hex(std::string_view bytes);
+// A strong HTTP ETag for bytes served from memory: the quoted first 128 bits of their SHA-256.
+std::string strong_etag(std::string_view bytes);
 
 // Hashes a whole file, or its first `length` bytes, streaming.
 Result<std::string> sha256_file_hex(const std::filesystem::path& path);
