@@ -108,10 +108,9 @@ void WritebackPacer::wrote(int fd, std::uint64_t end) {
 }
 
 void WritebackPacer::start_flush(int fd) {
-  if (flush_.valid()) {
-    if (flush_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return;  // still at it
-    if (int error = flush_.get(); error != 0 && flush_error_ == 0) flush_error_ = error;
-  }
+  bool running = flush_.valid() && flush_.wait_for(std::chrono::seconds(0)) != std::future_status::ready;
+  if (running) return;  // the next one starts when it is done
+  collect_flush();
   // The thread flushes through a descriptor of its own, so that nothing it holds can end
   // before it does; detached, so that an abandoned write never waits for the disk.
   File copy(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
@@ -143,9 +142,13 @@ Result<void> WritebackPacer::wait(int fd) {
   return {};
 }
 
+void WritebackPacer::collect_flush() {
+  if (!flush_.valid()) return;
+  if (int error = flush_.get(); error != 0 && flush_error_ == 0) flush_error_ = error;
+}
+
 Result<void> WritebackPacer::finish() {
-  if (flush_.valid())
-    if (int error = flush_.get(); error != 0 && flush_error_ == 0) flush_error_ = error;
+  collect_flush();
   if (flush_error_ != 0) return fail(ErrorCode::io, errno_message("fdatasync", flush_error_));
   return {};
 }

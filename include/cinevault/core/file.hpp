@@ -82,6 +82,7 @@ class WritebackPacer {
 
  private:
   void start_flush(int fd);
+  void collect_flush();  // waits for the last flush, keeps its error
 
   std::uint64_t started_;  // the disk was asked to write the bytes before this
   std::uint64_t waited_;   // the bytes before this are written
