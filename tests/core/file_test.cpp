@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "cinevault/core/hash.hpp"
+#include "scratch_dir.hpp"
 
 namespace cinevault {
 namespace {
@@ -13,12 +13,7 @@ namespace fs = std::filesystem;
 
 class WritebackPacerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::path(CINEVAULT_TEST_TMP) / ("pacer-" + random_hex(6));
-    fs::create_directories(dir_);
-    file_ = File::create_new(dir_ / "upload").value();
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  void SetUp() override { file_ = File::create_new(dir_ / "upload").value(); }
   // Appends `chunks` pacer chunks of bytes and tells the pacer.
   void append(WritebackPacer& pacer, std::uint64_t chunks) {
     std::string block(WritebackPacer::kChunk, 'x');
@@ -28,7 +23,7 @@ class WritebackPacerTest : public ::testing::Test {
       pacer.wrote(file_.fd(), end_);
     }
   }
-  fs::path dir_;
+  test_support::ScratchDir dir_{"pacer"};
   File file_;
   std::uint64_t end_ = 0;
 };

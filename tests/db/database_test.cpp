@@ -13,6 +13,7 @@
 #include "cinevault/db/uploads.hpp"
 #include "cinevault/db/versions.hpp"
 #include "cinevault/db/videos.hpp"
+#include "scratch_dir.hpp"
 
 namespace cinevault::db {
 namespace {
@@ -20,15 +21,9 @@ namespace {
 class DatabaseTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::path(CINEVAULT_TEST_TMP) / ("db-" + random_hex(6));
-    std::filesystem::create_directories(dir_);
     auto opened = Database::open(dir_ / "test.db");
     ASSERT_TRUE(opened) << opened.error().message;
     db_ = std::move(*opened);
-  }
-  void TearDown() override {
-    db_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   VideoRow video(const std::string& id, std::int64_t created, const std::string& sha) {
@@ -51,7 +46,7 @@ class DatabaseTest : public ::testing::Test {
     ASSERT_TRUE(added) << added.error().message;
   }
 
-  std::filesystem::path dir_;
+  test_support::ScratchDir dir_{"db"};
   std::unique_ptr<Database> db_;
 };
 

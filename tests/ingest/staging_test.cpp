@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "cinevault/core/file.hpp"
+#include "scratch_dir.hpp"
 
 namespace cinevault::ingest {
 namespace {
@@ -11,13 +12,8 @@ namespace fs = std::filesystem;
 
 class StagingTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::path(CINEVAULT_TEST_TMP) / ("staging-" + random_hex(6));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   std::size_t files() const { return static_cast<std::size_t>(std::distance(fs::directory_iterator(dir_), fs::directory_iterator())); }
-  fs::path dir_;
+  test_support::ScratchDir dir_{"staging"};
 };
 
 TEST_F(StagingTest, HashesWhileWriting) {

@@ -10,6 +10,7 @@
 #include "cinevault/db/jobs.hpp"
 #include "cinevault/db/objects.hpp"
 #include "cinevault/db/videos.hpp"
+#include "scratch_dir.hpp"
 
 namespace cinevault::pipeline {
 namespace {
@@ -19,13 +20,7 @@ using namespace std::chrono_literals;
 class JobQueueTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::path(CINEVAULT_TEST_TMP) / ("queue-" + random_hex(6));
-    std::filesystem::create_directories(dir_);
     db_ = db::Database::open(dir_ / "q.db").value();
-  }
-  void TearDown() override {
-    db_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   void add_video(const std::string& video_id) {
@@ -59,7 +54,7 @@ class JobQueueTest : public ::testing::Test {
     return policy;
   }
 
-  std::filesystem::path dir_;
+  test_support::ScratchDir dir_{"queue"};
   std::unique_ptr<db::Database> db_;
 };
 

@@ -8,6 +8,7 @@
 
 #include "cinevault/core/file.hpp"
 #include "cinevault/core/hash.hpp"
+#include "scratch_dir.hpp"
 
 namespace cinevault::store {
 namespace {
@@ -17,12 +18,10 @@ namespace fs = std::filesystem;
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::path(CINEVAULT_TEST_TMP) / ("store-" + random_hex(6));
     auto store = make_local_store(root_);
     ASSERT_TRUE(store) << store.error().message;
     store_ = std::move(*store);
   }
-  void TearDown() override { fs::remove_all(root_); }
 
   std::string read(const fs::path& path) { return read_small_file(path, 1 << 20).value(); }
 
@@ -31,7 +30,7 @@ class StoreTest : public ::testing::Test {
             [referenced](const std::string& sha) { return Result<bool>(referenced.count(sha) > 0); }};
   }
 
-  fs::path root_;
+  test_support::ScratchDir root_{"store"};
   std::unique_ptr<ObjectStore> store_;
 };
 
