@@ -46,6 +46,11 @@ using package::SegmentSchedule;
 // same speed, 12 MiB less at 1080p).
 constexpr std::size_t kQueueDepth = 2;
 constexpr int kAudioRate = 48000;
+// Audio whose timestamps stray further than this from where continuous audio would be is
+// moved back to them (silence for a gap, dropped samples for an overlap); closer, it is left
+// continuous, as jitter. 40 ms: viewers notice sound behind the picture from about 45 ms
+// (ITU-R BT.1359), and no common container's timestamps are that coarse.
+constexpr std::int64_t kAudioResyncThreshold = kAudioRate * 40 / 1000;
 constexpr auto kProgressInterval = std::chrono::milliseconds(500);
 constexpr auto kPollInterval = std::chrono::milliseconds(50);
 
@@ -152,7 +157,13 @@ struct AudioTrack {
   FramePtr to_encode;
   PacketPtr packet;
   bool started = false;
-  std::int64_t skip_samples = 0;  // still to drop at the start (audio before the first video frame)
+  std::int64_t skip_samples = 0;  // still to drop (audio before the first video frame, or overlapping)
+  // Following the source's timestamps, in 48 kHz samples on the output timeline: where the
+  // first source sample went, and the silence put in minus the samples dropped since.
+  std::int64_t origin = 0;
+  std::int64_t correction = 0;
+  std::int64_t source_samples = 0;  // given to the resampler, at the source's rate
+  int source_rate = 0;
   std::int64_t samples_sent = 0;  // the encoder's input pts
 };
 
@@ -176,6 +187,8 @@ class Job {
   Result<void> push(Rung& rung, FramePtr frame);
   bool hand_down(Rung& next, FramePtr frame);
   void close(Rung& rung);
+  std::optional<std::int64_t> output_position(const AudioTrack& track, const AVFrame& frame) const;
+  Result<void> write_silence(AudioTrack& track, std::int64_t samples);
   Result<void> on_audio_frame(AudioTrack& track, AVFrame* frame);
   Result<void> encode_audio(AudioTrack& track, int samples);
   Result<void> drain_audio_encoder(AudioTrack& track);
@@ -620,41 +633,71 @@ void Job::stop_workers() {
     if (rung->thread.joinable()) rung->thread.join();
 }
 
+// Where `frame` belongs on the output timeline (0 = the first video frame), in 48 kHz
+// samples; nullopt when it has no timestamp.
+std::optional<std::int64_t> Job::output_position(const AudioTrack& track, const AVFrame& frame) const {
+  if (frame.best_effort_timestamp == AV_NOPTS_VALUE) return std::nullopt;
+  AVRational time_base = input_->format()->streams[track.stream_index]->time_base;
+  return av_rescale_q(frame.best_effort_timestamp, time_base, {1, kAudioRate}) -
+         av_rescale_q(video_start_, video_stream_->time_base, {1, kAudioRate});
+}
+
+// Queues `samples` of silence for the encoder (none if not positive), encoding as it goes.
+Result<void> Job::write_silence(AudioTrack& track, std::int64_t samples) {
+  if (samples <= 0) return {};
+  AVCodecContext* encoder = track.encoder.get();
+  FramePtr silence = make_frame();
+  if (!silence) return fail(ErrorCode::internal, "out of memory");
+  silence->format = AV_SAMPLE_FMT_FLTP;
+  silence->nb_samples = static_cast<int>(std::min<std::int64_t>(samples, kAudioRate));
+  av_channel_layout_copy(&silence->ch_layout, &encoder->ch_layout);
+  if (av_frame_get_buffer(silence.get(), 0) < 0) return fail(ErrorCode::internal, "out of memory");
+  av_samples_set_silence(silence->extended_data, 0, silence->nb_samples, 2, AV_SAMPLE_FMT_FLTP);
+  for (std::int64_t left = samples; left > 0;) {
+    int n = static_cast<int>(std::min<std::int64_t>(left, silence->nb_samples));
+    if (av_audio_fifo_write(track.fifo.get(), reinterpret_cast<void**>(silence->extended_data), n) < n)
+      return fail(ErrorCode::internal, "out of memory");
+    left -= n;
+    while (av_audio_fifo_size(track.fifo.get()) >= encoder->frame_size)
+      RETURN_IF_ERROR(encode_audio(track, encoder->frame_size));
+  }
+  return {};
+}
+
 Result<void> Job::on_audio_frame(AudioTrack& track, AVFrame* frame) {
   AVCodecContext* encoder = track.encoder.get();
-  if (!track.started) {
-    track.started = true;
-    // Where this audio starts on the output timeline (0 = the first video frame), in
-    // samples. The encoder's priming (initial_padding) comes first: packets are moved
-    // later by it, so the source sample at output time t is fed as sample t - padding.
-    AVRational audio_time_base = input_->format()->streams[track.stream_index]->time_base;
-    std::int64_t position = 0;
-    if (frame->best_effort_timestamp != AV_NOPTS_VALUE) {
-      std::int64_t audio_start = av_rescale_q(frame->best_effort_timestamp, audio_time_base, {1, kAudioRate});
-      std::int64_t video_start = av_rescale_q(video_start_, video_stream_->time_base, {1, kAudioRate});
-      position = audio_start - video_start;
-    }
-    std::int64_t lead = position - encoder->initial_padding;
-    if (lead < 0) {
-      track.skip_samples = -lead;
-    } else if (lead > 0) {
-      // Silence until the audio starts.
-      FramePtr silence = make_frame();
-      if (!silence) return fail(ErrorCode::internal, "out of memory");
-      silence->format = AV_SAMPLE_FMT_FLTP;
-      silence->nb_samples = static_cast<int>(std::min<std::int64_t>(lead, kAudioRate));
-      av_channel_layout_copy(&silence->ch_layout, &encoder->ch_layout);
-      if (av_frame_get_buffer(silence.get(), 0) < 0) return fail(ErrorCode::internal, "out of memory");
-      av_samples_set_silence(silence->extended_data, 0, silence->nb_samples, 2, AV_SAMPLE_FMT_FLTP);
-      for (std::int64_t left = lead; left > 0;) {
-        int n = static_cast<int>(std::min<std::int64_t>(left, silence->nb_samples));
-        if (av_audio_fifo_write(track.fifo.get(), reinterpret_cast<void**>(silence->extended_data), n) < n)
-          return fail(ErrorCode::internal, "out of memory");
-        left -= n;
-        while (av_audio_fifo_size(track.fifo.get()) >= encoder->frame_size)
-          RETURN_IF_ERROR(encode_audio(track, encoder->frame_size));
+  if (frame != nullptr) {
+    std::optional<std::int64_t> position = output_position(track, *frame);
+    // Silence up to it would be encoded: a timestamp far out must not cost hours of it.
+    if (position && static_cast<double>(*position) / kAudioRate > request_.limits.max_duration_s)
+      return fail(ErrorCode::unprocessable,
+                  fmt::format("too long: audio at {:g} s, the limit is {:g} s",
+                              static_cast<double>(*position) / kAudioRate, request_.limits.max_duration_s));
+    if (!track.started) {
+      track.started = true;
+      // The encoder's priming (initial_padding) comes first: packets are moved later by it,
+      // so the source sample at output time t is fed as sample t - padding.
+      track.origin = position.value_or(0);
+      std::int64_t lead = track.origin - encoder->initial_padding;
+      if (lead < 0) track.skip_samples = -lead;
+      RETURN_IF_ERROR(write_silence(track, lead));  // until the audio starts
+    } else if (position && track.source_rate > 0) {
+      // Where this frame goes if the audio so far was continuous.
+      std::int64_t expected =
+          track.origin + av_rescale(track.source_samples, kAudioRate, track.source_rate) + track.correction;
+      std::int64_t drift = *position - expected;
+      if (drift > kAudioResyncThreshold) {
+        // A gap in the source: silence until the frame's time.
+        RETURN_IF_ERROR(write_silence(track, drift));
+        track.correction += drift;
+      } else if (drift < -kAudioResyncThreshold) {
+        // An overlap: drop what is already behind its time.
+        track.skip_samples += -drift;
+        track.correction += drift;
       }
     }
+    if (track.source_rate == 0) track.source_rate = frame->sample_rate;
+    track.source_samples += frame->nb_samples;
   }
   if (frame != nullptr && !track.resampler) {
     AVChannelLayout in_layout{};

@@ -56,6 +56,20 @@ class Clips : public ::testing::Environment {
          "-f lavfi -i sine=frequency=600:sample_rate=32000:duration=3 -map 0 -map 1 -map 2 -c:v libx264 "
          "-preset ultrafast -pix_fmt yuv420p -c:a aac -ac:a:1 6 -metadata:s:a:0 language=eng -metadata:s:a:1 "
          "language=deu"},
+        // A tone from 3 s on, and the audio of 1-2 s missing: its timestamps jump by 1 s (a
+        // recorder that dropped audio). In "audio_overlap" the audio from 2 s on is stamped
+        // 0.5 s early instead, so the tone belongs at 2.5 s.
+        {"audio_gap.mkv",
+         "-f lavfi -i testsrc2=size=256x144:rate=25:duration=5 "
+         "-f lavfi -i \"aevalsrc='if(gte(t,3),sin(2*PI*440*t),0)':s=48000:d=5\" "
+         "-af \"aselect='not(between(t,1,2))'\" -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac"},
+        {"audio_overlap.mkv",
+         "-f lavfi -i testsrc2=size=256x144:rate=25:duration=5 "
+         "-f lavfi -i \"aevalsrc='if(gte(t,3),sin(2*PI*440*t),0)':s=48000:d=5\" "
+         "-af \"asetpts='if(gte(T,2),PTS-0.5/TB,PTS)'\" -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac"},
+        {"audio_far.mkv",
+         "-f lavfi -i testsrc2=size=256x144:rate=25:duration=2 -f lavfi -i sine=sample_rate=48000:duration=2 "
+         "-af \"asetpts='if(gte(T,1),PTS+600/TB,PTS)'\" -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac"},
         {"long.mp4",
          "-f lavfi -i testsrc2=size=640x360:rate=25:duration=30 -c:v libx264 -preset ultrafast -pix_fmt yuv420p"},
     };
@@ -308,6 +322,58 @@ TEST(Transcode, EveryAudioTrackIsItsOwnRenditionWithItsLanguage) {
   EXPECT_EQ(probe["streams"][0]["channels"], 2) << "5.1 downmixed to stereo";
   EXPECT_EQ(probe["streams"][0]["sample_rate"], "48000") << "32 kHz resampled";
   EXPECT_EQ(probe["streams"][0]["tags"]["language"], "deu");
+}
+
+// When the tone of the audio_* clips starts, as the ffmpeg CLI hears it: the end of the
+// first silence, in seconds; -1 if there is none.
+double tone_onset_s(const fs::path& file) {
+  std::string out = test::run("ffmpeg -nostdin -v info -i '" + file.string() +
+                              "' -map 0:a -af silencedetect=n=-30dB:d=0.3 -f null - 2>&1 | grep -o 'silence_end: [0-9.]*'");
+  return out.empty() ? -1 : std::stod(out.substr(13));
+}
+
+// Audio stays with its timestamps when they jump (a gap: silence fills it) or go back (an
+// overlap: the early part is dropped). Jitter under 40 ms is left alone: the overlap clip's
+// muxer stamped 0.5 s of audio with one time, so it is put right 40 ms at a time and may end
+// up to that far off.
+TEST(Transcode, AudioFollowsItsTimestampsAcrossGapsAndOverlaps) {
+  for (const std::string name : {"audio_gap.mkv", "audio_overlap.mkv"}) {
+    SCOPED_TRACE(name);
+    auto run = transcode_clip(name);
+    ASSERT_TRUE(run->result.has_value()) << run->result.error().message;
+    const test::RecordedRendition& audio = run->listener.renditions.at("audio_0");
+    test::TempDir dir("transcode-audio-sync");
+    fs::path whole = dir.path() / "audio.mp4";
+    {
+      std::ofstream out(whole, std::ios::binary);
+      out << audio.init;
+      for (const auto& segment : audio.segments) out << segment.bytes;
+    }
+    bool gap = name == "audio_gap.mkv";
+    double onset = gap ? 3.0 : 2.5;
+    // The CLI hears the source's AAC priming too (21 ms): the clip is what this test thinks.
+    EXPECT_NEAR(tone_onset_s(Clips::get(name)), onset + 0.021, 0.01);
+    EXPECT_NEAR(tone_onset_s(whole), onset, gap ? 0.01 : 0.04) << "the tone plays when its timestamps say";
+    std::int64_t end = audio.segments.back().info.start + audio.segments.back().info.duration;
+    EXPECT_NEAR(static_cast<double>(end) / 48000, gap ? 5.0 : 4.5, 0.05) << "ends where its timestamps end";
+  }
+}
+
+// A jump far out is not filled with silence past the duration limit (minutes of it here).
+TEST(Transcode, AudioStampedPastTheDurationLimitIsTooLong) {
+  auto info = probe_file(Clips::get("audio_far.mkv"), MediaLimits{});
+  ASSERT_TRUE(info.has_value());
+  TranscodeRequest request;
+  request.source = Clips::get("audio_far.mkv");
+  request.source_info = *info;
+  request.ladder = small_ladder();
+  request.plan = *plan_ladder(*info, request.ladder);
+  request.limits.max_duration_s = 300;
+  RecordingListener listener;
+  auto result = transcode(request, listener, nullptr, {});
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(result.error().code, ErrorCode::unprocessable);
+  EXPECT_NE(result.error().message.find("too long: audio at 601"), std::string::npos) << result.error().message;
 }
 
 TEST(Transcode, HardwareEncodersFallBackToX264AndSayWhy) {
