@@ -1,5 +1,6 @@
 // The job queue over HTTP: list, inspect, retry dead letters, re-transcode a video.
 #include "cinevault/api/api.hpp"
+#include "cinevault/core/parse.hpp"
 #include "cinevault/db/jobs.hpp"
 #include "cinevault/db/videos.hpp"
 #include "common.hpp"
@@ -10,13 +11,8 @@ namespace {
 using nlohmann::json;
 
 std::optional<std::int64_t> parse_id(const std::string& text) {
-  try {
-    std::size_t used = 0;
-    auto id = std::stoll(text, &used);
-    if (used == text.size() && id > 0) return id;
-  } catch (...) {
-  }
-  return std::nullopt;
+  auto id = parse_integer<std::int64_t>(text);
+  return id && *id > 0 ? id : std::nullopt;
 }
 
 }  // namespace

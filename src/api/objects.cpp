@@ -1,8 +1,8 @@
 // GET/HEAD /objects/<sha256><ext>: immutable, content-addressed bytes for players and pages.
-#include <charconv>
 
 #include "cinevault/api/api.hpp"
 #include "cinevault/core/hash.hpp"
+#include "cinevault/core/parse.hpp"
 #include "common.hpp"
 
 namespace cinevault::api {
@@ -24,14 +24,6 @@ struct ByteRange {
   std::uint64_t last = 0;  // inclusive
 };
 
-std::optional<std::uint64_t> parse_number(std::string_view text) {
-  std::uint64_t value = 0;
-  if (text.empty()) return std::nullopt;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
-
 // One range of "bytes=a-b", "bytes=a-" or "bytes=-n" (RFC 9110 §14.1.2). nullopt: serve it
 // all (several ranges, or a unit we do not know, may be ignored); a range past the end is
 // unsatisfiable (416).
@@ -47,13 +39,13 @@ RangeRequest parse_range(std::string_view header, std::uint64_t size) {
   if (dash == std::string_view::npos) return {};
   auto first = spec.substr(0, dash), last = spec.substr(dash + 1);
   if (first.empty()) {  // suffix: the last n bytes
-    auto n = parse_number(last);
+    auto n = parse_integer<std::uint64_t>(last);
     if (!n) return {};
     if (*n == 0 || size == 0) return {std::nullopt, true};
     return {ByteRange{size - std::min(*n, size), size - 1}, false};
   }
-  auto a = parse_number(first);
-  auto b = last.empty() ? std::optional<std::uint64_t>(UINT64_MAX) : parse_number(last);
+  auto a = parse_integer<std::uint64_t>(first);
+  auto b = last.empty() ? std::optional<std::uint64_t>(UINT64_MAX) : parse_integer<std::uint64_t>(last);
   if (!a || !b || *b < *a) return {};
   if (*a >= size) return {std::nullopt, true};
   return {ByteRange{*a, std::min(*b, size - 1)}, false};

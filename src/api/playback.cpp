@@ -1,8 +1,8 @@
 // Playback: HLS and DASH manifests rendered from the database (cached per version while it
 // is unchanged), and the versioned segment URLs of the DASH SegmentTemplate.
 #include <algorithm>
-#include <charconv>
 
+#include "cinevault/core/parse.hpp"
 #include "cinevault/db/versions.hpp"
 #include "cinevault/manifest/manifest.hpp"
 #include "common.hpp"
@@ -44,11 +44,9 @@ manifest::Version to_manifest(const db::VersionRow& row) {
 
 // "v3" → 3
 std::optional<int> parse_version(std::string_view text) {
-  int number = 0;
-  if (text.size() < 2 || text[0] != 'v') return std::nullopt;
-  auto [end, ec] = std::from_chars(text.data() + 1, text.data() + text.size(), number);
-  if (ec != std::errc() || end != text.data() + text.size() || number < 1) return std::nullopt;
-  return number;
+  if (text.empty() || text[0] != 'v') return std::nullopt;
+  auto number = parse_integer<int>(text.substr(1));
+  return number && *number >= 1 ? number : std::nullopt;
 }
 
 // The published version (number empty) or version "v{n}" of the video, from the cache when
@@ -160,10 +158,8 @@ http::Response version_segment(ApiContext& context, const CachedVersion& cached,
   if (file == "init.mp4") return object_response(context, request, rendition->init_sha256, "video/mp4");
   constexpr std::string_view kM4s = ".m4s";
   std::int64_t time = -1;
-  if (file.size() > kM4s.size() && file.ends_with(kM4s)) {
-    auto [end, ec] = std::from_chars(file.data(), file.data() + file.size() - kM4s.size(), time);
-    if (ec != std::errc() || end != file.data() + file.size() - kM4s.size()) time = -1;
-  }
+  if (file.ends_with(kM4s))
+    time = parse_integer<std::int64_t>(std::string_view(file).substr(0, file.size() - kM4s.size())).value_or(-1);
   // Segments are in presentation order.
   auto segment = std::lower_bound(rendition->segments.begin(), rendition->segments.end(), time,
                                   [](const manifest::Segment& s, std::int64_t t) { return s.start < t; });

@@ -1,9 +1,9 @@
 // The tus 1.0 resumable upload protocol: core, creation, creation-with-upload, termination,
 // checksum (sha1, sha256) and expiration. https://tus.io/protocols/resumable-upload
-#include <charconv>
 
 #include "cinevault/api/api.hpp"
 #include "cinevault/core/hash.hpp"
+#include "cinevault/core/parse.hpp"
 #include "common.hpp"
 
 namespace cinevault::api {
@@ -26,11 +26,8 @@ std::string http_date(std::int64_t unix_ms) {
 }
 
 std::optional<std::int64_t> parse_non_negative(std::string_view text) {
-  std::int64_t value = 0;
-  if (text.empty() || text.size() > 19) return std::nullopt;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value < 0) return std::nullopt;
-  return value;
+  auto value = parse_integer<std::int64_t>(text);
+  return value && *value >= 0 ? value : std::nullopt;
 }
 
 // Upload-Metadata: "key base64value,key2 base64value2"; keys unique, ASCII, no spaces or commas.

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cinevault/api/api.hpp"
+#include "cinevault/core/parse.hpp"
 #include "cinevault/db/versions.hpp"
 #include "cinevault/ingest/multipart.hpp"
 #include "cinevault/ingest/staging.hpp"
@@ -141,12 +142,8 @@ Result<json> video_with_status(ApiContext& context, const db::VideoRow& video) {
 Result<int> page_size(const http::RequestContext& request) {
   auto text = request.query_value("limit");
   if (!text) return kDefaultPageSize;
-  try {
-    std::size_t used = 0;
-    int limit = std::stoi(*text, &used);
-    if (used == text->size() && limit >= 1 && limit <= kMaxPageSize) return limit;
-  } catch (...) {
-  }
+  auto limit = parse_integer<int>(*text);
+  if (limit && *limit >= 1 && *limit <= kMaxPageSize) return *limit;
   return fail(ErrorCode::invalid_argument, "limit must be a number from 1 to 200");
 }
 

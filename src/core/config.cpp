@@ -1,12 +1,13 @@
 #include "cinevault/core/config.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <fstream>
 #include <functional>
 #include <limits>
 
 #include <nlohmann/json.hpp>
+
+#include "cinevault/core/parse.hpp"
 
 namespace cinevault {
 namespace {
@@ -79,18 +80,19 @@ KeyBinding text(const char* name, const char* description, std::function<std::st
                     [=](const Config& c) { return json(at(const_cast<Config&>(c))); }};
 }
 
-Result<std::pair<std::string, std::uint16_t>> split_listen(const std::string& s) {
+}  // namespace
+
+Result<ListenAddress> split_listen(std::string_view s) {
   auto colon = s.rfind(':');
   if (colon == std::string::npos || colon == 0) return fail(ErrorCode::invalid_argument, "expected HOST:PORT");
-  std::string host = s.substr(0, colon);
+  std::string host(s.substr(0, colon));
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  unsigned port = 0;
-  auto port_text = std::string_view(s).substr(colon + 1);
-  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535)
-    return fail(ErrorCode::invalid_argument, "port must be a number from 0 to 65535");
-  return std::pair{host, static_cast<std::uint16_t>(port)};
+  auto port = parse_integer<std::uint16_t>(std::string_view(s).substr(colon + 1));
+  if (!port) return fail(ErrorCode::invalid_argument, "port must be a number from 0 to 65535");
+  return ListenAddress{host, *port};
 }
+
+namespace {
 
 const std::vector<KeyBinding>& bindings() {
   static const std::vector<KeyBinding> table = [] {
@@ -223,8 +225,6 @@ Result<void> apply_object(Config& config, const json& object, const std::string&
 
 }  // namespace
 
-std::string Config::listen_host() const { return split_listen(http.listen).value().first; }
-std::uint16_t Config::listen_port() const { return split_listen(http.listen).value().second; }
 
 std::vector<ConfigKey> config_keys() {
   Config defaults;

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cinevault/core/hash.hpp"
+#include "cinevault/core/parse.hpp"
 #include "cinevault/db/database.hpp"
 
 namespace cinevault::db {
@@ -35,14 +36,9 @@ VideoRow read_row(const Statement& s) {
 std::optional<std::pair<std::int64_t, std::string>> parse_cursor(const std::string& cursor) {
   auto dot = cursor.find('.');
   if (dot == std::string::npos || dot == 0) return std::nullopt;
-  try {
-    std::size_t used = 0;
-    auto created = std::stoll(cursor.substr(0, dot), &used);
-    if (used != dot) return std::nullopt;
-    return std::pair{created, cursor.substr(dot + 1)};
-  } catch (...) {
-    return std::nullopt;
-  }
+  auto created = parse_integer<std::int64_t>(std::string_view(cursor).substr(0, dot));
+  if (!created) return std::nullopt;
+  return std::pair{*created, cursor.substr(dot + 1)};
 }
 
 }  // namespace

@@ -580,13 +580,11 @@ class ServerImpl final : public Server {
   }
 
   Result<void> listen() override {
-    auto address_text = shared_->config.listen.substr(0, shared_->config.listen.rfind(':'));
-    if (address_text.size() > 2 && address_text.front() == '[') address_text = address_text.substr(1, address_text.size() - 2);
-    auto port = static_cast<std::uint16_t>(std::stoi(shared_->config.listen.substr(shared_->config.listen.rfind(':') + 1)));
+    TRY(ListenAddress listen, split_listen(shared_->config.listen));
     beast::error_code ec;
-    auto address = asio::ip::make_address(address_text, ec);
-    if (ec) return fail(ErrorCode::invalid_argument, "http.listen: '" + address_text + "' is not an IP address");
-    tcp::endpoint endpoint(address, port);
+    auto address = asio::ip::make_address(listen.host, ec);
+    if (ec) return fail(ErrorCode::invalid_argument, "http.listen: '" + listen.host + "' is not an IP address");
+    tcp::endpoint endpoint(address, listen.port);
     acceptor_.open(endpoint.protocol(), ec);
     if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_.bind(endpoint, ec);

@@ -1,11 +1,11 @@
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <cmath>
 #include <string_view>
 
 #include <fmt/format.h>
 
+#include "cinevault/core/parse.hpp"
 #include "cinevault/media/transcode.hpp"
 
 namespace cinevault::media {
@@ -24,11 +24,10 @@ struct Rational {
 Rational parse_ratio(std::string_view text) {
   std::size_t split = text.find_first_of("/:");
   if (split == std::string_view::npos) return {};
-  Rational r;
-  auto [end_num, error_num] = std::from_chars(text.data(), text.data() + split, r.num);
-  auto [end_den, error_den] = std::from_chars(text.data() + split + 1, text.data() + text.size(), r.den);
-  if (error_num != std::errc() || error_den != std::errc() || r.num <= 0 || r.den <= 0) return {};
-  return r;
+  auto num = parse_integer<long long>(text.substr(0, split));
+  auto den = parse_integer<long long>(text.substr(split + 1));
+  if (!num || !den || *num <= 0 || *den <= 0) return {};
+  return {*num, *den};
 }
 
 // The source's rate when it is a plain one (n/1, n/2, n/1001), halved while above 60;

@@ -8,8 +8,8 @@ namespace {
 
 TEST(Config, DefaultsListenOnLoopback8080) {
   Config config;
-  EXPECT_EQ(config.listen_host(), "127.0.0.1");
-  EXPECT_EQ(config.listen_port(), 8080);
+  EXPECT_EQ(split_listen(config.http.listen)->host, "127.0.0.1");
+  EXPECT_EQ(split_listen(config.http.listen)->port, 8080);
   EXPECT_EQ(config.data_dir, "data");
 }
 
@@ -48,7 +48,7 @@ TEST(Config, FlagValuesAreTyped) {
   ASSERT_TRUE(apply_config_value(config, "media.max_duration_s", "90.5"));
   EXPECT_DOUBLE_EQ(config.media.max_duration_s, 90.5);
   ASSERT_TRUE(apply_config_value(config, "http.listen", "0.0.0.0:9000"));
-  EXPECT_EQ(config.listen_port(), 9000);
+  EXPECT_EQ(split_listen(config.http.listen)->port, 9000);
   EXPECT_FALSE(apply_config_value(config, "auth.require_key_for_reads", "yes"));
 }
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -27,6 +28,13 @@ struct HttpConfig {
   int shutdown_grace_s = 15;       // how long in-flight requests may finish on SIGTERM
   bool access_log = true;          // a log line per request
 };
+
+struct ListenAddress {
+  std::string host;  // without IPv6 brackets
+  std::uint16_t port = 0;
+};
+// http.listen's "HOST:PORT" ("[::1]:8080" -> "::1", 8080).
+Result<ListenAddress> split_listen(std::string_view listen);
 
 struct AuthConfig {
   bool require_key_for_reads = false;
@@ -75,9 +83,6 @@ struct Config {
   PipelineConfig pipeline;
   StoreConfig store;
   WebConfig web;
-
-  std::string listen_host() const;
-  std::uint16_t listen_port() const;
 };
 
 // One configurable key: its dotted name, what it means, and its default.
