@@ -225,7 +225,6 @@ Result<void> apply_object(Config& config, const json& object, const std::string&
 
 }  // namespace
 
-
 std::vector<ConfigKey> config_keys() {
   Config defaults;
   std::vector<ConfigKey> keys;
