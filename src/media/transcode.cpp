@@ -687,8 +687,11 @@ Result<void> Job::on_audio_frame(AudioTrack& track, AVFrame* frame) {
           track.origin + av_rescale(track.source_samples, kAudioRate, track.source_rate) + track.correction;
       std::int64_t drift = *position - expected;
       if (drift > kAudioResyncThreshold) {
-        // A gap in the source: silence until the frame's time.
-        RETURN_IF_ERROR(write_silence(track, drift));
+        // A gap in the source: silence until the frame's time. A drop still owed to an
+        // overlap (the audio since was shorter than it) comes out of the silence instead.
+        std::int64_t pending = std::min(drift, track.skip_samples);
+        track.skip_samples -= pending;
+        RETURN_IF_ERROR(write_silence(track, drift - pending));
         track.correction += drift;
       } else if (drift < -kAudioResyncThreshold) {
         // An overlap: drop what is already behind its time.

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -67,6 +68,16 @@ class Clips : public ::testing::Environment {
          "-f lavfi -i testsrc2=size=256x144:rate=25:duration=5 "
          "-f lavfi -i \"aevalsrc='if(gte(t,3),sin(2*PI*440*t),0)':s=48000:d=5\" "
          "-af \"asetpts='if(gte(T,2),PTS-0.5/TB,PTS)'\" -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac"},
+        // Two TS recordings joined with cat: the second starts 0.5 s before the first ends,
+        // and its audio has a 1 s hole 0.2 s in (from 11.7 to 12.7 s).
+        {"joined_1.ts",
+         "-f lavfi -i testsrc2=size=256x144:rate=25:duration=2 -f lavfi -i sine=sample_rate=48000:duration=2 "
+         "-c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -muxdelay 0 -muxpreload 0 -output_ts_offset 10"},
+        {"joined_2.ts",
+         "-f lavfi -i testsrc2=size=256x144:rate=25:duration=3 -f lavfi -i sine=sample_rate=48000:duration=3 "
+         "-af \"aselect='not(between(t,0.2,1.2))'\" -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac "
+         "-muxdelay 0 -muxpreload 0 -output_ts_offset 11.5"},
+        {"joined.ts", "cat joined_1.ts joined_2.ts"},
         {"audio_far.mkv",
          "-f lavfi -i testsrc2=size=256x144:rate=25:duration=2 -f lavfi -i sine=sample_rate=48000:duration=2 "
          "-af \"asetpts='if(gte(T,1),PTS+600/TB,PTS)'\" -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac"},
@@ -77,6 +88,12 @@ class Clips : public ::testing::Environment {
     fs::path path = dir().path() / name;
     if (!fs::exists(path)) {
       std::string recipe = recipes.at(name);
+      if (recipe.rfind("cat ", 0) == 0) {  // the bytes of other clips, one after the other
+        std::ofstream out(path, std::ios::binary);
+        std::istringstream parts(recipe.substr(4));
+        for (std::string part; parts >> part;) out << std::ifstream(get(part), std::ios::binary).rdbuf();
+        return path;
+      }
       if (recipe.rfind("-i upright.mp4", 0) == 0) recipe.replace(3, 11, "'" + get("upright.mp4").string() + "'");
       EXPECT_TRUE(test::make_clip(path, recipe)) << name;
     }
@@ -93,6 +110,15 @@ LadderConfig small_ladder() {
   ladder.rungs = {{"240p", 240, 300, 321, 450}, {"144p", 144, 150, 160, 225}};
   ladder.x264_preset = "veryfast";
   return ladder;
+}
+
+// A rendition as one file, its init segment then every segment, for the ffmpeg CLI to read.
+fs::path write_whole(const test::RecordedRendition& rendition, const test::TempDir& dir, const std::string& name) {
+  fs::path path = dir.path() / name;
+  std::ofstream out(path, std::ios::binary);
+  out << rendition.init;
+  for (const auto& segment : rendition.segments) out << segment.bytes;
+  return path;
 }
 
 struct Run {
@@ -207,12 +233,7 @@ TEST(Transcode, LadderOfAlignedCmafRenditionsWithAudio) {
   EXPECT_TRUE(opens_an_x264_stream(segments[1].bytes));
   EXPECT_FALSE(opens_an_x264_stream(segments[2].bytes));
   test::TempDir whole_dir("transcode-whole");
-  fs::path whole = whole_dir.path() / "240p.mp4";
-  {
-    std::ofstream out(whole, std::ios::binary);
-    out << renditions.at("240p").init;
-    for (const auto& segment : segments) out << segment.bytes;
-  }
+  fs::path whole = write_whole(renditions.at("240p"), whole_dir, "240p.mp4");
   nlohmann::json packets = test::ffprobe(whole, "-show_packets -select_streams v")["packets"];
   ASSERT_EQ(packets.size(), 200u);  // 8 s at 25 frames/s
   for (std::size_t i = 1; i < packets.size(); ++i)
@@ -343,12 +364,7 @@ TEST(Transcode, AudioFollowsItsTimestampsAcrossGapsAndOverlaps) {
     ASSERT_TRUE(run->result.has_value()) << run->result.error().message;
     const test::RecordedRendition& audio = run->listener.renditions.at("audio_0");
     test::TempDir dir("transcode-audio-sync");
-    fs::path whole = dir.path() / "audio.mp4";
-    {
-      std::ofstream out(whole, std::ios::binary);
-      out << audio.init;
-      for (const auto& segment : audio.segments) out << segment.bytes;
-    }
+    fs::path whole = write_whole(audio, dir, "audio.mp4");
     bool gap = name == "audio_gap.mkv";
     double onset = gap ? 3.0 : 2.5;
     // The CLI hears the source's AAC priming too (21 ms): the clip is what this test thinks.
@@ -357,6 +373,18 @@ TEST(Transcode, AudioFollowsItsTimestampsAcrossGapsAndOverlaps) {
     std::int64_t end = audio.segments.back().info.start + audio.segments.back().info.duration;
     EXPECT_NEAR(static_cast<double>(end) / 48000, gap ? 5.0 : 4.5, 0.05) << "ends where its timestamps end";
   }
+}
+
+// The second recording's first 0.2 s of audio is behind what the first one already played,
+// so it is dropped, and the drop is still owed when its 1 s hole comes: the hole's silence
+// is that much shorter. Silence from 2.0 s (the first recording's end) to 2.72 s (where the
+// hole ends: 12.72 s, less the video's start at 10 s), not to 3.0 s.
+TEST(Transcode, JoinedRecordingsKeepTheirAudioWhereItsTimestampsSay) {
+  auto run = transcode_clip("joined.ts");
+  ASSERT_TRUE(run->result.has_value()) << run->result.error().message;
+  test::TempDir dir("transcode-joined");
+  fs::path whole = write_whole(run->listener.renditions.at("audio_0"), dir, "audio.mp4");
+  EXPECT_NEAR(tone_onset_s(whole), 2.716, 0.01) << "the audio after the hole plays when its timestamps say";
 }
 
 TEST(Transcode, HardwareEncodersFallBackToX264AndSayWhy) {
