@@ -878,7 +878,7 @@ Result<TranscodeReport> Job::run() {
   frame_rate_ = AVRational{plan.frame_rate_num, plan.frame_rate_den};
   TRY(auto schedule, SegmentSchedule::create(request_.ladder.first_segments_s, request_.ladder.segment_s, frame_rate_));
   schedule_.emplace(std::move(schedule));
-  report_progress(true, "probing");
+  report_progress(true, "opening");  // the source, its decoders and the encoders
 
   TRY(SafeInput input, SafeInput::open(request_.source, request_.limits));
   input_.emplace(std::move(input));

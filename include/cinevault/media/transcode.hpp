@@ -90,7 +90,7 @@ struct TranscodeProgress {
   double percent = 0;      // of the source duration decoded and encoded
   double fps = 0;          // source frames per second of wall time
   double eta_s = 0;
-  std::string stage;       // "probing", "encoding", "finishing"
+  std::string stage;       // "opening", "encoding", "finishing", "done"
 };
 
 struct TranscodeReport {
