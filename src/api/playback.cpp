@@ -1,6 +1,9 @@
 // Playback: HLS and DASH manifests rendered from the database (cached per version while it
 // is unchanged), and the versioned segment URLs of the DASH SegmentTemplate.
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <optional>
 
 #include "cinevault/core/parse.hpp"
 #include "cinevault/db/versions.hpp"
@@ -109,6 +112,49 @@ http::Response manifest_response(const http::RequestContext& request,
   return response;
 }
 
+// A manifest that needs a segment not stored yet (a rung's first, while the smallest rung's
+// goes first; the MPD, until every rendition has one) is held until a write brings it,
+// rather than answered 503: a player that starts on the smallest rung and switches up at
+// once then simply waits. Held on the blocking pool, so only a few at a time.
+constexpr auto kHoldLimit = std::chrono::seconds(6);               // players wait 10 s for a playlist
+constexpr auto kHoldRecheck = std::chrono::milliseconds(250);      // also notices a shutdown
+
+class HeldRequests {
+ public:
+  explicit HeldRequests(int limit) : limit_(limit) {}
+  // A place among the held requests while it lives; see enter().
+  class Place {
+   public:
+    explicit Place(HeldRequests& owner) : owner_(owner) {}
+    Place(const Place&) = delete;
+    Place& operator=(const Place&) = delete;
+    ~Place() { owner_.held_.fetch_sub(1); }
+
+   private:
+    HeldRequests& owner_;
+  };
+  // Takes a place into `place`; false when all are taken.
+  bool enter(std::optional<Place>& place) {
+    int held = held_.load();
+    while (held < limit_) {
+      if (held_.compare_exchange_weak(held, held + 1)) {
+        place.emplace(*this);
+        return true;
+      }
+    }
+    return false;
+  }
+
+ private:
+  const int limit_;
+  std::atomic<int> held_{0};
+};
+
+bool waits_for_a_segment(const http::Response& response) {
+  const auto* text = std::get_if<http::StringResponse>(&response);
+  return text != nullptr && text->result() == field::status::service_unavailable;
+}
+
 constexpr const char* kHlsType = "application/vnd.apple.mpegurl";
 constexpr const char* kDashType = "application/dash+xml";
 
@@ -177,16 +223,28 @@ void add_playback_routes(ApiContext& context, std::vector<http::Route>& routes) 
   // params[version_param] the version ("v3"), or there is none (the published version);
   // params[manifest_param] names the manifest it renders, if it renders one.
   using Answer = std::function<http::Response(const CachedVersion&, const http::RequestContext&)>;
+  auto held = std::make_shared<HeldRequests>(std::max(1, context.config.http.blocking_threads / 2));
   auto add = [&](std::string pattern, int version_param, int manifest_param, Answer answer) {
     auto number = [version_param](const http::RequestContext& request) -> std::string_view {
       return version_param > 0 ? std::string_view(request.params[version_param]) : std::string_view();
     };
-    http::Route route{http::Verb::get, std::move(pattern),
-                      [&context, cache, number, answer](http::RequestContext& request) -> http::Response {
-                        auto found = find_version(context, *cache, request.params[0], number(request));
-                        if (!found) return http::error_response(found.error());
-                        return answer(**found, request);
-                      }};
+    http::Route route{
+        http::Verb::get, std::move(pattern),
+        [&context, cache, held, number, answer](http::RequestContext& request) -> http::Response {
+          const auto until = std::chrono::steady_clock::now() + kHoldLimit;
+          std::optional<HeldRequests::Place> place;
+          for (;;) {
+            const std::uint64_t seen = context.database.generation();
+            auto found = find_version(context, *cache, request.params[0], number(request));
+            if (!found) return http::error_response(found.error());
+            http::Response response = answer(**found, request);
+            if (!waits_for_a_segment(response) || (*found)->complete()) return response;
+            const auto now = std::chrono::steady_clock::now();
+            if (now >= until || (context.draining && context.draining())) return response;
+            if (!place && !held->enter(place)) return response;
+            context.database.wait_for_write(seen, std::min(until, now + kHoldRecheck));
+          }
+        }};
     // Nothing written since the version was last looked up: answer from memory.
     // Rendering (a long film's playlist: milliseconds) is left to the blocking pool.
     route.fast = [&context, cache, number, manifest_param,
@@ -194,7 +252,9 @@ void add_playback_routes(ApiContext& context, std::vector<http::Route>& routes) 
       auto version = cache->find_named({request.params[0], number(request)}, context.database.generation());
       if (!version) return std::nullopt;
       if (manifest_param >= 0 && !version->has_manifest(request.params[manifest_param])) return std::nullopt;
-      return answer(*version, request);
+      http::Response response = answer(*version, request);
+      if (waits_for_a_segment(response)) return std::nullopt;  // held on the blocking pool
+      return response;
     };
     route.decorate = set_cors;
     routes.push_back(std::move(route));

@@ -38,6 +38,12 @@ Database::ReaderLease Database::borrow_reader() {
 }
 
 Result<void> Database::begin() { return writer_->exec("BEGIN IMMEDIATE"); }
+std::uint64_t Database::wait_for_write(std::uint64_t seen, std::chrono::steady_clock::time_point until) {
+  std::unique_lock lock(written_mutex_);
+  written_.wait_until(lock, until, [&] { return generation() != seen; });
+  return generation();
+}
+
 Result<void> Database::commit() {
   auto committed = writer_->exec("COMMIT");
   if (!committed) rollback();

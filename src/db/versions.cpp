@@ -141,14 +141,6 @@ Result<void> delete_version(Connection& c, std::int64_t version_id) {
   return stmt.bind(1, version_id).run();
 }
 
-Result<bool> version_playable(Connection& c, std::int64_t version_id) {
-  TRY(auto stmt, c.prepare("SELECT count(*) > 0 AND min(has_segment) FROM (SELECT EXISTS (SELECT 1 FROM segments s "
-                           "WHERE s.rendition_id = r.id) AS has_segment FROM renditions r WHERE r.version_id = ?)"));
-  stmt.bind(1, version_id);
-  TRY(bool row, stmt.step());
-  return row && stmt.int64(0) != 0;
-}
-
 Result<void> publish_version(Connection& c, const std::string& video_id, std::int64_t version_id) {
   auto now = now_ms();
   // Players of the version being replaced keep it for a while (delete_stale_versions).

@@ -101,6 +101,19 @@ Result<void> check_playable(const Version& version) {
   return {};
 }
 
+Result<void> check_startable(const Version& version) {
+  const Sorted sorted = sort_renditions(version);
+  std::vector<const Rendition*> needed = sorted.audio;
+  if (!sorted.video.empty()) needed.push_back(sorted.video.back());  // sorted from the largest
+  for (const Rendition* rendition : needed) {
+    if (rendition->segments.empty()) {
+      return fail(ErrorCode::unavailable, fmt::format("video {} version {} is not playable yet: {} has no segment",
+                                                      version.video_id, version.number, rendition->name));
+    }
+  }
+  return {};
+}
+
 Result<std::string> checked_base_url(const Options& options) {
   std::string base = options.base_url;
   while (!base.empty() && base.back() == '/') base.pop_back();

@@ -17,6 +17,11 @@ Result<void> check_version(const Version& version);
 // `unavailable` unless every rendition has at least one segment.
 Result<void> check_playable(const Version& version);
 
+// `unavailable` unless every audio rendition and the smallest video rendition have at least
+// one segment: enough for a player that starts on that rung (the transcoder stores its first
+// segment before the others'); the other rungs' playlists follow.
+Result<void> check_startable(const Version& version);
+
 // Options::base_url without a trailing '/'. invalid_argument when it has a character that
 // is not allowed in a URI, or '$' (a DASH template would read it as an identifier).
 Result<std::string> checked_base_url(const Options& options);

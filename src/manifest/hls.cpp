@@ -66,7 +66,7 @@ std::string variant_codecs(const Rendition& video, const Sorted& sorted) {
 
 Result<std::string> hls_master(const Version& version, const Options& options) {
   RETURN_IF_ERROR(detail::check_version(version));
-  RETURN_IF_ERROR(detail::check_playable(version));
+  RETURN_IF_ERROR(detail::check_startable(version));
   TRY(const std::string base, detail::checked_base_url(options));
   const Sorted sorted = detail::sort_renditions(version);
   const std::string prefix = detail::version_url(base, version);

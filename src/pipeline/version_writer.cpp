@@ -46,18 +46,28 @@ Result<void> VersionWriter::on_init_segment(const package::RenditionInfo& r, std
     TRY(id, db::insert_rendition(c, version_.id, row));
     return {};
   }));
-  rendition_ids_[r.id] = id;
+  renditions_[r.id] = {id, r.kind == "video", r.height, false};
   return {};
+}
+
+bool VersionWriter::startable() const {
+  if (static_cast<int>(renditions_.size()) != expected_renditions_) return false;
+  const Known* smallest = nullptr;
+  for (const auto& [name, known] : renditions_) {
+    if (!known.video && !known.has_segment) return false;
+    if (known.video && (smallest == nullptr || known.height < smallest->height)) smallest = &known;
+  }
+  return smallest != nullptr && smallest->has_segment;
 }
 
 Result<void> VersionWriter::on_media_segment(const package::RenditionInfo& r, const package::SegmentInfo& s,
                                              std::string bytes) {
-  auto it = rendition_ids_.find(r.id);
-  if (it == rendition_ids_.end()) return fail(ErrorCode::internal, "segment before the init segment of " + r.id);
-  has_segment_[r.id] = true;
-  bool publish_now = publish_early_ && !published_ && static_cast<int>(has_segment_.size()) == expected_renditions_;
+  auto it = renditions_.find(r.id);
+  if (it == renditions_.end()) return fail(ErrorCode::internal, "segment before the init segment of " + r.id);
+  it->second.has_segment = true;
+  bool publish_now = publish_early_ && !published_ && startable();
   RETURN_IF_ERROR(store_object(bytes, "segment", [&](db::Connection& c, const store::StoredObject& object) -> Result<void> {
-    RETURN_IF_ERROR(db::insert_segment(c, it->second, {s.number, s.start, s.duration,
+    RETURN_IF_ERROR(db::insert_segment(c, it->second.row_id, {s.number, s.start, s.duration,
                                                        static_cast<std::int64_t>(object.size), object.sha256}));
     RETURN_IF_ERROR(db::touch_version(c, version_.id));
     if (publish_now) RETURN_IF_ERROR(db::publish_version(c, version_.video_id, version_.id));
@@ -71,10 +81,10 @@ Result<void> VersionWriter::on_media_segment(const package::RenditionInfo& r, co
 }
 
 Result<void> VersionWriter::on_rendition_finished(const package::RenditionInfo& r, int average_bandwidth_bps) {
-  auto it = rendition_ids_.find(r.id);
-  if (it == rendition_ids_.end()) return fail(ErrorCode::internal, "finished before the init segment of " + r.id);
+  auto it = renditions_.find(r.id);
+  if (it == renditions_.end()) return fail(ErrorCode::internal, "finished before the init segment of " + r.id);
   return database_.write([&](db::Connection& c) -> Result<void> {
-    RETURN_IF_ERROR(db::finish_rendition(c, it->second, average_bandwidth_bps));
+    RETURN_IF_ERROR(db::finish_rendition(c, it->second.row_id, average_bandwidth_bps));
     return db::touch_version(c, version_.id);
   });
 }

@@ -16,8 +16,10 @@ namespace cinevault::pipeline {
 
 class VersionWriter final : public package::SegmentListener {
  public:
-  // `publish_early`: make the version the published one as soon as every one of the
-  // `expected_renditions` has a segment (the video has nothing better to show).
+  // `publish_early`: make the version the published one as soon as a player can start it
+  // (the video has nothing better to show): once all `expected_renditions` are known, when
+  // every audio rendition and the smallest video rendition have a segment. The transcoder
+  // stores that rung's first segment before the others' (docs/transcoding.md).
   VersionWriter(db::Database& database, store::ObjectStore& store, db::VersionRow version, int expected_renditions,
                 bool publish_early);
 
@@ -45,8 +47,15 @@ class VersionWriter final : public package::SegmentListener {
   int expected_renditions_;
   bool publish_early_;
   bool published_ = false;
-  std::map<std::string, std::int64_t> rendition_ids_;  // RenditionInfo::id → renditions.id
-  std::map<std::string, bool> has_segment_;
+  bool startable() const;
+
+  struct Known {
+    std::int64_t row_id = 0;  // renditions.id
+    bool video = false;
+    int height = 0;
+    bool has_segment = false;
+  };
+  std::map<std::string, Known> renditions_;  // by RenditionInfo::id
 };
 
 }  // namespace cinevault::pipeline

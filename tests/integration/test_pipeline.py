@@ -8,7 +8,9 @@ concatenations. Clips are tiny (a few seconds, 640x360) so the suite stays fast 
 import json
 import os
 import re
+import sqlite3
 import subprocess
+import threading
 import time
 import unittest
 import xml.etree.ElementTree as ET
@@ -265,6 +267,65 @@ class TranscodeTest(PipelineTestCase):
             for k, start in enumerate(times):
                 url = template.get("media").replace("$RepresentationID$", name).replace("$Time$", str(start))
                 self.assertEqual(self.get(url), self.get(hls["segments"][k][1]), (name, k, url))
+
+
+class HeldPlaylistTest(PipelineTestCase):
+    # Two blocking threads: one request may be held at a time.
+    extra_args = PIPELINE_ARGS + ("--http.blocking_threads", "2")
+
+    def test_a_rungs_playlist_waits_for_its_first_segment(self):
+        """While a version is built, a player that started on the smallest rung switches up at once, to a rung
+        whose first segment may not be stored yet: that playlist request is held until it is, then answered 200.
+        With nothing coming it is a 503 with Retry-After after 6 s; beyond the held limit the 503 comes at once.
+        (The version is put back to 'building' without its tallest rung's segments in the database, then the
+        rows come back, as the transcoder would write them.)"""
+        _, video, _ = self.transcode_to_done(seconds=6)
+        renditions = self.renditions(video["id"])
+        tallest = max((name for name, r in renditions.items() if r[0] == "video"),
+                      key=lambda name: int(renditions[name][1]["RESOLUTION"].split("x")[1]))
+        uri = renditions[tallest][2]
+        db = sqlite3.connect(os.path.join(self.data_dir, "cinevault.db"), timeout=10)
+        self.addCleanup(db.close)
+        rendition_id, version_id = db.execute(
+            "SELECT r.id, r.version_id FROM renditions r JOIN videos v ON v.published_version_id = r.version_id "
+            "WHERE v.id = ? AND r.name = ?", (video["id"], tallest)).fetchone()
+        rows = db.execute("SELECT rendition_id, number, start, duration, size, sha256 FROM segments "
+                          "WHERE rendition_id = ?", (rendition_id,)).fetchall()
+
+        def write(sql, params=()):
+            with db:
+                if sql:
+                    db.execute(sql, params)
+                db.execute("UPDATE renditions SET finished = 0 WHERE id = ?", (rendition_id,))
+                db.execute("UPDATE versions SET state = 'building', updated_at = updated_at + 1 WHERE id = ?",
+                           (version_id,))
+
+        def held_get(answers):
+            started = time.monotonic()
+            answers["status"], answers["headers"], _ = self.daemon.request("GET", uri)
+            answers["after_s"] = time.monotonic() - started
+
+        # (Written behind the daemon's back, so in this order: it trusts what it has read until it writes.)
+        write("DELETE FROM segments WHERE rendition_id = ?", (rendition_id,))
+        answers = {}
+        held_get(answers)
+        self.assertEqual((answers["status"], answers["headers"].get("retry-after")), (503, "1"))
+        self.assertGreater(answers["after_s"], 5.5)
+        self.assertLess(answers["after_s"], 8.0)
+
+        answers = {}
+        held = threading.Thread(target=held_get, args=(answers,))
+        held.start()
+        time.sleep(1.5)
+        self.assertTrue(held.is_alive(), "answered %s before the rung had a segment" % answers.get("status"))
+        status, headers, _ = self.daemon.request("GET", uri)  # the one place to wait is taken
+        self.assertEqual((status, headers.get("retry-after")), (503, "1"))
+        with db:
+            db.executemany("INSERT INTO segments VALUES (?, ?, ?, ?, ?, ?)", rows)
+        write(None)
+        held.join(10)
+        self.assertEqual(answers["status"], 200)
+        self.assertLess(answers["after_s"], 3.0, "answered once the segment was there, not at the hold's end")
 
 
 class CrashResumeTest(PipelineTestCase):

@@ -106,12 +106,30 @@ TEST(HlsMedia, RenditionWithoutSegmentsIsUnavailable) {
   EXPECT_EQ(text.error().code, ErrorCode::unavailable);
 }
 
-TEST(HlsMaster, UnavailableUntilEveryRenditionHasASegment) {
-  Version version = clip(kNtsc, 600, 1);
-  version.renditions[1].segments.clear();
+// A player that starts on the smallest rung needs it and the audio; the others' playlists
+// follow (the daemon holds their requests until their first segment is stored).
+TEST(HlsMaster, AvailableOnceTheAudioAndTheSmallestRungHaveASegment) {
+  auto three_rungs = [] {
+    return version_of({video("1080p", 1920, 1080, 6000000, "avc1.640028", kNtsc, 90000, 600, 1),
+                       video("240p", 426, 240, 400000, "avc1.640015", kNtsc, 90000, 600, 1),
+                       video("480p", 854, 480, 1400000, "avc1.64001e", kNtsc, 90000, 600, 1),
+                       audio("audio_0", "eng", kNtsc, 600, 1)});
+  };
+  Version version = three_rungs();
+  version.renditions[0].segments.clear();
+  version.renditions[2].segments.clear();
   auto text = hls_master(version, {});
-  ASSERT_FALSE(text.has_value());
-  EXPECT_EQ(text.error().code, ErrorCode::unavailable);
+  ASSERT_TRUE(text.has_value()) << text.error().message;
+  for (const char* name : {"/1080p.m3u8", "/480p.m3u8", "/240p.m3u8", "/audio_0.m3u8"})
+    EXPECT_NE(text->find(name), std::string::npos) << name << " is listed before its first segment";
+
+  for (std::size_t missing : {1u, 3u}) {  // the smallest rung, the audio
+    version = three_rungs();
+    version.renditions[missing].segments.clear();
+    text = hls_master(version, {});
+    ASSERT_FALSE(text.has_value()) << version.renditions[missing].name;
+    EXPECT_EQ(text.error().code, ErrorCode::unavailable);
+  }
 }
 
 TEST(HlsMaster, VariantsTallestFirstWhateverTheInputOrder) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <functional>
@@ -44,6 +45,8 @@ class Database {
   // Changes with every committed write. Whatever was read when it had a value is still
   // true while it has that value: caches check it instead of asking the database again.
   std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+  // Waits until generation() is no longer `seen`, or until `until`; returns it then.
+  std::uint64_t wait_for_write(std::uint64_t seen, std::chrono::steady_clock::time_point until);
 
  private:
   struct ReaderLease {
@@ -65,6 +68,8 @@ class Database {
   std::condition_variable reader_returned_;
   std::vector<std::unique_ptr<Connection>> readers_;
   std::atomic<std::uint64_t> generation_{0};
+  std::mutex written_mutex_;
+  std::condition_variable written_;
 };
 
 template <typename T>
@@ -78,6 +83,8 @@ Result<T> Database::write(const std::function<Result<T>(Connection&)>& fn) {
   }
   RETURN_IF_ERROR(commit());
   generation_.fetch_add(1, std::memory_order_acq_rel);
+  { std::lock_guard written(written_mutex_); }  // a waiter is either waiting or sees the new value
+  written_.notify_all();
   return result;
 }
 

@@ -61,8 +61,6 @@ Result<void> finish_rendition(Connection& c, std::int64_t rendition_id, int aver
 Result<void> complete_version(Connection& c, std::int64_t version_id);
 Result<void> touch_version(Connection& c, std::int64_t version_id);
 Result<void> delete_version(Connection& c, std::int64_t version_id);
-// True when every rendition of the version has at least one segment.
-Result<bool> version_playable(Connection& c, std::int64_t version_id);
 
 // Points the video at the version (players switch at their next manifest request).
 Result<void> publish_version(Connection& c, const std::string& video_id, std::int64_t version_id);

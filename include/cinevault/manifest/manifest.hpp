@@ -11,8 +11,10 @@
 //         /videos/{id}/v{version}/{rendition}/{Segment::start}.m4s ($Time$); the daemon
 //         serves those two routes from the stored objects.
 //
-// Errors: `unavailable` while a rendition the manifest lists has no segment yet (nothing
-// playable to list; retry shortly); `not_found` for an unknown rendition name; `internal`
+// Errors: `unavailable` while a rendition the manifest needs has no segment yet (retry
+// shortly): the MPD needs every rendition, the HLS master the audio and the smallest video
+// rendition (players starting there need no more), a media playlist its own rendition;
+// `not_found` for an unknown rendition name; `internal`
 // when the data breaks the contract below (a bug upstream, never the viewer's fault);
 // `invalid_argument` for an unusable Options::base_url.
 #pragma once
