@@ -13,6 +13,7 @@
 #include <utility>
 
 #include <pthread.h>
+#include <sys/mman.h>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -26,6 +27,7 @@ extern "C" {
 #include <libavfilter/buffersink.h>
 #include <libavfilter/buffersrc.h>
 #include <libavutil/channel_layout.h>
+#include <libavutil/imgutils.h>
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 }
@@ -53,6 +55,10 @@ constexpr int kAudioRate = 48000;
 constexpr std::int64_t kAudioResyncThreshold = kAudioRate * 40 / 1000;
 constexpr auto kProgressInterval = std::chrono::milliseconds(500);
 constexpr auto kPollInterval = std::chrono::milliseconds(50);
+// The larger rungs keep their first segment's pictures until the smallest rung's first
+// segment is stored (a player starts there: the first frame comes sooner), within this much
+// memory per job: a 1080p source's four larger rungs need about 160 MB for a 1 s segment.
+constexpr std::int64_t kFirstSegmentHoldBytes = std::int64_t{192} << 20;
 
 // The init segment carries one encoder's SPS/PPS; another encoder may write segments of
 // the same track only if its headers are the very same bytes.
@@ -81,6 +87,8 @@ struct Shared {
   std::optional<Error> error;  // a worker's first failure
   bool cancelled = false;      // workers stop at their next frame
   int workers_done = 0;
+  bool smallest_first_stored = false;  // the smallest rung's first segment is out
+  std::int64_t held_bytes = 0;         // pictures the larger rungs keep until then
 
   void post(Event event) {
     {
@@ -120,6 +128,39 @@ class QueueingListener : public SegmentListener {
  private:
   Shared& shared_;
 };
+
+// A copy of `picture` in memory of its own, given back to the system when the copy is
+// freed: a picture kept for a moment must not leave the decoder's buffer pool or the heap
+// larger for the rest of the job (peak memory is a goal, docs/transcoding.md).
+FramePtr private_copy(const AVFrame& picture) {
+  auto format = static_cast<AVPixelFormat>(picture.format);
+  int size = av_image_get_buffer_size(format, picture.width, picture.height, 64);
+  if (size <= 0) return nullptr;
+  void* memory = mmap(nullptr, static_cast<std::size_t>(size), PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  if (memory == MAP_FAILED) return nullptr;
+  AVBufferRef* buffer = av_buffer_create(
+      static_cast<std::uint8_t*>(memory), static_cast<std::size_t>(size),
+      [](void* length, std::uint8_t* data) { munmap(data, reinterpret_cast<std::size_t>(length)); },
+      reinterpret_cast<void*>(static_cast<std::size_t>(size)), 0);
+  if (buffer == nullptr) {
+    munmap(memory, static_cast<std::size_t>(size));
+    return nullptr;
+  }
+  FramePtr copy = make_frame();
+  if (!copy) {
+    av_buffer_unref(&buffer);
+    return nullptr;
+  }
+  copy->buf[0] = buffer;
+  copy->format = picture.format;
+  copy->width = picture.width;
+  copy->height = picture.height;
+  if (av_image_fill_arrays(copy->data, copy->linesize, buffer->data, format, picture.width, picture.height, 64) < 0 ||
+      av_frame_copy(copy.get(), &picture) < 0 || av_frame_copy_props(copy.get(), &picture) < 0)
+    return nullptr;
+  return copy;
+}
 
 struct Rung {
   explicit Rung(Shared& shared) : listener(shared) {}
@@ -554,6 +595,7 @@ Result<void> Job::encode_rung(Rung& rung) {
   FramePtr scaled = make_frame();
   if (!packet || !scaled) return fail(ErrorCode::internal, "out of memory");
   std::unique_ptr<VideoEncoder> first_segment = std::move(rung.first_segment_encoder);
+  const bool smallest = rung.next == nullptr;
   auto drain = [&](VideoEncoder& encoder) -> Result<void> {
     for (;;) {
       TRY(bool got, encoder.receive(packet.get()));
@@ -568,19 +610,96 @@ Result<void> Job::encode_rung(Rung& rung) {
     RETURN_IF_ERROR(first_segment->send(nullptr));
     RETURN_IF_ERROR(drain(*first_segment));
     first_segment.reset();
-    return rung.segmenter->end_segment();
+    RETURN_IF_ERROR(rung.segmenter->end_segment());
+    if (smallest) {
+      {
+        std::lock_guard lock(shared_.mutex);
+        shared_.smallest_first_stored = true;
+      }
+      shared_.changed.notify_all();
+    }
+    return {};
   };
   int next_segment = 1;
+  auto encode = [&](AVFrame* picture) -> Result<void> {
+    if (first_segment && picture->pts >= schedule_->start_frame(1)) RETURN_IF_ERROR(end_first_segment());
+    // An IDR frame on the first frame at or after each boundary, in every rung alike.
+    picture->pict_type = AV_PICTURE_TYPE_NONE;
+    if (picture->pts >= schedule_->start_frame(next_segment)) {
+      picture->pict_type = AV_PICTURE_TYPE_I;
+      while (picture->pts >= schedule_->start_frame(next_segment)) ++next_segment;
+    }
+    VideoEncoder& encoder = first_segment ? *first_segment : *rung.encoder;
+    RETURN_IF_ERROR(encoder.send(picture));
+    RETURN_IF_ERROR(drain(encoder));
+    // The first segment's last picture: end it now rather than when the next one comes.
+    if (first_segment && picture->pts + 1 >= schedule_->start_frame(1)) RETURN_IF_ERROR(end_first_segment());
+    rung.frames_done.fetch_add(1, std::memory_order_relaxed);
+    return {};
+  };
+
+  // A larger rung keeps its first segment's pictures (in memory of their own, within
+  // kFirstSegmentHoldBytes) until the smallest rung's first segment is stored: the two
+  // cores decode and scale for that rung alone first. It still hands each picture down.
+  std::deque<FramePtr> kept;
+  std::int64_t kept_bytes = 0;
+  bool keeping = !smallest;
+  if (smallest && !first_segment) {  // no fast first segment to wait for (a hardware encoder)
+    {
+      std::lock_guard lock(shared_.mutex);
+      shared_.smallest_first_stored = true;
+    }
+    shared_.changed.notify_all();
+  }
+  auto encode_kept = [&]() -> Result<void> {
+    for (FramePtr& picture : kept) RETURN_IF_ERROR(encode(picture.get()));
+    kept.clear();
+    std::lock_guard lock(shared_.mutex);
+    shared_.held_bytes -= kept_bytes;
+    kept_bytes = 0;
+    return {};
+  };
+  // Whether `picture` was kept; false once this rung no longer keeps any.
+  auto keep = [&](const AVFrame& picture) -> Result<bool> {
+    if (!keeping) return false;
+    std::int64_t bytes = av_image_get_buffer_size(static_cast<AVPixelFormat>(picture.format), picture.width,
+                                                  picture.height, 64);
+    {
+      std::lock_guard lock(shared_.mutex);
+      keeping = !shared_.smallest_first_stored && shared_.held_bytes + bytes <= kFirstSegmentHoldBytes;
+      if (keeping) shared_.held_bytes += bytes;
+    }
+    if (!keeping) return false;
+    FramePtr copy = private_copy(picture);
+    if (!copy) return fail(ErrorCode::internal, "out of memory");
+    kept.push_back(std::move(copy));
+    kept_bytes += bytes;
+    return true;
+  };
+
   for (;;) {
     FramePtr frame;
+    bool release;
     {
       std::unique_lock lock(shared_.mutex);
-      shared_.changed.wait(lock, [&] { return shared_.cancelled || !rung.frames.empty() || rung.closed; });
+      shared_.changed.wait(lock, [&] {
+        return shared_.cancelled || !rung.frames.empty() || rung.closed ||
+               (!kept.empty() && shared_.smallest_first_stored);
+      });
       if (shared_.cancelled) return {};  // the calling thread reports why
-      if (rung.frames.empty()) break;    // closed: the input is done
-      frame = std::move(rung.frames.front());
-      rung.frames.pop_front();
+      release = !kept.empty() && shared_.smallest_first_stored;
+      if (!rung.frames.empty()) {
+        frame = std::move(rung.frames.front());
+        rung.frames.pop_front();
+      } else if (!release) {
+        break;  // closed: the input is done
+      }
     }
+    if (release) {
+      keeping = false;
+      RETURN_IF_ERROR(encode_kept());
+    }
+    if (!frame) continue;
     shared_.changed.notify_all();
     av_frame_unref(scaled.get());
     RETURN_IF_ERROR(scale(rung, *frame, scaled.get()));
@@ -590,21 +709,13 @@ Result<void> Job::encode_rung(Rung& rung) {
       if (!down) return fail(ErrorCode::internal, "out of memory");
       if (!hand_down(*rung.next, std::move(down))) return {};  // cancelled: the calling thread reports why
     }
-    if (first_segment && scaled->pts >= schedule_->start_frame(1)) RETURN_IF_ERROR(end_first_segment());
-    // An IDR frame on the first frame at or after each boundary, in every rung alike.
-    scaled->pict_type = AV_PICTURE_TYPE_NONE;
-    if (scaled->pts >= schedule_->start_frame(next_segment)) {
-      scaled->pict_type = AV_PICTURE_TYPE_I;
-      while (scaled->pts >= schedule_->start_frame(next_segment)) ++next_segment;
-    }
-    VideoEncoder& encoder = first_segment ? *first_segment : *rung.encoder;
-    RETURN_IF_ERROR(encoder.send(scaled.get()));
-    RETURN_IF_ERROR(drain(encoder));
-    // The first segment's last picture: end it now rather than when the next one comes.
-    if (first_segment && scaled->pts + 1 >= schedule_->start_frame(1)) RETURN_IF_ERROR(end_first_segment());
-    rung.frames_done.fetch_add(1, std::memory_order_relaxed);
+    TRY(bool was_kept, keep(*scaled));
+    if (was_kept) continue;
+    RETURN_IF_ERROR(encode_kept());
+    RETURN_IF_ERROR(encode(scaled.get()));
   }
   if (rung.next) close(*rung.next);
+  RETURN_IF_ERROR(encode_kept());
   if (first_segment) RETURN_IF_ERROR(end_first_segment());  // a video shorter than its first segment
   RETURN_IF_ERROR(rung.encoder->send(nullptr));
   RETURN_IF_ERROR(drain(*rung.encoder));

@@ -279,6 +279,24 @@ TEST(Transcode, LadderOfAlignedCmafRenditionsWithAudio) {
   EXPECT_EQ(run->progress.back().percent, 100);
 }
 
+// A player starts on the smallest rung, and the video is playable once that rung's first
+// segment is stored: the larger rungs keep their first pictures until it is. Two rungs of
+// nearly one size, the smaller with far more bits to spend: left to themselves, the larger
+// one (it gets each picture first, need not scale it, and has less to code) would finish
+// its first segment first.
+TEST(Transcode, TheSmallestRungsFirstSegmentComesFirst) {
+  LadderConfig ladder = small_ladder();
+  ladder.rungs = {{"240p", 240, 100, 107, 150}, {"232p", 232, 4000, 4280, 6000}};
+  auto run = transcode_clip("basic.mp4", ladder);
+  ASSERT_TRUE(run->result.has_value()) << run->result.error().message;
+  const auto& events = run->listener.events;
+  auto at = [&](const std::string& event) { return std::find(events.begin(), events.end(), event) - events.begin(); };
+  ASSERT_LT(at("segment 240p 0"), static_cast<std::ptrdiff_t>(events.size()));
+  EXPECT_LT(at("segment 232p 0"), at("segment 240p 0"));
+  check_video_rendition(run->listener.renditions.at("240p"), 320, 240);
+  check_video_rendition(run->listener.renditions.at("232p"), 310, 232);
+}
+
 TEST(Transcode, NtscFrameRateCutsOnTheFirstFrameAfterEachBoundary) {
   auto run = transcode_clip("ntsc.mp4");
   ASSERT_TRUE(run->result.has_value()) << run->result.error().message;
