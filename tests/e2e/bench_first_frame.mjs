@@ -48,7 +48,7 @@ window.play = async (url) => {
   const video = document.getElementById('video');
   video.requestVideoFrameCallback(() => { state.firstFrameAt = Date.now(); settleIfDone(); });
   video.addEventListener('playing', () => { state.playingAt = state.playingAt || Date.now(); settleIfDone(); });
-  const hls = new Hls();
+  const hls = new Hls({ startLevel: 0 });  // as the web page does while a video is transcoded (watch.js)
   hls.on(Hls.Events.ERROR, (_event, data) => { if (data.fatal) { state.errors.push(data.details); settleIfDone(); } });
   hls.attachMedia(video);
   hls.loadSource(url);

@@ -5,8 +5,8 @@
 // Cases:
 //   a. progressive: a 40 s clip is uploaded (x264 ultrafast); as soon as master.m3u8
 //      answers 200 — while the job is still running (checked via /api/v1/jobs) — every
-//      kind starts playing, then play on (at 4x) across the switch to VOD up to
-//      'ended' at 40 s, with no fatal error;
+//      kind starts playing (hls.js on the smallest rung, as the web page does), then play
+//      on (at 4x) across the switch to VOD up to 'ended' at 40 s, with no fatal error;
 //   b. complete: a 12 s clip, once its job is done, plays in every kind:
 //      currentTime passes 2 s, a seek to 8 s lands within 1 s after 'seeked' and playback
 //      still advances, no fatal player error.
@@ -120,13 +120,13 @@ function startPageServer() {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-async function openPlayer(context, pageBase, daemon, id, kind) {
+async function openPlayer(context, pageBase, daemon, id, kind, query = '') {
   const page = await context.newPage();
   page.on('console', (msg) => {
     if (msg.type() === 'error') page.__console = (page.__console || []).concat(msg.text());
   });
   page.on('pageerror', (error) => { page.__console = (page.__console || []).concat(`pageerror: ${error.message}`); });
-  await page.goto(`${pageBase}/player.html?base=${encodeURIComponent(daemon.base)}&id=${id}&kind=${kind}`);
+  await page.goto(`${pageBase}/player.html?base=${encodeURIComponent(daemon.base)}&id=${id}&kind=${kind}${query}`);
   return page;
 }
 
@@ -196,7 +196,11 @@ async function progressive(context, pageBase, daemon, id) {
   // become VOD (the MPD flips from dynamic to static) to 'ended' at the clip's end. At 4x
   // speed: the 40 s clip takes 10 s to watch.
   const pages = {};
-  for (const kind of KINDS) pages[kind] = await openPlayer(context, pageBase, daemon, id, kind);
+  // hls.js starts on the smallest rung, as the web page has it while a video is transcoded:
+  // it switches up at once, to rungs whose playlists may wait for their first segment.
+  for (const kind of KINDS) {
+    pages[kind] = await openPlayer(context, pageBase, daemon, id, kind, kind === 'hls' ? '&startLevel=0' : '');
+  }
   try {
     const results = await Promise.allSettled(Object.entries(pages).map(async ([kind, page]) => {
       const started = await waitFor(page, `${kind} progressive: first frames`, (s) => s.currentTime > 0.5, 30000);

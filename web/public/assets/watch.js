@@ -20,6 +20,9 @@ function attach(playback) {
   document.getElementById('dash-url').value = new URL(playback.dash, location.href).href;
   if (window.Hls && Hls.isSupported()) {
     hls = new Hls({
+      // While the video is transcoded, the smallest rung's first segment is stored first:
+      // start there (the quality rises as the other rungs come).
+      ...(playback.complete ? {} : { startLevel: 0 }),
       // For servers with auth.require_key_for_reads: playlists and segments need the key too.
       xhrSetup(xhr, url) {
         if (!getKey()) return;
