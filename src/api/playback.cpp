@@ -252,9 +252,7 @@ void add_playback_routes(ApiContext& context, std::vector<http::Route>& routes) 
       auto version = cache->find_named({request.params[0], number(request)}, context.database.generation());
       if (!version) return std::nullopt;
       if (manifest_param >= 0 && !version->has_manifest(request.params[manifest_param])) return std::nullopt;
-      http::Response response = answer(*version, request);
-      if (waits_for_a_segment(response)) return std::nullopt;  // held on the blocking pool
-      return response;
+      return answer(*version, request);  // only manifests that rendered are cached: never a 503
     };
     route.decorate = set_cors;
     routes.push_back(std::move(route));
