@@ -38,6 +38,7 @@ Database::ReaderLease Database::borrow_reader() {
 }
 
 Result<void> Database::begin() { return writer_->exec("BEGIN IMMEDIATE"); }
+
 std::uint64_t Database::wait_for_write(std::uint64_t seen, std::chrono::steady_clock::time_point until) {
   std::unique_lock lock(written_mutex_);
   written_.wait_until(lock, until, [&] { return generation() != seen; });

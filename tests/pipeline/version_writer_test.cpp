@@ -45,6 +45,10 @@ class VersionWriterTest : public ::testing::Test {
     return published && published->id == version_.id;
   }
 
+  void announce(VersionWriter& writer, std::initializer_list<package::RenditionInfo> renditions) {
+    for (const auto& info : renditions) ASSERT_TRUE(writer.on_init_segment(info, info.id + " init"));
+  }
+
   void segment(VersionWriter& writer, const package::RenditionInfo& info, int number) {
     ASSERT_TRUE(writer.on_media_segment(info, {number, 0, 90000}, info.id + " segment " + std::to_string(number)));
   }
@@ -61,7 +65,7 @@ TEST_F(VersionWriterTest, PublishedOnceTheAudioAndTheSmallestRungHaveASegment) {
   VersionWriter writer(*db_, *store_, version_, 3, /*publish_early=*/true);
   auto tall = rendition("1080p", "video", 1080), small = rendition("240p", "video", 240);
   auto sound = rendition("audio_0", "audio", 0);
-  for (const auto& info : {tall, small, sound}) ASSERT_TRUE(writer.on_init_segment(info, info.id + " init"));
+  announce(writer, {tall, small, sound});
   segment(writer, tall, 0);
   segment(writer, sound, 0);
   EXPECT_FALSE(published()) << "the smallest rung has no segment yet";
@@ -73,7 +77,7 @@ TEST_F(VersionWriterTest, PublishedOnceTheAudioAndTheSmallestRungHaveASegment) {
 TEST_F(VersionWriterTest, NotPublishedWithoutTheAudio) {
   VersionWriter writer(*db_, *store_, version_, 2, /*publish_early=*/true);
   auto small = rendition("240p", "video", 240), sound = rendition("audio_0", "audio", 0);
-  for (const auto& info : {small, sound}) ASSERT_TRUE(writer.on_init_segment(info, info.id + " init"));
+  announce(writer, {small, sound});
   segment(writer, small, 0);
   segment(writer, small, 1);
   EXPECT_FALSE(published());
@@ -85,12 +89,12 @@ TEST_F(VersionWriterTest, NotPublishedWithoutTheAudio) {
 TEST_F(VersionWriterTest, NotPublishedBeforeEveryRenditionIsKnown) {
   VersionWriter writer(*db_, *store_, version_, 3, /*publish_early=*/true);
   auto small = rendition("360p", "video", 360), sound = rendition("audio_0", "audio", 0);
-  for (const auto& info : {small, sound}) ASSERT_TRUE(writer.on_init_segment(info, info.id + " init"));
+  announce(writer, {small, sound});
   segment(writer, small, 0);
   segment(writer, sound, 0);
   EXPECT_FALSE(published());
   auto smaller = rendition("240p", "video", 240);
-  ASSERT_TRUE(writer.on_init_segment(smaller, "240p init"));
+  announce(writer, {smaller});
   segment(writer, small, 1);
   EXPECT_FALSE(published()) << "240p is the smallest now";
   segment(writer, smaller, 0);
@@ -101,7 +105,7 @@ TEST_F(VersionWriterTest, NotPublishedBeforeEveryRenditionIsKnown) {
 TEST_F(VersionWriterTest, ARerunIsNotPublishedEarly) {
   VersionWriter writer(*db_, *store_, version_, 1, /*publish_early=*/false);
   auto small = rendition("240p", "video", 240);
-  ASSERT_TRUE(writer.on_init_segment(small, "240p init"));
+  announce(writer, {small});
   segment(writer, small, 0);
   EXPECT_FALSE(published());
 }
