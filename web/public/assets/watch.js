@@ -199,7 +199,8 @@ async function start() {
     const p = v.job && v.job.progress;
     setStatus(v.state === 'failed' ? 'This video could not be processed.'
       : `Processing${p ? ` (${p.stage} ${Math.round(p.percent)}%)` : ''}… it will play in a moment.`);
-    if (v.state !== 'failed') setTimeout(start, 1000);
+    // The first segments come a second or two after an upload: look again soon.
+    if (v.state !== 'failed') setTimeout(start, 250);
     return;
   }
   setStatus('');
