@@ -1,5 +1,4 @@
 // GET/HEAD /objects/<sha256><ext>: immutable, content-addressed bytes for players and pages.
-
 #include "cinevault/api/api.hpp"
 #include "cinevault/core/hash.hpp"
 #include "cinevault/core/parse.hpp"

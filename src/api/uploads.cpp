@@ -1,6 +1,5 @@
 // The tus 1.0 resumable upload protocol: core, creation, creation-with-upload, termination,
 // checksum (sha1, sha256) and expiration. https://tus.io/protocols/resumable-upload
-
 #include "cinevault/api/api.hpp"
 #include "cinevault/core/hash.hpp"
 #include "cinevault/core/parse.hpp"

@@ -219,8 +219,8 @@ int serve(const Config& config) {
   server = http::make_server(config.http, config.auth.require_key_for_reads, api::make_routes(context),
                              [&verifier](const std::string& secret) { return verifier(secret); });
   if (auto listening = server->listen(); !listening) return fatal(listening.error().message);
-  spdlog::info("cinevault listening on http://{}:{} with data in {}", split_listen(config.http.listen)->host, server->port(),
-               fs::absolute(config.data_dir).string());
+  spdlog::info("cinevault listening on http://{}:{} with data in {}", split_listen(config.http.listen)->host,
+               server->port(), fs::absolute(config.data_dir).string());
   workers->start();
   {
     Maintenance maintenance(config, database, store, uploads);

@@ -91,27 +91,22 @@ Result<void> check_version(const Version& version) {
   return {};
 }
 
+Result<void> check_has_segment(const Version& version, const Rendition& rendition) {
+  if (!rendition.segments.empty()) return {};
+  return fail(ErrorCode::unavailable, fmt::format("video {} version {} is not playable yet: {} has no segment",
+                                                  version.video_id, version.number, rendition.name));
+}
+
 Result<void> check_playable(const Version& version) {
-  for (const Rendition& rendition : version.renditions) {
-    if (rendition.segments.empty()) {
-      return fail(ErrorCode::unavailable, fmt::format("video {} version {} is not playable yet: {} has no segment",
-                                                      version.video_id, version.number, rendition.name));
-    }
-  }
+  for (const Rendition& rendition : version.renditions) RETURN_IF_ERROR(check_has_segment(version, rendition));
   return {};
 }
 
 Result<void> check_startable(const Version& version) {
   const Sorted sorted = sort_renditions(version);
-  std::vector<const Rendition*> needed = sorted.audio;
-  if (!sorted.video.empty()) needed.push_back(sorted.video.back());  // sorted from the largest
-  for (const Rendition* rendition : needed) {
-    if (rendition->segments.empty()) {
-      return fail(ErrorCode::unavailable, fmt::format("video {} version {} is not playable yet: {} has no segment",
-                                                      version.video_id, version.number, rendition->name));
-    }
-  }
-  return {};
+  for (const Rendition* audio : sorted.audio) RETURN_IF_ERROR(check_has_segment(version, *audio));
+  if (sorted.video.empty()) return {};
+  return check_has_segment(version, *sorted.video.back());  // sorted from the largest
 }
 
 Result<std::string> checked_base_url(const Options& options) {

@@ -14,6 +14,9 @@ namespace cinevault::manifest::detail {
 // contiguous segments, ...): `internal` with the first violation found.
 Result<void> check_version(const Version& version);
 
+// `unavailable` unless the rendition has at least one segment.
+Result<void> check_has_segment(const Version& version, const Rendition& rendition);
+
 // `unavailable` unless every rendition has at least one segment.
 Result<void> check_playable(const Version& version);
 

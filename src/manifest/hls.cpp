@@ -117,10 +117,7 @@ Result<std::string> hls_media(const Version& version, std::string_view rendition
                                                   version.number, rendition_name));
   }
   const Rendition& rendition = *it;
-  if (rendition.segments.empty()) {
-    return fail(ErrorCode::unavailable, fmt::format("video {} version {} is not playable yet: {} has no segment",
-                                                    version.video_id, version.number, rendition.name));
-  }
+  RETURN_IF_ERROR(detail::check_has_segment(version, rendition));
 
   // Everything above the segments stays the same for the life of the version (DESIGN.md:
   // at completion only EXT-X-ENDLIST is appended).

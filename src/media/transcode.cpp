@@ -596,6 +596,14 @@ Result<void> Job::encode_rung(Rung& rung) {
   if (!packet || !scaled) return fail(ErrorCode::internal, "out of memory");
   std::unique_ptr<VideoEncoder> first_segment = std::move(rung.first_segment_encoder);
   const bool smallest = rung.next == nullptr;
+  // The larger rungs wait for this (see `keep` below).
+  auto announce_smallest_first_stored = [&] {
+    {
+      std::lock_guard lock(shared_.mutex);
+      shared_.smallest_first_stored = true;
+    }
+    shared_.changed.notify_all();
+  };
   auto drain = [&](VideoEncoder& encoder) -> Result<void> {
     for (;;) {
       TRY(bool got, encoder.receive(packet.get()));
@@ -611,13 +619,7 @@ Result<void> Job::encode_rung(Rung& rung) {
     RETURN_IF_ERROR(drain(*first_segment));
     first_segment.reset();
     RETURN_IF_ERROR(rung.segmenter->end_segment());
-    if (smallest) {
-      {
-        std::lock_guard lock(shared_.mutex);
-        shared_.smallest_first_stored = true;
-      }
-      shared_.changed.notify_all();
-    }
+    if (smallest) announce_smallest_first_stored();
     return {};
   };
   int next_segment = 1;
@@ -644,13 +646,7 @@ Result<void> Job::encode_rung(Rung& rung) {
   std::deque<FramePtr> kept;
   std::int64_t kept_bytes = 0;
   bool keeping = !smallest;
-  if (smallest && !first_segment) {  // no fast first segment to wait for (a hardware encoder)
-    {
-      std::lock_guard lock(shared_.mutex);
-      shared_.smallest_first_stored = true;
-    }
-    shared_.changed.notify_all();
-  }
+  if (smallest && !first_segment) announce_smallest_first_stored();  // none to wait for (a hardware encoder)
   auto encode_kept = [&]() -> Result<void> {
     for (FramePtr& picture : kept) RETURN_IF_ERROR(encode(picture.get()));
     kept.clear();

@@ -40,6 +40,8 @@ class VersionWriter final : public package::SegmentListener {
  private:
   using Recorder = std::function<Result<void>(db::Connection&, const store::StoredObject&)>;
   Result<store::StoredObject> store_object(std::string_view bytes, const char* kind, const Recorder& record);
+  // Once every expected rendition is known: the audio and the smallest video rendition have a segment.
+  bool startable() const;
 
   db::Database& database_;
   store::ObjectStore& store_;
@@ -47,7 +49,6 @@ class VersionWriter final : public package::SegmentListener {
   int expected_renditions_;
   bool publish_early_;
   bool published_ = false;
-  bool startable() const;
 
   struct Known {
     std::int64_t row_id = 0;  // renditions.id
