@@ -74,6 +74,9 @@ tl::expected<Opened, std::string> open_context(EncoderKind kind, const AVBufferR
       break;
     case EncoderKind::nvenc:
       c->pix_fmt = AV_PIX_FMT_YUV420P;
+      // No B-frames on the hardware encoders: their reorder delay is not what they declare
+      // in has_b_frames (nvenc says 2 for any count), and the CMAF edit list needs it exactly.
+      c->max_b_frames = 0;
       av_opt_set(options, "preset", "p4", 0);
       av_opt_set(options, "rc", "vbr", 0);
       av_opt_set_int(options, "forced-idr", 1, 0);
@@ -95,6 +98,7 @@ tl::expected<Opened, std::string> open_context(EncoderKind kind, const AVBufferR
       c->hw_frames_ctx = av_buffer_ref(opened.hw_frames.get());
       if (c->hw_frames_ctx == nullptr) return tl::unexpected(std::string("out of memory"));
       av_opt_set(options, "rc_mode", "VBR", 0);
+      c->max_b_frames = 0;  // as for nvenc
       break;
     }
   }

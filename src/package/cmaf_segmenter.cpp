@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <string_view>
 #include <utility>
 
 #include <fmt/format.h>
@@ -28,9 +29,66 @@ constexpr int kIoBufferBytes = 64 * 1024;
 
 // empty_moov: the init segment is complete after the header (ftyp + moov, no samples);
 // frag_custom: a fragment is cut only when we flush; default_base_moof + cmaf: CMAF
-// brands and tfhd; negative_cts_offsets: trun v1 so the first frame decodes and presents at
-// 0 without an edit list (B-frames); skip_trailer: no mfra, segments end at the last moof.
-constexpr const char* kMovFlags = "+empty_moov+default_base_moof+frag_custom+cmaf+negative_cts_offsets+skip_trailer";
+// brands and tfhd; skip_trailer: no mfra, segments end at the last moof. With use_editlist
+// (below) the muxer drops the negative_cts_offsets that cmaf implies: trun version 0 with
+// composition offsets that are never negative, and the edit list we add moves them back.
+constexpr const char* kMovFlags = "+empty_moov+default_base_moof+frag_custom+cmaf+skip_trailer";
+
+// The edts box of a one-track init segment: one edit from `media_time` on, for the whole
+// track (duration 0: as long as the fragments go, ISO/IEC 23000-19 7.5.13).
+std::string edit_list_box(std::uint32_t media_time) {
+  std::string box;
+  auto put32 = [&](std::uint32_t value) {
+    for (int shift = 24; shift >= 0; shift -= 8) box.push_back(static_cast<char>((value >> shift) & 0xff));
+  };
+  put32(36);
+  box += "edts";
+  put32(28);
+  box += "elst";
+  put32(0);            // version 0, no flags
+  put32(1);            // one entry
+  put32(0);            // segment_duration
+  put32(media_time);   // media_time
+  put32(0x00010000);   // media_rate 1.0
+  return box;
+}
+
+std::uint32_t read32(const std::string& bytes, std::size_t at) {
+  auto byte = [&](std::size_t i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[at + i])); };
+  return byte(0) << 24 | byte(1) << 16 | byte(2) << 8 | byte(3);
+}
+
+void write32(std::string& bytes, std::size_t at, std::uint32_t value) {
+  for (int i = 0; i < 4; ++i) bytes[at + static_cast<std::size_t>(i)] = static_cast<char>((value >> (24 - 8 * i)) & 0xff);
+}
+
+// Where the box `type` starts among the boxes in [from, to) of `bytes`, or npos. Only plain
+// 32-bit box sizes: what the muxer writes into an init segment.
+std::size_t find_box(const std::string& bytes, std::size_t from, std::size_t to, std::string_view type) {
+  while (from + 8 <= to) {
+    std::uint32_t size = read32(bytes, from);
+    if (size < 8 || from + size > to) return std::string::npos;
+    if (std::string_view(bytes).substr(from + 4, 4) == type) return from;
+    from += size;
+  }
+  return std::string::npos;
+}
+
+// Puts an edit list into the muxer's init segment (ftyp, moov > trak > tkhd …): libavformat
+// writes one only when it has seen a packet before the moov (delay_moov), and the init
+// segment must be out before the first packet is encoded.
+Result<void> insert_edit_list(std::string& init, std::uint32_t media_time) {
+  std::size_t moov = find_box(init, 0, init.size(), "moov");
+  std::size_t trak = moov == std::string::npos ? moov : find_box(init, moov + 8, moov + read32(init, moov), "trak");
+  std::size_t tkhd = trak == std::string::npos ? trak : find_box(init, trak + 8, trak + read32(init, trak), "tkhd");
+  if (tkhd == std::string::npos) return fail(ErrorCode::internal, "the init segment has no moov/trak/tkhd");
+  std::string edts = edit_list_box(media_time);
+  auto grow = static_cast<std::uint32_t>(edts.size());
+  write32(init, moov, read32(init, moov) + grow);
+  write32(init, trak, read32(init, trak) + grow);
+  init.insert(tkhd + read32(init, tkhd), edts);  // after tkhd, where ISO/IEC 14496-12 orders it
+  return {};
+}
 
 std::string error_text(int error) {
   char text[AV_ERROR_MAX_STRING_SIZE] = {};
@@ -76,6 +134,11 @@ struct CmafSegmenter::State {
   SegmentListener* listener = nullptr;
   AVRational packet_time_base{0, 1};
   bool video = false;
+  // The encoder's reorder delay (B-frames) in the stream time base: the first frame decodes
+  // this long before it is presented. Packets go to the muxer this much later, so decode
+  // times start at 0 and composition offsets are never negative; the edit list in the init
+  // segment moves presentation back by as much.
+  std::int64_t reorder_delay = 0;
 
   std::string written;  // bytes the muxer wrote since the last take
   // Declared in acquisition order; the context only borrows io.
@@ -88,7 +151,7 @@ struct CmafSegmenter::State {
   std::int64_t segment_end = 0;
   std::size_t segment_bytes = 0;   // media bytes in the open fragment: its size, nearly
   bool segment_open = false;       // packets of `segment` written and not yet reported
-  std::int64_t last_dts = std::numeric_limits<std::int64_t>::min();
+  std::int64_t last_dts = std::numeric_limits<std::int64_t>::min();  // in packet_time_base
   std::int64_t total_bytes = 0;
   std::int64_t total_duration = 0;
   bool finished = false;
@@ -160,6 +223,11 @@ Result<std::unique_ptr<CmafSegmenter>> CmafSegmenter::create(RenditionInfo rendi
   if (timescale == 0 || timescale > static_cast<std::uint32_t>(std::numeric_limits<int>::max()))
     return fail(ErrorCode::invalid_argument, "the track timescale is not set");
   rendition.timescale = timescale;
+  if (state->video && parameters.video_delay > 0)
+    state->reorder_delay = av_rescale_q(parameters.video_delay, schedule.frame_time_base(),
+                                        AVRational{1, static_cast<int>(timescale)});
+  if (state->reorder_delay > std::numeric_limits<std::int32_t>::max())
+    return fail(ErrorCode::invalid_argument, "the reorder delay does not fit an edit list");
   state->rendition = std::move(rendition);
   state->schedule = &schedule;
   state->listener = &listener;
@@ -199,6 +267,7 @@ Result<std::unique_ptr<CmafSegmenter>> CmafSegmenter::create(RenditionInfo rendi
 
   AVDictionary* raw_options = nullptr;
   av_dict_set(&raw_options, "movflags", kMovFlags, 0);
+  av_dict_set(&raw_options, "use_editlist", "1", 0);
   if (state->video) av_dict_set_int(&raw_options, "video_track_timescale", timescale, 0);
   error = avformat_write_header(format, &raw_options);
   DictionaryPtr options(raw_options);  // what the muxer did not take
@@ -208,6 +277,8 @@ Result<std::unique_ptr<CmafSegmenter>> CmafSegmenter::create(RenditionInfo rendi
 
   std::string init = state->take_written();
   if (init.empty()) return fail(ErrorCode::internal, "the mp4 muxer wrote no init segment");
+  if (state->reorder_delay > 0)
+    RETURN_IF_ERROR(insert_edit_list(init, static_cast<std::uint32_t>(state->reorder_delay)));
   RETURN_IF_ERROR(state->listener->on_init_segment(state->rendition, std::move(init)));
   return std::unique_ptr<CmafSegmenter>(new CmafSegmenter(std::move(state)));
 }
@@ -220,7 +291,9 @@ Result<void> CmafSegmenter::write(const AVPacket& packet) {
   if (packet.dts <= state.last_dts && state.last_dts != std::numeric_limits<std::int64_t>::min())
     return fail(ErrorCode::internal, fmt::format("{}: decode timestamps go backwards ({} after {})", state.rendition.id,
                                                  packet.dts, state.last_dts));
-  state.last_dts = packet.dts;
+  if (packet.pts < packet.dts)
+    return fail(ErrorCode::internal, fmt::format("{}: a frame presented before it is decoded (pts {}, dts {})",
+                                                 state.rendition.id, packet.pts, packet.dts));
 
   int number = state.video ? state.schedule->segment_of(packet.pts, state.packet_time_base)
                            : state.schedule->segment_of_audio(packet.pts, packet.duration, state.packet_time_base);
@@ -240,6 +313,16 @@ Result<void> CmafSegmenter::write(const AVPacket& packet) {
   if (error < 0) return fail(ErrorCode::internal, "out of memory");
   scratch->stream_index = 0;
   av_packet_rescale_ts(scratch, state.packet_time_base, state.stream_time_base());
+  // The muxer counts decode time from its first packet: that must be the first frame,
+  // decoding exactly the reorder delay before its presentation at 0, or every tfdt is off.
+  if (state.last_dts == std::numeric_limits<std::int64_t>::min() && scratch->dts != -state.reorder_delay) {
+    std::string message =
+        fmt::format("{}: the first packet decodes at {} (pts {}), not at minus the encoder's reorder delay {}",
+                    state.rendition.id, scratch->dts, scratch->pts, state.reorder_delay);
+    av_packet_unref(scratch);
+    return fail(ErrorCode::internal, std::move(message));
+  }
+  state.last_dts = packet.dts;
   if (number > state.segment) {
     state.segment = number;
     state.segment_start = scratch->pts;
@@ -249,6 +332,8 @@ Result<void> CmafSegmenter::write(const AVPacket& packet) {
   state.segment_end = std::max(state.segment_end, scratch->pts + scratch->duration);
   state.segment_bytes += static_cast<std::size_t>(scratch->size);
   state.segment_open = true;
+  scratch->pts += state.reorder_delay;
+  scratch->dts += state.reorder_delay;
   error = av_write_frame(state.format.get(), scratch);  // does not take the reference
   av_packet_unref(scratch);
   if (error < 0)

@@ -162,6 +162,7 @@ std::vector<double> check_video_rendition(const test::RecordedRendition& r, int 
   EXPECT_EQ(r.info.height, height);
   EXPECT_GT(r.average_bandwidth_bps, 0);
   auto [default_duration, default_flags] = test::trex_defaults(r.init);
+  const std::int64_t edit = test::edit_list_media_time(r.init);
   std::vector<double> starts;
   std::int64_t expected_start = 0;
   for (std::size_t i = 0; i < r.segments.size(); ++i) {
@@ -170,7 +171,7 @@ std::vector<double> check_video_rendition(const test::RecordedRendition& r, int 
     EXPECT_EQ(segment.info.number, static_cast<int>(i));
     EXPECT_EQ(segment.info.start, expected_start) << "contiguous";
     expected_start = segment.info.start + segment.info.duration;
-    test::Fragment fragment = test::parse_fragment(segment.bytes, default_duration, default_flags);
+    test::Fragment fragment = test::parse_fragment(segment.bytes, default_duration, default_flags, edit);
     EXPECT_TRUE(fragment.ok);
     EXPECT_EQ(static_cast<std::int64_t>(fragment.base_decode_time), segment.info.start) << "tfdt";
     if (fragment.samples.empty()) continue;

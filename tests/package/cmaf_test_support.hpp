@@ -173,9 +173,20 @@ inline std::vector<std::string> top_level_boxes(const std::string& bytes) {
   return types;
 }
 
-// Reads tfhd defaults, tfdt and trun of a media segment (moof with a single traf).
+// The media time of the first entry of the init segment's edit list (moov/trak/edts/elst,
+// version 0), or 0 when there is none: presentation times are moved earlier by it.
+inline std::int64_t edit_list_media_time(const std::string& init) {
+  std::size_t at = init.find("elst");
+  if (at == std::string::npos || at + 20 > init.size() || init[at + 4] != 0 || be32(init, at + 8) == 0) return 0;
+  // type, version+flags, entry_count, segment_duration, media_time
+  return static_cast<std::int32_t>(be32(init, at + 16));
+}
+
+// Reads tfhd defaults, tfdt and trun of a media segment (moof with a single traf), as
+// ISO/IEC 14496-12 and MSE read them: a sample presents at its decode time plus its
+// composition offset (signed in trun version 1) minus the edit list's media time.
 inline Fragment parse_fragment(const std::string& bytes, std::uint32_t trex_default_duration = 0,
-                               std::uint32_t trex_default_flags = 0) {
+                               std::uint32_t trex_default_flags = 0, std::int64_t edit_media_time = 0) {
   Fragment fragment;
   auto find_child = [&](std::size_t begin, std::size_t end, const char* type, std::size_t* found_end) -> std::size_t {
     for (std::size_t at = begin; at + 8 <= end;) {
@@ -237,7 +248,7 @@ inline Fragment parse_fragment(const std::string& bytes, std::uint32_t trex_defa
       at += 4;
     }
     sample.decode_time = decode_time;
-    sample.presentation_time = decode_time + offset;
+    sample.presentation_time = decode_time + offset - edit_media_time;
     sample.sync = !(sample_flags & 0x10000);  // sample_is_non_sync_sample
     decode_time += sample.duration;
     fragment.samples.push_back(sample);

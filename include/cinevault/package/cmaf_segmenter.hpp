@@ -8,10 +8,15 @@
 // an audio segment at the frame nearest the boundary. Each completed segment is reported to
 // the listener before write()/finish() returns; an error from the listener is returned.
 //
-// Timestamps: packets come in `packet_time_base` with the first frame presented at 0.
-// The muxer uses negative composition offsets (trun version 1, no edit list), so the first
-// sample's decode time equals its presentation time (0) even with B-frames, and each
-// segment's tfdt is the presentation time of its IDR frame.
+// Timestamps: packets come in `packet_time_base` with the first frame presented at 0 and,
+// for video, decoded `parameters.video_delay` frames earlier (the encoder's B-frame reorder
+// delay, exactly: the first packet is checked). The track is written as Shaka Packager
+// writes B-frame video: decode times from 0, composition offsets that are never negative
+// (trun version 0), and an edit list in the init segment whose media time is the reorder
+// delay. So each segment's tfdt is the presentation time of its IDR frame, and MSE
+// (Chromium), FFmpeg's mov demuxer and the ISO reading all present the first frame at 0;
+// trun version 1 with negative offsets and no edit list, the other CMAF form, is read two
+// frames late by FFmpeg (docs/transcoding.md, "Timing").
 #pragma once
 
 #include <cstdint>
