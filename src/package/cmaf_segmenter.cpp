@@ -35,7 +35,7 @@ constexpr int kIoBufferBytes = 64 * 1024;
 constexpr const char* kMovFlags = "+empty_moov+default_base_moof+frag_custom+cmaf+skip_trailer";
 
 // The edts box of a one-track init segment: one edit from `media_time` on, for the whole
-// track (duration 0: as long as the fragments go, ISO/IEC 23000-19 7.5.13).
+// track (duration 0: as long as the fragments go, as libavformat and Bento4 write it for CMAF).
 std::string edit_list_box(std::uint32_t media_time) {
   std::string box;
   auto put32 = [&](std::uint32_t value) {
