@@ -10,6 +10,15 @@ export function check(condition, message) {
 }
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+// Runs a command (ffmpeg making a clip) with its output on ours; rejects unless it exits 0.
+export function run(cmd, args) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+    proc.on('error', reject);
+    proc.on('exit', (code) => (code === 0 ? resolve() : reject(new TestFailure(`${cmd} exited ${code}`))));
+  });
+}
+
 const live = new Set();
 process.on('exit', () => {
   for (const proc of live) proc.kill('SIGKILL');
@@ -65,6 +74,16 @@ export class Daemon {
     const text = await response.text();
     check(response.ok, `GET ${urlPath}: ${response.status} ${text}`);
     return JSON.parse(text);
+  }
+
+  // PUT /api/v1/videos with the admin key: the new video's id.
+  async upload(file, title) {
+    const response = await fetch(`${this.base}/api/v1/videos?title=${encodeURIComponent(title)}`, {
+      method: 'PUT', headers: { Authorization: `Bearer ${this.key}` }, body: fs.readFileSync(file),
+    });
+    const text = await response.text();
+    check(response.status === 201, `PUT /api/v1/videos?title=${title}: ${response.status} ${text}`);
+    return JSON.parse(text).id;
   }
 
   async kill9() {

@@ -23,13 +23,12 @@
 //
 // Env: CINEVAULT_BINARY (the daemon), CINEVAULT_TEST_TMP (scratch directory),
 //      CHROMIUM (default /usr/bin/chromium).
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 
-import { check, Daemon, sleep, TestFailure } from './daemon.mjs';
+import { check, Daemon, run, sleep, TestFailure } from './daemon.mjs';
 
 let CHROMIUM, launchChromium;
 try {
@@ -53,23 +52,6 @@ if (!fs.existsSync(CHROMIUM)) {
 
 const t0 = Date.now();
 const log = (text) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${text}`);
-
-function run(cmd, args) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'] });
-    proc.on('error', reject);
-    proc.on('exit', (code) => (code === 0 ? resolve() : reject(new TestFailure(`${cmd} exited ${code}`))));
-  });
-}
-
-async function upload(daemon, file, title) {
-  const response = await fetch(`${daemon.base}/api/v1/videos?title=${encodeURIComponent(title)}`, {
-    method: 'PUT', headers: { Authorization: `Bearer ${daemon.key}` }, body: fs.readFileSync(file),
-  });
-  const text = await response.text();
-  check(response.status === 201, `PUT /api/v1/videos?title=${title}: ${response.status} ${text}`);
-  return JSON.parse(text).id;
-}
 
 async function waitJobDone(daemon, videoId, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
@@ -198,7 +180,7 @@ try {
   // The default x264 preset (veryfast, with B-frames): not --pipeline.x264_preset.
   daemon = await new Daemon(BINARY, path.join(scratch, 'data'),
     ['--log-level', 'info', '--pipeline.retry_backoff_s', '0']).start();
-  const id = await upload(daemon, clip, 'e2e-mse-timing');
+  const id = await daemon.upload(clip, 'e2e-mse-timing');
   await waitJobDone(daemon, id, 120000);
   log(`video ${id} transcoded`);
 

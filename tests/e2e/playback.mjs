@@ -15,14 +15,13 @@
 //
 // Env: CINEVAULT_BINARY (the daemon), CINEVAULT_TEST_TMP (scratch directory),
 //      CHROMIUM (default /usr/bin/chromium).
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { check, Daemon, sleep, TestFailure } from './daemon.mjs';
+import { check, Daemon, run, sleep, TestFailure } from './daemon.mjs';
 
 let CHROMIUM, launchChromium;
 try {
@@ -49,14 +48,6 @@ const KINDS = ['hls', 'dash', 'shaka-hls', 'shaka-dash'];
 const t0 = Date.now();
 const log = (text) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${text}`);
 
-function run(cmd, args) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'] });
-    proc.on('error', reject);
-    proc.on('exit', (code) => (code === 0 ? resolve() : reject(new TestFailure(`${cmd} exited ${code}`))));
-  });
-}
-
 // 640x360 25 fps testsrc2 + stereo sine, H.264 + AAC.
 function makeClip(file, seconds) {
   return run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25',
@@ -69,15 +60,6 @@ function makeClip(file, seconds) {
 class PlaybackDaemon extends Daemon {
   constructor(dataDir) {
     super(BINARY, dataDir, ['--log-level', 'info', '--pipeline.x264_preset', 'ultrafast']);
-  }
-
-  async upload(file, title) {
-    const response = await fetch(`${this.base}/api/v1/videos?title=${encodeURIComponent(title)}`, {
-      method: 'PUT', headers: { Authorization: `Bearer ${this.key}` }, body: fs.readFileSync(file),
-    });
-    const text = await response.text();
-    check(response.status === 201, `PUT /api/v1/videos?title=${title}: ${response.status} ${text}`);
-    return JSON.parse(text).id;
   }
 
   async jobFor(videoId) {
