@@ -43,7 +43,7 @@ void add_job_routes(ApiContext& context, std::vector<http::Route>& routes) {
                       auto state = request.query_value("state");
                       if (state && *state != "queued" && *state != "running" && *state != "done" && *state != "dead" &&
                           *state != "cancelled")
-                        return http::error_response({ErrorCode::invalid_argument, "unknown state '" + *state + "'"});
+                        return http::error_response({ErrorCode::invalid_argument, "state must be queued, running, done, dead or cancelled"});
                       auto jobs = context.jobs.list(state, 200);
                       if (!jobs) return http::error_response(jobs.error());
                       json list = json::array();

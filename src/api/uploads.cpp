@@ -3,6 +3,7 @@
 #include "cinevault/api/api.hpp"
 #include "cinevault/core/hash.hpp"
 #include "cinevault/core/parse.hpp"
+#include "cinevault/core/text.hpp"
 #include "common.hpp"
 
 namespace cinevault::api {
@@ -42,15 +43,18 @@ Result<std::map<std::string, std::string>> parse_metadata(std::string_view heade
     if (pair.empty()) continue;
     auto space = pair.find(' ');
     std::string key(pair.substr(0, space));
+    for (char c : key)
+      if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f)
+        return fail(ErrorCode::invalid_argument, "Upload-Metadata keys must be printable ASCII");
+    // From here the key is printable ASCII, short (the header is): fit to name in a message.
     std::string value;
     if (space != std::string_view::npos) {
       auto decoded = base64_decode(pair.substr(space + 1));
       if (!decoded) return fail(ErrorCode::invalid_argument, "Upload-Metadata value of '" + key + "' is not base64");
+      if (!is_utf8(*decoded))
+        return fail(ErrorCode::invalid_argument, "Upload-Metadata value of '" + key + "' is not UTF-8");
       value = std::move(*decoded);
     }
-    for (char c : key)
-      if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f)
-        return fail(ErrorCode::invalid_argument, "Upload-Metadata keys must be printable ASCII");
     if (!metadata.emplace(key, value).second)
       return fail(ErrorCode::invalid_argument, "Upload-Metadata has key '" + key + "' twice");
   }

@@ -78,7 +78,7 @@ class MultipartUploadSink final : public http::BodySink {
     }
     in_file_ = false;
     if (part.name != "title" && part.name != "description" && part.name != "tags")
-      return fail(ErrorCode::invalid_argument, "unknown form field '" + part.name + "'");
+      return fail(ErrorCode::invalid_argument, "unknown form field: the form takes file, title, description and tags");
     current_ = &fields_[part.name];
     current_->clear();
     return {};

@@ -138,14 +138,20 @@ class Maintenance {
             wake_.wait_for(lock, stop, minutes(1), [] { return false; });
             if (stop.stop_requested()) break;
             lock.unlock();
-            if (auto expired = uploads.expire(); !expired) spdlog::error("upload expiry failed: {}", expired.error().message);
-            // A player that started on a replaced version gets an hour to finish it.
-            auto stale = database.write([](db::Connection& c) { return db::delete_stale_versions(c, db::now_ms(), 3'600'000); });
-            if (!stale) spdlog::error("removing stale versions failed: {}", stale.error().message);
-            else if (*stale > 0) spdlog::info("removed {} superseded or abandoned version(s)", *stale);
-            if (config.store.gc_interval_minutes > 0 && steady_clock::now() >= next_gc) {
-              (void)collect_garbage(database, store, false);
-              next_gc = steady_clock::now() + minutes(config.store.gc_interval_minutes);
+            try {  // this round fails; the thread, and the daemon, go on
+              if (auto expired = uploads.expire(); !expired)
+                spdlog::error("upload expiry failed: {}", expired.error().message);
+              // A player that started on a replaced version gets an hour to finish it.
+              auto stale =
+                  database.write([](db::Connection& c) { return db::delete_stale_versions(c, db::now_ms(), 3'600'000); });
+              if (!stale) spdlog::error("removing stale versions failed: {}", stale.error().message);
+              else if (*stale > 0) spdlog::info("removed {} superseded or abandoned version(s)", *stale);
+              if (config.store.gc_interval_minutes > 0 && steady_clock::now() >= next_gc) {
+                (void)collect_garbage(database, store, false);
+                next_gc = steady_clock::now() + minutes(config.store.gc_interval_minutes);
+              }
+            } catch (const std::exception& exception) {
+              spdlog::error("maintenance threw: {}", exception.what());
             }
             lock.lock();
           }

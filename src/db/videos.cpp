@@ -6,6 +6,7 @@
 
 #include "cinevault/core/hash.hpp"
 #include "cinevault/core/parse.hpp"
+#include "cinevault/core/text.hpp"
 #include "cinevault/db/database.hpp"
 
 namespace cinevault::db {
@@ -50,7 +51,7 @@ Result<void> insert_video(Connection& c, const VideoRow& v) {
   return stmt.bind(1, v.id)
       .bind(2, v.title)
       .bind(3, v.description)
-      .bind(4, nlohmann::json(v.tags).dump())
+      .bind(4, json_text(nlohmann::json(v.tags)))
       .bind(5, v.state)
       .bind(6, v.source_sha256)
       .bind(7, v.source_filename)
@@ -149,7 +150,7 @@ Result<bool> update_video(Connection& c, const std::string& id, const VideoPatch
   TRY(auto stmt, c.prepare("UPDATE videos SET title = coalesce(?, title), description = coalesce(?, description), "
                            "tags = coalesce(?, tags), updated_at = ? WHERE id = ?"));
   std::optional<std::string> tags;
-  if (patch.tags) tags = nlohmann::json(*patch.tags).dump();
+  if (patch.tags) tags = json_text(nlohmann::json(*patch.tags));
   RETURN_IF_ERROR(stmt.bind(1, patch.title).bind(2, patch.description).bind(3, tags).bind(4, now_ms()).bind(5, id).run());
   return c.changes() > 0;
 }

@@ -2,6 +2,8 @@
 
 #include <optional>
 
+#include "cinevault/core/text.hpp"
+
 namespace cinevault::http {
 namespace {
 
@@ -65,6 +67,7 @@ Result<Target> parse_target(std::string_view target) {
     if (segment.find('/') != std::string::npos || segment.find('\0') != std::string::npos ||
         segment.find('\\') != std::string::npos)
       return fail(ErrorCode::invalid_argument, "the path contains an encoded slash or a NUL byte");
+    if (!is_utf8(segment)) return fail(ErrorCode::invalid_argument, "the path is not UTF-8");
     parsed.path += '/';
     parsed.path += segment;
   }
@@ -80,6 +83,7 @@ Result<Target> parse_target(std::string_view target) {
       std::string key = percent_decode_or_empty(pair.substr(0, eq), true, &key_ok);
       std::string value = eq == std::string_view::npos ? "" : percent_decode_or_empty(pair.substr(eq + 1), true, &value_ok);
       if (!key_ok || !value_ok) return fail(ErrorCode::invalid_argument, "bad percent-encoding in the query");
+      if (!is_utf8(key) || !is_utf8(value)) return fail(ErrorCode::invalid_argument, "the query is not UTF-8");
       parsed.query.emplace(std::move(key), std::move(value));
     }
   }
@@ -125,7 +129,7 @@ Result<RouteMatch> Router::match(Verb method, std::string_view path, std::string
     }
   }
   if (head_via_get) return *head_via_get;
-  if (!path_matched) return fail(ErrorCode::not_found, "no such resource: " + std::string(path));
+  if (!path_matched) return fail(ErrorCode::not_found, "no such resource");
   return RouteMatch{};
 }
 

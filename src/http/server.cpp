@@ -53,6 +53,7 @@ struct Shared {
   asio::thread_pool* blocking_pool = nullptr;
   std::atomic<int> active_sessions{0};
   std::atomic<bool> draining{false};
+  std::atomic<std::uint64_t> next_request_id{1};  // names a request in the log and in a 500
   std::function<void()> on_session_closed;  // lets the server finish a drain
 };
 
@@ -150,6 +151,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void read_header() {
     busy_ = true;
     started_ = Clock::now();
+    request_id_ = shared_->next_request_id.fetch_add(1);
     header_parser_.emplace();
     header_parser_->header_limit(static_cast<std::uint32_t>(shared_->config.max_header_bytes));
     // Beast checks Content-Length against a default 1 MiB limit while reading the header;
@@ -158,7 +160,7 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_after(std::chrono::seconds(shared_->config.header_timeout_s));
     beast_http::async_read_header(stream_, buffer_, *header_parser_,
                                   [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                                    self->on_header(ec);
+                                    self->guarded("reading the request", [&] { self->on_header(ec); });
                                   });
   }
 
@@ -279,7 +281,7 @@ class Session : public std::enable_shared_from_this<Session> {
       stream_.expires_after(std::chrono::seconds(shared_->config.body_stall_timeout_s));
       return beast_http::async_read(stream_, buffer_, *text_parser_,
                                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                                      self->on_body_done(ec);
+                                      self->guarded("reading the body", [&] { self->on_body_done(ec); });
                                     });
     }
     buffer_.reserve(kBodyReadChunk);  // Beast reads into the free capacity: upload in large pieces
@@ -295,10 +297,12 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_after(std::chrono::seconds(shared_->config.body_stall_timeout_s));
     beast_http::async_read_some(stream_, buffer_, *sink_parser_,
                                 [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                                  if (ec || self->sink_parser_->is_done()) return self->on_body_done(ec);
-                                  if (self->sink_parser_->get().body().sink->should_wait_for_disk())
-                                    return self->wait_for_disk();
-                                  self->read_body_some();
+                                  self->guarded("reading the body", [&] {
+                                    if (ec || self->sink_parser_->is_done()) return self->on_body_done(ec);
+                                    if (self->sink_parser_->get().body().sink->should_wait_for_disk())
+                                      return self->wait_for_disk();
+                                    self->read_body_some();
+                                  });
                                 });
   }
 
@@ -327,7 +331,14 @@ class Session : public std::enable_shared_from_this<Session> {
         spdlog::info("{} {} {} body interrupted: {}", remote_, method_, target_, ec.message());
         if (sink_parser_) {
           std::shared_ptr<BodySink> sink = std::move(sink_parser_->get().body().sink);
-          if (sink) asio::post(*shared_->blocking_pool, [sink] { sink->interrupted(); });
+          if (sink)
+            asio::post(*shared_->blocking_pool, [sink, id = request_id_] {
+              try {
+                sink->interrupted();
+              } catch (const std::exception& exception) {
+                spdlog::error("request {}: cleaning up an interrupted body threw: {}", id, exception.what());
+              }
+            });
         }
         return close();
       }
@@ -348,13 +359,51 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // Runs work on the blocking pool, then its continuation back on this connection's strand.
+  // An exception from either becomes a 500 for this request, never the end of a thread.
   template <typename Work, typename Then>
   void run_blocking(Work work, Then then) {
     asio::post(*shared_->blocking_pool, [self = shared_from_this(), work = std::move(work), then = std::move(then)]() mutable {
-      auto result = work();
-      asio::post(self->stream_.get_executor(), [result = std::move(result), then = std::move(then)]() mutable {
-        then(std::move(result));
+      std::optional<decltype(work())> result;
+      std::string thrown;
+      try {
+        result.emplace(work());
+      } catch (const std::exception& exception) {
+        thrown = exception.what();
+      } catch (...) {
+        thrown = "an exception that is not a std::exception";
+      }
+      asio::post(self->stream_.get_executor(), [self, result = std::move(result), thrown = std::move(thrown),
+                                                then = std::move(then)]() mutable {
+        if (!result) return self->on_exception("the handler", thrown.c_str());
+        self->guarded("finishing the request", [&] { then(std::move(*result)); });
       });
+    });
+  }
+
+  // Runs one step of a request (parsing, routing, a handler, a continuation). What it throws
+  // is logged with the request's id and answered with a 500 that names only that id.
+  template <typename Step>
+  void guarded(const char* stage, Step&& step) {
+    try {
+      std::forward<Step>(step)();
+    } catch (const std::exception& exception) {
+      on_exception(stage, exception.what());
+    } catch (...) {
+      on_exception(stage, "an exception that is not a std::exception");
+    }
+  }
+
+  void on_exception(const char* stage, const char* what) {
+    spdlog::error("request {} ({} {} from {}): {} threw: {}", request_id_, method_.empty() ? "-" : method_,
+                  target_.empty() ? "-" : target_, remote_, stage, what);
+    // An answer already on its way, or the 500 itself failing: all we can do is close.
+    if (response_ || answering_exception_) return close();
+    answering_exception_ = true;
+    close_after_response_ = true;
+    route_ = nullptr;  // its decorate() may be what threw
+    guarded("answering 500", [&] {
+      std::string message = fmt::format("internal server error (request {}), see the server log", request_id_);
+      send(json_response(500, {{"error", {{"code", "internal"}, {"message", message}}}}));
     });
   }
 
@@ -368,6 +417,7 @@ class Session : public std::enable_shared_from_this<Session> {
           message.keep_alive(!close_after_response_ && !shared_->draining.load());
         },
         *response_);
+    std::visit([&](auto& message) { message.set("X-Request-Id", std::to_string(request_id_)); }, *response_);
     if (method_ == "HEAD") {
       // Same header, Content-Length included, no body.
       response_ = std::make_shared<Response>(std::visit(
@@ -504,6 +554,7 @@ class Session : public std::enable_shared_from_this<Session> {
     text_parser_.reset();
     sink_parser_.reset();
     continue_.reset();
+    answering_exception_ = false;
     ctx_ = RequestContext{};
     sink_ = SinkBody::value_type{};
     route_ = nullptr;
@@ -529,6 +580,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool busy_ = false;
   bool has_body_ = false;
   bool close_after_response_ = false;
+  bool answering_exception_ = false;
+  std::uint64_t request_id_ = 0;
   Clock::time_point started_ = Clock::now();
   std::string method_, target_;
   const Route* route_ = nullptr;
@@ -599,8 +652,8 @@ class ServerImpl final : public Server {
     signals_.async_wait([this](beast::error_code ec, int signal) { on_signal(ec, signal); });
     accept();
     std::vector<std::thread> threads;
-    for (auto& loop : extra_loops_) threads.emplace_back([&loop] { loop->run(); });
-    ioc_.run();
+    for (auto& loop : extra_loops_) threads.emplace_back([&loop] { run_loop(*loop); });
+    run_loop(ioc_);
     stop_loops();
     for (auto& t : threads) t.join();
     // Requests still on the blocking pool finish their transaction before we return.
@@ -614,6 +667,22 @@ class ServerImpl final : public Server {
   bool draining() const override { return shared_->draining.load(); }
 
  private:
+  // Asio lets a handler's exception out of run(): the last line of defence logs it and goes on
+  // serving (the connection whose handler threw is dropped with it). Requests' own steps are
+  // caught closer, in Session::guarded(), where they can still be answered.
+  static void run_loop(asio::io_context& loop) {
+    for (;;) {
+      try {
+        loop.run();
+        return;
+      } catch (const std::exception& exception) {
+        spdlog::error("an I/O handler threw: {}", exception.what());
+      } catch (...) {
+        spdlog::error("an I/O handler threw an exception that is not a std::exception");
+      }
+    }
+  }
+
   // The loop the next connection lives on, in turn.
   asio::io_context& next_loop() {
     std::size_t index = next_loop_++ % (extra_loops_.size() + 1);

@@ -30,7 +30,12 @@ struct SinkBody {
     std::size_t put(const ConstBufferSequence& buffers, boost::beast::error_code& ec) {
       std::size_t taken = 0;
       for (auto buffer : boost::beast::buffers_range_ref(buffers)) {
-        auto written = body_.sink->write(static_cast<const char*>(buffer.data()), buffer.size());
+        Result<void> written;
+        try {  // a sink's exception must not unwind through Beast's parser
+          written = body_.sink->write(static_cast<const char*>(buffer.data()), buffer.size());
+        } catch (const std::exception& exception) {
+          written = fail(ErrorCode::internal, std::string("storing the body failed: ") + exception.what());
+        }
         if (!written) {
           body_.error = written.error();
           ec = boost::beast::errc::make_error_code(boost::beast::errc::io_error);

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cinevault/core/text.hpp"
+
 namespace cinevault::http {
 
 std::string_view RequestContext::header_value(beast_http::field field) const {
@@ -49,7 +51,7 @@ StringResponse json_response(unsigned status, const nlohmann::json& body) {
   StringResponse response;
   response.result(status);
   response.set(beast_http::field::content_type, "application/json");
-  response.body() = body.dump();
+  response.body() = json_text(body);
   response.body().push_back('\n');
   response.prepare_payload();
   return response;

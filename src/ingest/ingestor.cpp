@@ -1,8 +1,11 @@
 #include "cinevault/ingest/ingestor.hpp"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "cinevault/core/text.hpp"
 #include "cinevault/db/jobs.hpp"
 #include "cinevault/db/objects.hpp"
 #include "cinevault/media/probe.hpp"
@@ -62,12 +65,9 @@ Result<VideoMetadata> normalize_metadata(VideoMetadata m) {
   for (auto& tag : m.tags)
     if (tag.empty() || tag.size() > kMaxTag || has_control_characters(tag, false))
       return fail(ErrorCode::invalid_argument, "each tag must be 1 to 100 bytes without control characters");
-  // Text goes into JSON responses: it must be valid UTF-8.
-  try {
-    (void)nlohmann::json({m.title, m.description, m.tags, m.filename}).dump();
-  } catch (const nlohmann::json::exception&) {
-    return fail(ErrorCode::invalid_argument, "title, description, tags and filename must be UTF-8");
-  }
+  bool utf8 = is_utf8(m.title) && is_utf8(m.description) && is_utf8(m.filename) &&
+              std::all_of(m.tags.begin(), m.tags.end(), [](const std::string& tag) { return is_utf8(tag); });
+  if (!utf8) return fail(ErrorCode::invalid_argument, "title, description, tags and filename must be UTF-8");
   return m;
 }
 
@@ -95,7 +95,7 @@ Result<IngestedVideo> Ingestor::ingest(StagedFile staged, const VideoMetadata& m
   video.state = "queued";
   video.source_sha256 = object.sha256;
   video.source_filename = metadata.filename;
-  video.media_info_json = media::to_json(info).dump();
+  video.media_info_json = json_text(media::to_json(info));
   video.created_at_ms = now;
   video.updated_at_ms = now;
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "cinevault/core/text.hpp"
+
 namespace cinevault::ingest {
 namespace {
 
@@ -161,6 +163,8 @@ Result<void> MultipartParser::parse_headers(std::string_view block) {
     }
   }
   if (!has_disposition) return fail(ErrorCode::invalid_argument, "multipart part without Content-Disposition");
+  if (!is_utf8(part.name) || !is_utf8(part.filename) || !is_utf8(part.content_type))
+    return fail(ErrorCode::invalid_argument, "a multipart part's name, filename or type is not UTF-8");
   return handler_.begin_part(part);
 }
 

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "cinevault/core/text.hpp"
 #include "cinevault/db/videos.hpp"
 #include "cinevault/ingest/staging.hpp"
 
@@ -120,7 +121,7 @@ Result<UploadStatus> UploadManager::create(std::int64_t length, std::map<std::st
   db::UploadRow row;
   row.id = random_hex(16);
   row.length = length;
-  row.metadata_json = nlohmann::json(metadata).dump();
+  row.metadata_json = json_text(nlohmann::json(metadata));
   row.created_at_ms = row.updated_at_ms = db::now_ms();
   row.expires_at_ms = next_expiry_ms();
   {

@@ -29,6 +29,16 @@ constexpr int kMaxPacketsForFirstFrame = 600;
 
 std::string or_empty(const char* text) { return text ? text : ""; }
 
+// A track's language tag as players expect it (ISO 639 "eng", or BCP 47 "pt-BR"): letters,
+// digits and hyphens, 2 to 35 of them. Anything else in a file's tag (bytes that are not
+// UTF-8, quotes that would end an HLS attribute) is dropped, and so is "und".
+bool is_language_tag(std::string_view tag) {
+  if (tag.size() < 2 || tag.size() > 35 || tag == "und" || tag.front() == '-' || tag.back() == '-') return false;
+  return std::all_of(tag.begin(), tag.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
 double seconds(std::int64_t duration, AVRational time_base) {
   return duration == AV_NOPTS_VALUE || duration <= 0 ? 0.0 : static_cast<double>(duration) * av_q2d(time_base);
 }
@@ -86,7 +96,7 @@ StreamInfo describe_stream(AVFormatContext* context, AVStream* stream) {
       info.channel_layout = layout;
   }
   if (const AVDictionaryEntry* language = av_dict_get(stream->metadata, "language", nullptr, 0)) {
-    if (std::string_view(language->value) != "und") info.language = language->value;
+    if (is_language_tag(language->value)) info.language = language->value;
   }
   info.bit_rate = codec.bit_rate;
   info.duration_s = seconds(stream->duration, stream->time_base);

@@ -721,7 +721,12 @@ Result<void> Job::encode_rung(Rung& rung) {
 void Job::run_rung(Rung& rung) {
   // "rung 720p" in top -H and in a debugger.
   pthread_setname_np(pthread_self(), ("rung " + rung.plan.spec.name).substr(0, 15).c_str());
-  auto result = encode_rung(rung);
+  Result<void> result;
+  try {  // an exception must not leave a std::thread: the job fails instead
+    result = encode_rung(rung);
+  } catch (const std::exception& exception) {
+    result = fail(ErrorCode::internal, fmt::format("{}: encoding threw: {}", rung.plan.spec.name, exception.what()));
+  }
   if (!result) shared_.fail_with(result.error());
   {
     std::lock_guard lock(shared_.mutex);

@@ -158,7 +158,11 @@ struct CmafSegmenter::State {
 
   static int write_callback(void* opaque, std::uint8_t* buffer, int size) {
     auto* state = static_cast<State*>(opaque);
-    state->written.append(reinterpret_cast<const char*>(buffer), static_cast<std::size_t>(size));
+    try {  // nothing may unwind through libavformat
+      state->written.append(reinterpret_cast<const char*>(buffer), static_cast<std::size_t>(size));
+    } catch (const std::bad_alloc&) {
+      return AVERROR(ENOMEM);
+    }
     return size;
   }
 

@@ -133,7 +133,14 @@ class WorkersImpl final : public Workers {
     // The job stops when the worker stops, or when its lease is lost.
     std::stop_source job_stop;
     std::stop_callback forward(worker_stop, [&] { job_stop.request_stop(); });
-    auto outcome = transcode_video(job, log, job_stop);
+    Result<void> outcome;
+    try {  // a bug that throws ends this job as an internal failure, never the daemon
+      outcome = transcode_video(job, log, job_stop);
+    } catch (const std::exception& exception) {
+      outcome = fail(ErrorCode::internal, std::string("the transcode threw: ") + exception.what());
+    } catch (...) {
+      outcome = fail(ErrorCode::internal, "the transcode threw an exception that is not a std::exception");
+    }
     if (outcome) {
       if (auto done = queue_.complete(job); !done) log.warn("could not mark the job done: {}", done.error().message);
       return;

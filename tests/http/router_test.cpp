@@ -28,6 +28,19 @@ TEST(Target, RefusesPathsThatCouldEscape) {
   }
 }
 
+TEST(Target, TakesUtf8AndRefusesOtherBytesWithoutEchoingThem) {
+  auto t = parse_target("/videos/caf%C3%A9?title=%E6%97%A5%E6%9C%AC");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->path, "/videos/caf\xc3\xa9");
+  EXPECT_EQ(t->query["title"], "\xe6\x97\xa5\xe6\x9c\xac");
+  for (const char* bad : {"/videos/%FF", "/videos/\xff", "/a%C3", "/a%C0%AF", "/a?title=caf%E9", "/a?%FE=1", "/a?q=%ED%A0%80"}) {
+    auto refused = parse_target(bad);
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_EQ(refused.error().code, ErrorCode::invalid_argument) << bad;
+    EXPECT_NE(refused.error().message.find("UTF-8"), std::string::npos) << refused.error().message;
+  }
+}
+
 TEST(Router, MatchesPlaceholdersAndMethods) {
   Router router({{Verb::get, "/api/v1/videos", ok},
                  {Verb::get, "/api/v1/videos/{}", ok},

@@ -83,12 +83,12 @@ class BadMediaTest(DaemonTestCase):
         self.assert_nothing_stored()
 
     def test_multipart_with_unknown_field_is_400(self):
-        """A form field other than file, title, description and tags is refused 400 naming it."""
+        """A form field other than file, title, description and tags is refused 400 naming the ones it takes."""
         clip = make_clip(self.path("clip.mp4"))
         content_type, form = multipart_body({"title": "x", "owner": "root"}, ("file", "clip.mp4", clip))
         status, headers, body = self.daemon.request("POST", "/api/v1/videos", form,
                                                     self.daemon.auth({"Content-Type": content_type}))
-        self.assert_error(status, headers, body, 400, "invalid_argument", "owner")
+        self.assert_error(status, headers, body, 400, "invalid_argument", "unknown form field", "title")
         self.assert_nothing_stored()
 
     def test_bad_metadata_is_400_after_the_body(self):
