@@ -17,7 +17,7 @@ std::optional<std::int64_t> parse_id(const std::string& text) {
 
 }  // namespace
 
-json job_json(const pipeline::Job& job) {
+json job_json(const pipeline::Job& job, Audience audience) {
   json out = {{"id", job.id},
               {"video_id", job.video_id},
               {"kind", job.kind},
@@ -30,10 +30,10 @@ json job_json(const pipeline::Job& job) {
   if (job.fps) out["progress"]["fps"] = *job.fps;
   if (job.eta_s) out["progress"]["eta_s"] = *job.eta_s;
   if (job.state == "queued" && job.attempts > 0) out["next_attempt_at"] = iso8601_utc(job.not_before_ms);
-  if (job.error_class)
-    out["error"] = {{"class", *job.error_class},
-                    {"message", job.error_message.value_or("")},
-                    {"log_tail", job.log_tail.value_or("")}};
+  if (job.error_class) {
+    out["error"] = {{"class", *job.error_class}, {"message", job.error_message.value_or("")}};
+    if (audience == Audience::key_holder) out["error"]["log_tail"] = job.log_tail.value_or("");
+  }
   if (job.force_software) out["software_encoding"] = true;
   return out;
 }
@@ -47,7 +47,7 @@ void add_job_routes(ApiContext& context, std::vector<http::Route>& routes) {
                       auto jobs = context.jobs.list(state, 200);
                       if (!jobs) return http::error_response(jobs.error());
                       json list = json::array();
-                      for (auto& job : *jobs) list.push_back(job_json(job));
+                      for (auto& job : *jobs) list.push_back(job_json(job, audience_of(request)));
                       return http::json_response(200, {{"jobs", list}});
                     }});
 
@@ -57,7 +57,7 @@ void add_job_routes(ApiContext& context, std::vector<http::Route>& routes) {
                       auto job = context.jobs.find(*id);
                       if (!job) return http::error_response(job.error());
                       if (!*job) return http::error_response({ErrorCode::not_found, "no such job"});
-                      return http::json_response(200, job_json(**job));
+                      return http::json_response(200, job_json(**job, audience_of(request)));
                     }});
 
   routes.push_back({http::Verb::post, "/api/v1/jobs/{}/retry",
@@ -68,7 +68,7 @@ void add_job_routes(ApiContext& context, std::vector<http::Route>& routes) {
                       if (!job) return http::error_response(job.error());
                       if (!*job) return http::error_response({ErrorCode::not_found, "no such job"});
                       context.job_queued();
-                      return http::json_response(200, job_json(**job));
+                      return http::json_response(200, job_json(**job, audience_of(request)));
                     },
                     http::Access::mutate});
 
@@ -88,7 +88,7 @@ void add_job_routes(ApiContext& context, std::vector<http::Route>& routes) {
                       context.job_queued();
                       auto job = context.jobs.find(**queued);
                       if (!job || !*job) return http::error_response({ErrorCode::internal, "the job vanished"});
-                      auto response = http::json_response(202, job_json(**job));
+                      auto response = http::json_response(202, job_json(**job, Audience::key_holder));
                       response.set(http::beast_http::field::location, "/api/v1/jobs/" + std::to_string(**queued));
                       return response;
                     },

@@ -23,7 +23,7 @@ constexpr std::size_t kMaxFormField = 64 * 1024;
 
 http::Response ingested_response(const Result<ingest::IngestedVideo>& ingested) {
   if (!ingested) return http::error_response(ingested.error());
-  json body = video_json(ingested->video);
+  json body = video_json(ingested->video, Audience::key_holder);
   body["duplicate"] = ingested->duplicate;
   auto response = http::json_response(ingested->duplicate ? 200 : 201, body);
   response.set(http::beast_http::field::location, "/api/v1/videos/" + ingested->video.id);
@@ -118,8 +118,9 @@ json thumbnails_json(const std::vector<db::ThumbnailRow>& rows) {
 }
 
 // The video with what a viewer needs now: where to play it, and how its transcode is going.
-json video_with_status(const db::VideoRow& video, const db::PublishedVersion* published, const pipeline::Job* job) {
-  json body = video_json(video);
+json video_with_status(const db::VideoRow& video, const db::PublishedVersion* published, const pipeline::Job* job,
+                       Audience audience) {
+  json body = video_json(video, audience);
   if (published) {
     body["playback"] = {{"hls", "/videos/" + video.id + "/master.m3u8"},
                         {"dash", "/videos/" + video.id + "/manifest.mpd"},
@@ -129,14 +130,14 @@ json video_with_status(const db::VideoRow& video, const db::PublishedVersion* pu
     body["playback"] = nullptr;
   }
   body["thumbnails"] = published ? thumbnails_json(published->thumbnails) : json(nullptr);
-  body["job"] = job ? job_json(*job) : json(nullptr);
+  body["job"] = job ? job_json(*job, audience) : json(nullptr);
   return body;
 }
 
-Result<json> video_with_status(ApiContext& context, const db::VideoRow& video) {
+Result<json> video_with_status(ApiContext& context, const db::VideoRow& video, Audience audience) {
   TRY(auto published, context.database.read([&](db::Connection& c) { return db::published_version_summary(c, video.id); }));
   TRY(auto job, context.jobs.latest_for_video(video.id));
-  return video_with_status(video, published ? &*published : nullptr, job ? &*job : nullptr);
+  return video_with_status(video, published ? &*published : nullptr, job ? &*job : nullptr, audience);
 }
 
 Result<int> page_size(const http::RequestContext& request) {
@@ -186,17 +187,23 @@ std::string iso8601_utc(std::int64_t unix_ms) {
                      tm.tm_hour, tm.tm_min, tm.tm_sec, unix_ms % 1000);
 }
 
-json video_json(const db::VideoRow& video) {
+Audience audience_of(const http::RequestContext& request) {
+  return request.api_key_id ? Audience::key_holder : Audience::anonymous;
+}
+
+json video_json(const db::VideoRow& video, Audience audience) {
   json media = json::parse(video.media_info_json, nullptr, false);
-  return {{"id", video.id},
-          {"title", video.title},
-          {"description", video.description},
-          {"tags", video.tags},
-          {"state", video.state},
-          {"source", {{"sha256", video.source_sha256}, {"filename", video.source_filename}}},
-          {"media", media.is_discarded() ? json::object() : media},
-          {"created_at", iso8601_utc(video.created_at_ms)},
-          {"updated_at", iso8601_utc(video.updated_at_ms)}};
+  json out = {{"id", video.id},
+              {"title", video.title},
+              {"description", video.description},
+              {"tags", video.tags},
+              {"state", video.state},
+              {"media", media.is_discarded() ? json::object() : media},
+              {"created_at", iso8601_utc(video.created_at_ms)},
+              {"updated_at", iso8601_utc(video.updated_at_ms)}};
+  if (audience == Audience::key_holder)
+    out["source"] = {{"sha256", video.source_sha256}, {"filename", video.source_filename}};
+  return out;
 }
 
 void add_video_routes(ApiContext& context, std::vector<http::Route>& routes) {
@@ -230,7 +237,7 @@ void add_video_routes(ApiContext& context, std::vector<http::Route>& routes) {
                         auto job = jobs->find(video.id);
                         videos.push_back(video_with_status(
                             video, published == listed->published.end() ? nullptr : &published->second,
-                            job == jobs->end() ? nullptr : &job->second));
+                            job == jobs->end() ? nullptr : &job->second, audience_of(request)));
                       }
                       json body = {{"videos", videos}, {"total", page.total}};
                       body["next_cursor"] = page.next_cursor ? json(*page.next_cursor) : json(nullptr);
@@ -241,7 +248,7 @@ void add_video_routes(ApiContext& context, std::vector<http::Route>& routes) {
                       auto video = context.database.read([&](db::Connection& c) { return db::find_video(c, request.params[0]); });
                       if (!video) return http::error_response(video.error());
                       if (!*video) return http::error_response({ErrorCode::not_found, "no such video"});
-                      auto body = video_with_status(context, **video);
+                      auto body = video_with_status(context, **video, audience_of(request));
                       if (!body) return http::error_response(body.error());
                       return http::json_response(200, *body);
                     }});
@@ -257,7 +264,7 @@ void add_video_routes(ApiContext& context, std::vector<http::Route>& routes) {
                       });
                       if (!updated) return http::error_response(updated.error());
                       if (!*updated) return http::error_response({ErrorCode::not_found, "no such video"});
-                      return http::json_response(200, video_json(**updated));
+                      return http::json_response(200, video_json(**updated, Audience::key_holder));
                     },
                     http::Access::mutate, http::BodyKind::text});
 

@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include <sys/stat.h>
+
 #include <nlohmann/json.hpp>
 
 #include "cinevault/core/config.hpp"
@@ -43,6 +45,9 @@ int usage_error(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Everything this process creates (the data directory, the database, objects, staged
+  // uploads, keys) is its owner's alone, whatever umask it was started with.
+  ::umask(077);
   std::vector<std::string> args(argv + 1, argv + argc);
   std::vector<std::string> positional;
   std::vector<std::pair<std::string, std::string>> overrides;

@@ -116,6 +116,16 @@ const std::vector<KeyBinding>& bindings() {
     t.push_back(text("http.listen", "address and port to listen on, HOST:PORT",
                      [](Config& c) -> std::string& { return c.http.listen; },
                      [](const std::string& s) -> Result<void> { return split_listen(s).map([](auto&&) {}); }));
+    t.push_back(text("http.allowed_hosts",
+                     "Host names the server answers to, comma-separated (\"*\": any); empty: the loopback names "
+                     "and the listen address when listening on loopback, any name otherwise",
+                     [](Config& c) -> std::string& { return c.http.allowed_hosts; },
+                     [](const std::string& s) -> Result<void> {
+                       for (char c : s)
+                         if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f || c == '/')
+                           return fail(ErrorCode::invalid_argument, "host names are printable ASCII without spaces");
+                       return {};
+                     }));
     t.push_back(integer<int>("http.io_threads", "threads running the network event loop (0: one per core)",
                              [](Config& c) -> int& { return c.http.io_threads; }, 0, 256));
     t.push_back(integer<int>("http.blocking_threads", "threads for fsync, probing and database work of requests",

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <limits>
 #include <list>
@@ -41,12 +42,60 @@ constexpr std::size_t kBodyReadChunk = 64 * 1024;
 // thread while other connections wait.
 constexpr std::size_t kSendfileChunk = 1 << 20;
 
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Which Host names requests may carry (http.allowed_hosts). A page on another site can make a
+// browser send requests to 127.0.0.1 under its own name (DNS rebinding): a server on loopback
+// answers only to loopback names unless told otherwise.
+class HostPolicy {
+ public:
+  explicit HostPolicy(const HttpConfig& config) {
+    std::string_view list = config.allowed_hosts;
+    while (!list.empty()) {
+      auto comma = list.find(',');
+      std::string name = lower(list.substr(0, comma));
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+      if (name == "*") any_ = true;
+      else if (!name.empty()) names_.push_back(std::move(name));
+    }
+    if (!config.allowed_hosts.empty()) return;
+    auto listen = split_listen(config.listen);
+    beast::error_code ec;
+    auto address = listen ? asio::ip::make_address(listen->host, ec) : asio::ip::address();
+    if (!listen || ec || !address.is_loopback()) {
+      any_ = true;
+      return;
+    }
+    names_ = {"localhost", "127.0.0.1", "[::1]", lower(address.is_v6() ? "[" + listen->host + "]" : listen->host)};
+  }
+
+  // `host` is a Host header: a name or address and an optional port ("[::1]:8080").
+  bool allows(std::string_view host) const {
+    if (any_) return true;
+    std::size_t end = host.size();
+    if (!host.empty() && host.front() == '[') end = std::min(end, host.find(']') + 1);
+    else if (auto colon = host.rfind(':'); colon != std::string_view::npos) end = colon;
+    std::string name = lower(host.substr(0, end));
+    if (!name.empty() && name.back() == '.') name.pop_back();
+    return std::find(names_.begin(), names_.end(), name) != names_.end();
+  }
+
+ private:
+  bool any_ = false;
+  std::vector<std::string> names_;
+};
+
 // What every connection shares; owned by the server, outlives every session.
 struct Shared {
   Shared(HttpConfig c, bool require_key, Router r, KeyVerifier verify, asio::thread_pool* pool)
-      : config(std::move(c)), require_key_for_reads(require_key), router(std::move(r)), verify_key(std::move(verify)),
-        blocking_pool(pool) {}
+      : config(std::move(c)), hosts(config), require_key_for_reads(require_key), router(std::move(r)),
+        verify_key(std::move(verify)), blocking_pool(pool) {}
   HttpConfig config;
+  HostPolicy hosts;
   bool require_key_for_reads = false;
   Router router;
   KeyVerifier verify_key;
@@ -182,6 +231,10 @@ class Session : public std::enable_shared_from_this<Session> {
       response.result(status);
       return send(std::move(response));
     }
+    if (auto host = field_value(header, beast_http::field::host); !host.empty() && !shared_->hosts.allows(host)) {
+      std::string message = "this server does not answer to that host name (see http.allowed_hosts)";
+      return send(json_response(421, {{"error", {{"code", "misdirected"}, {"message", message}}}}));
+    }
     if (header.target().size() > static_cast<std::size_t>(shared_->config.max_url_bytes))
       return send(json_response(414, {{"error", {{"code", "uri_too_long"}, {"message", "the request target is too long"}}}}));
     has_body_ = header_parser_->chunked() || header_parser_->content_length().value_or(0) > 0;
@@ -215,9 +268,12 @@ class Session : public std::enable_shared_from_this<Session> {
 
     bool needs_key = route_->access == Access::mutate ||
                      (route_->access == Access::read && shared_->require_key_for_reads);
-    if (!needs_key && route_->body != BodyKind::stream) return read_body();
-    run_blocking([self = shared_from_this(), needs_key]() -> std::optional<Response> {
-      if (needs_key) {
+    // A key sent where none is needed is checked too: the answer may show its holder more.
+    bool check_key = needs_key || (route_->access == Access::read &&
+                                   !field_value(header, beast_http::field::authorization).empty());
+    if (!check_key && route_->body != BodyKind::stream) return read_body();
+    run_blocking([self = shared_from_this(), check_key]() -> std::optional<Response> {
+      if (check_key) {
         if (auto denied = self->authorize()) return Response(error_response(*denied));
       }
       if (self->route_->body == BodyKind::stream) {
@@ -414,6 +470,8 @@ class Session : public std::enable_shared_from_this<Session> {
         [&](auto& message) {
           message.version(11);
           message.set(beast_http::field::server, "cinevault");
+          // No browser may read a JSON error or a segment as HTML or script.
+          message.set("X-Content-Type-Options", "nosniff");
           message.keep_alive(!close_after_response_ && !shared_->draining.load());
         },
         *response_);

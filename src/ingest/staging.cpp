@@ -17,7 +17,7 @@ Result<void> StagedFile::durable() {
 
 Result<StagingWriter> StagingWriter::create(const std::filesystem::path& dir, std::uint64_t max_bytes) {
   auto path = dir / ("upload-" + random_hex(8));
-  TRY(File file, File::create_new(path, 0644));
+  TRY(File file, File::create_new(path, 0600));
   return StagingWriter(std::move(path), std::move(file), max_bytes);
 }
 

@@ -120,7 +120,7 @@ class LocalStore final : public ObjectStore {
     std::string sha256 = sha256_hex(bytes);
     if (contains(sha256)) return StoredObject{sha256, bytes.size(), true};
     fs::path staged = temp_ / ("put-" + random_hex(8));
-    TRY(File file, File::create_new(staged, 0644));
+    TRY(File file, File::create_new(staged, 0600));
     auto written = file.write_all(bytes.data(), bytes.size())
                        .and_then([&] { return file.sync(); })
                        .and_then([&] { return file.close(); });

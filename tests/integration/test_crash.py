@@ -60,7 +60,7 @@ class CrashTest(DaemonTestCase):
 
     def assert_stored(self, video_id, clip_path):
         """The video row exists and its source object is byte-exact."""
-        status, video = self.daemon.json("GET", "/api/v1/videos/" + video_id)
+        status, video = self.daemon.json("GET", "/api/v1/videos/" + video_id, headers=self.daemon.auth())
         self.assertEqual(status, 200, video)
         want = sha256_file(clip_path)
         self.assertEqual(video["source"]["sha256"], want)

@@ -6,7 +6,10 @@ UTF-8 (or would break out of an HLS attribute) is taken with the tag dropped.
 """
 import base64
 import json
+import os
+import stat
 import subprocess
+import time
 
 from harness import DaemonTestCase, make_clip, multipart_body
 
@@ -87,3 +90,126 @@ class MediaTagsTest(DaemonTestCase):
                 self.assert_still_serving()
 
 
+
+
+class WhatAnonymousReadersSeeTest(DaemonTestCase):
+    transcode = True
+    extra_args = ("--pipeline.x264_preset", "ultrafast", "--pipeline.retry_backoff_s", "0", "--pipeline.max_attempts", "1")
+
+    def test_the_original_upload_and_job_logs_need_a_key(self):
+        """Anonymous readers get the video without its source (camera and GPS metadata live in the original) and
+        jobs without log tails (server paths); the same requests with the admin key get both."""
+        clip = make_clip(self.path("clip.mp4"))
+        status, _, video = self.daemon.upload(clip, "title=clip")
+        self.assertEqual(status, 201, video)
+        self.assertIn("source", video)  # the uploader holds a key
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            _, jobs = self.daemon.json("GET", "/api/v1/jobs", headers=self.daemon.auth())
+            if jobs["jobs"] and jobs["jobs"][0]["state"] in ("done", "dead"):
+                break
+            time.sleep(0.2)
+        # A job that fails: the source object is damaged behind the daemon's back, then transcoded again.
+        with open(self.object_path(video["source"]["sha256"]), "r+b") as f:
+            f.truncate(4096)
+        status, headers, body = self.daemon.request("POST", "/api/v1/videos/%s/transcode" % video["id"],
+                                                    headers=self.daemon.auth())
+        self.assertEqual(status, 202, body)
+        job_id = json.loads(body)["id"]
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            _, job = self.daemon.json("GET", "/api/v1/jobs/%d" % job_id, headers=self.daemon.auth())
+            if job["state"] == "dead":
+                break
+            time.sleep(0.2)
+        self.assertEqual(job["state"], "dead", job)
+        self.assertIn("log_tail", job["error"])
+
+        _, anonymous_job = self.daemon.json("GET", "/api/v1/jobs/%d" % job_id)
+        self.assertEqual(anonymous_job["error"]["class"], job["error"]["class"])
+        self.assertNotIn("log_tail", anonymous_job["error"])
+        _, listed = self.daemon.json("GET", "/api/v1/jobs")
+        self.assertTrue(all("log_tail" not in j.get("error", {}) for j in listed["jobs"]), listed)
+        _, anonymous_video = self.daemon.json("GET", "/api/v1/videos/" + video["id"])
+        self.assertNotIn("source", anonymous_video)
+        self.assertNotIn("log_tail", json.dumps(anonymous_video))
+        _, library = self.daemon.json("GET", "/api/v1/videos")
+        self.assertTrue(all("source" not in v for v in library["videos"]), library)
+        _, keyed_video = self.daemon.json("GET", "/api/v1/videos/" + video["id"], headers=self.daemon.auth())
+        self.assertEqual(keyed_video["source"]["sha256"], video["source"]["sha256"])
+        # A key that is not valid is refused, not taken as anonymous.
+        status, _, _ = self.daemon.request("GET", "/api/v1/videos/" + video["id"], headers={"Authorization": "Bearer nope"})
+        self.assertEqual(status, 401)
+
+
+class HostCheckTest(DaemonTestCase):
+    def get_health(self, host):
+        return self.daemon.raw(b"GET /healthz HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+
+    def test_a_foreign_host_name_is_421_and_loopback_names_are_served(self):
+        """Listening on loopback, the daemon answers only to loopback names (a rebound DNS name is refused)."""
+        for host in (b"evil.example.com", b"evil.example.com:%d" % self.daemon.port, b"127.0.0.1.nip.io",
+                     b"192.168.1.10"):
+            with self.subTest(host=host):
+                response = self.get_health(host)
+                self.assertEqual(response.status, 421, response.body)
+                self.assertEqual(response.json()["error"]["code"], "misdirected")
+                self.assertNotIn(host.split(b":")[0], response.body)
+        for host in (b"127.0.0.1:%d" % self.daemon.port, b"localhost", b"LOCALHOST:1", b"[::1]:8080", b"localhost."):
+            with self.subTest(host=host):
+                self.assertEqual(self.get_health(host).status, 200)
+
+
+class AllowedHostsTest(DaemonTestCase):
+    """Behind a reverse proxy: http.allowed_hosts names what the proxy sends."""
+    extra_args = ("--http.allowed_hosts", "video.example.com,Other.Example.org")
+
+    def test_only_the_configured_names_are_served(self):
+        for host, status in ((b"video.example.com", 200), (b"VIDEO.example.com:443", 200), (b"other.example.org", 200),
+                             (b"127.0.0.1", 421), (b"evil.example.com", 421)):
+            with self.subTest(host=host):
+                response = self.daemon.raw(b"GET /healthz HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+                self.assertEqual(response.status, status, response.body)
+
+
+class NoSniffTest(DaemonTestCase):
+    def test_every_answer_says_nosniff(self):
+        clip = make_clip(self.path("clip.mp4"))
+        status, _, video = self.daemon.upload(clip, "title=clip")
+        self.assertEqual(status, 201, video)
+        for method, path, key in (("GET", "/healthz", False), ("GET", "/api/v1/videos", False), ("GET", "/", False),
+                                  ("GET", "/api/v1/videos/0123456789abcdef", False), ("GET", "/nope", False),
+                                  ("GET", "/objects/%s.mp4" % video["source"]["sha256"], True)):
+            with self.subTest(path=path):
+                status, headers, _ = self.daemon.request(method, path, headers=self.daemon.auth() if key else {})
+                self.assertEqual(headers.get("x-content-type-options"), "nosniff", (status, headers))
+
+
+class FileModesTest(DaemonTestCase):
+    """Started with the usual umask 022, the daemon still keeps its data directory to its owner."""
+
+    def setUp(self):
+        self.previous_umask = os.umask(0o022)
+        super().setUp()
+
+    def tearDown(self):
+        super().tearDown()
+        os.umask(self.previous_umask)
+
+    def test_everything_under_the_data_directory_is_owner_only(self):
+        clip = make_clip(self.path("clip.mp4"))
+        status, _, video = self.daemon.upload(clip, "title=clip")
+        self.assertEqual(status, 201, video)
+        status, _, _ = self.daemon.request("POST", "/api/v1/uploads", headers=self.daemon.auth(
+            {**TUS, "Upload-Length": "1000"}))
+        self.assertEqual(status, 201)
+        found = []
+        for root, dirs, files in os.walk(self.data_dir):
+            for name in dirs + files + ["."]:
+                path = os.path.join(root, name)
+                mode = stat.S_IMODE(os.lstat(path).st_mode)
+                found.append(path)
+                self.assertEqual(mode & 0o077, 0, "%s is %o" % (path, mode))
+        self.assertTrue(any(p.endswith("cinevault.db") for p in found), found)
+        self.assertTrue(any("objects" in p for p in found), found)
+        self.assertTrue(any("uploads" in p for p in found), found)

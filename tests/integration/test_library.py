@@ -120,7 +120,7 @@ class VideoTest(LibraryTestCase):
     def test_get_one_and_404_for_unknown(self):
         """GET /api/v1/videos/{id} answers the video as uploaded, with its transcode job; an unknown id is a JSON 404."""
         video = self.upload_clip("clip.mp4", "Clip")
-        status, fetched = self.daemon.json("GET", "/api/v1/videos/" + video["id"])
+        status, fetched = self.daemon.json("GET", "/api/v1/videos/" + video["id"], headers=self.daemon.auth())
         self.assertEqual(status, 200)
         self.assertEqual(stable(fetched), stable(video))
         self.assertIn(fetched["state"], ("queued", "processing", "ready"))
@@ -145,10 +145,10 @@ class VideoTest(LibraryTestCase):
         self.assertEqual(status, 200, patched)
         self.assertEqual((patched["title"], patched["tags"]), ("Holiday", []))
 
-        status, fetched = self.daemon.json("GET", "/api/v1/videos/" + video["id"])
+        status, fetched = self.daemon.json("GET", "/api/v1/videos/" + video["id"], headers=self.daemon.auth())
         self.assertEqual((status, stable(fetched)), (200, stable(patched)))
         self.restart_daemon()
-        status, fetched = self.daemon.json("GET", "/api/v1/videos/" + video["id"])
+        status, fetched = self.daemon.json("GET", "/api/v1/videos/" + video["id"], headers=self.daemon.auth())
         self.assertEqual((status, stable(fetched)), (200, stable(patched)))
 
     def test_patch_unknown_video_is_404(self):

@@ -103,7 +103,7 @@ class ObjectTest(DaemonTestCase):
         ranges = [None if i % 3 == 0 else (i * 997 % len(self.bytes), min(len(self.bytes) - 1, i * 997 % len(self.bytes) + i * 4099))
                   for i in range(40)]
         requests = b"".join(
-            b"GET %s HTTP/1.1\r\nHost: x\r\n%s\r\n" % (
+            b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n" % (
                 self.url.encode(), b"" if r is None else b"Range: bytes=%d-%d\r\n" % r) for r in ranges)
         sock = socket.create_connection(("127.0.0.1", self.daemon.port), timeout=60)
         try:
@@ -153,7 +153,7 @@ class SlowReaderTest(DaemonTestCase):
         """Clients that reset the connection in the middle of a big body (sendfile gets EPIPE or ECONNRESET,
         with no MSG_NOSIGNAL to stop SIGPIPE) leave the daemon serving."""
         _, video = self.upload_big_clip()
-        request = b"GET /objects/%s.mp4 HTTP/1.1\r\nHost: x\r\n\r\n" % video["source"]["sha256"].encode()
+        request = b"GET /objects/%s.mp4 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % video["source"]["sha256"].encode()
         clients = []
         for _ in range(40):
             client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -179,7 +179,7 @@ class SlowReaderTest(DaemonTestCase):
         client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         client.connect(("127.0.0.1", self.daemon.port))
-        client.sendall(b"GET /objects/%s.mp4 HTTP/1.1\r\nHost: x\r\n\r\n" % video["source"]["sha256"].encode())
+        client.sendall(b"GET /objects/%s.mp4 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % video["source"]["sha256"].encode())
         client.settimeout(1)
         started, received, closed = time.time(), 0, False
         while time.time() - started < 20:

@@ -439,7 +439,8 @@ class DeadLetterTest(PipelineTestCase):
         self.assertEqual(status, 202, body)
         job_id = json.loads(body)["id"]
         self.assertEqual(headers["location"], "/api/v1/jobs/%d" % job_id)
-        job = self.wait_job(job_id, states=("dead",), timeout=90)
+        self.wait_job(job_id, states=("dead",), timeout=90)
+        job = self.daemon.json("GET", "/api/v1/jobs/%d" % job_id, headers=self.daemon.auth())[1]  # a key sees the log
         error = job.get("error")
         self.assertIsNotNone(error, job)
         self.assertIn(error["class"], ERROR_CLASSES, job)

@@ -27,6 +27,10 @@ struct HttpConfig {
   int write_timeout_s = 60;        // a response not sent completely within this long is dropped
   int shutdown_grace_s = 15;       // how long in-flight requests may finish on SIGTERM
   bool access_log = true;          // a log line per request
+  // Host names requests may be addressed to (comma-separated, no ports; "*" for any). Empty:
+  // the loopback names and the listen address when listening on loopback, any otherwise.
+  // Other Host headers are answered 421 (DNS rebinding, a proxy sending the wrong name).
+  std::string allowed_hosts;
 };
 
 struct ListenAddress {
