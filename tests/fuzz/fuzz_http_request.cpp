@@ -1,0 +1,147 @@
+// libFuzzer target: raw bytes on a connection to the real HTTP server (make_server), end
+// to end. check_framing() is internal to src/http/server.cpp, so it is reached the way a
+// client reaches it: the input is written to a loopback connection of a server started
+// once per process, the write side is shut, and the response read until the server
+// closes. Exercises Beast's parser with our limits, the framing checks (Transfer-Encoding,
+// Content-Length, Host), parse_target, the router, body limits and keep-alive pipelining.
+// The server's own threads run the request; its coverage still counts for this input,
+// because the input is not done until the server has answered and closed.
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "cinevault/http/server.hpp"
+
+namespace {
+
+using namespace cinevault;
+using http::Access;
+using http::BodyKind;
+using http::RequestContext;
+using http::Response;
+using http::Route;
+using http::Verb;
+
+class DiscardSink : public http::BodySink {
+ public:
+  Result<void> write(const char*, std::size_t) override { return {}; }
+};
+
+Response ok(RequestContext& request) {
+  return http::json_response(200, {{"path", request.path}, {"bytes", request.body.size()}});
+}
+
+std::vector<Route> routes() {
+  std::vector<Route> table;
+  auto add = [&](Verb method, const char* pattern, Access access = Access::read, BodyKind body = BodyKind::none) {
+    Route route{method, pattern, &ok, access, body};
+    route.blocking = false;
+    if (body == BodyKind::stream)
+      route.open_sink = [](RequestContext&) -> Result<std::unique_ptr<http::BodySink>> { return std::make_unique<DiscardSink>(); };
+    table.push_back(std::move(route));
+  };
+  add(Verb::get, "/healthz", Access::open);
+  add(Verb::get, "/api/v1/videos/{}");
+  add(Verb::patch, "/api/v1/videos/{}", Access::open, BodyKind::text);
+  add(Verb::post, "/api/v1/videos", Access::open, BodyKind::stream);
+  add(Verb::post, "/api/v1/uploads", Access::mutate, BodyKind::none);
+  add(Verb::patch, "/api/v1/uploads/{}", Access::open, BodyKind::stream);
+  add(Verb::get, "/videos/{}/master.m3u8");
+  add(Verb::get, "/objects/{}");
+  // A small text limit of its own, to reach the "larger than the limit" refusal.
+  Route small{Verb::post, "/api/v1/jobs/{}/retry", &ok, Access::open, BodyKind::text, 16};
+  small.blocking = false;
+  table.push_back(std::move(small));
+  return table;
+}
+
+// Never destroyed: run() is on a detached thread, and destroying a server whose run() has
+// not returned would race with it (both join the blocking pool) and hang the exit.
+http::Server* server = nullptr;
+std::uint16_t port = 0;
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  spdlog::set_level(spdlog::level::off);
+  HttpConfig config;
+  config.listen = "127.0.0.1:0";
+  config.io_threads = 1;
+  config.blocking_threads = 1;
+  config.max_header_bytes = 4096;
+  config.max_url_bytes = 512;
+  config.max_json_body_bytes = 1024;
+  config.idle_timeout_s = 2;
+  config.header_timeout_s = 2;
+  config.body_stall_timeout_s = 2;
+  config.write_timeout_s = 2;
+  config.access_log = false;
+  server = http::make_server(config, false, routes(), [](const std::string& secret) -> Result<std::optional<std::string>> {
+    if (secret == "fuzz-key") return std::optional<std::string>("key1");
+    return std::optional<std::string>();
+  }).release();
+  if (auto listening = server->listen(); !listening) {
+    std::fprintf(stderr, "fuzz_http_request: listen failed: %s\n", listening.error().message.c_str());
+    std::abort();
+  }
+  port = server->port();
+  std::thread([] { server->run(); }).detach();
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) std::abort();
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) std::abort();
+  // Longer than the server's own timeouts: a connection the server never closes is a bug.
+  timeval limit{8, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+
+  std::size_t sent = 0;
+  while (sent < size) {
+    ssize_t n = ::send(fd, data + sent, size - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;  // the server closed early (a refusal): fine
+    sent += static_cast<std::size_t>(n);
+  }
+  ::shutdown(fd, SHUT_WR);
+
+  std::string response;
+  char buffer[4096];
+  for (;;) {
+    ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n > 0) {
+      response.append(buffer, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      std::fprintf(stderr, "fuzz_http_request: the server neither answered nor closed within 8 s\n");
+      std::abort();
+    }
+    break;  // closed (0) or reset
+  }
+  ::close(fd);
+  if (!response.empty() && response.rfind("HTTP/1.1 ", 0) != 0) {
+    std::fprintf(stderr, "fuzz_http_request: response does not start with a status line\n");
+    std::abort();
+  }
+  return 0;
+}
