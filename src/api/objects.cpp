@@ -1,4 +1,8 @@
-// GET/HEAD /objects/<sha256><ext>: immutable, content-addressed bytes for players and pages.
+// GET/HEAD /objects/<sha256><ext>: immutable, content-addressed bytes for players and pages,
+// while a video uses them (ObjectIndex), typed by that use.
+#include <algorithm>
+#include <iterator>
+
 #include "cinevault/api/api.hpp"
 #include "cinevault/core/hash.hpp"
 #include "cinevault/core/parse.hpp"
@@ -9,14 +13,9 @@ namespace {
 
 namespace field = http::beast_http;
 
-struct ObjectType {
-  std::string_view extension;
-  const char* content_type;
-};
-constexpr ObjectType kTypes[] = {
-    {".mp4", "video/mp4"}, {".m4s", "video/iso.segment"}, {".m4a", "audio/mp4"},
-    {".jpg", "image/jpeg"}, {".webp", "image/webp"},     {".vtt", "text/vtt"},
-};
+// The extensions the manifests and the API put on object URLs. They only have to be one of
+// these: the type of the answer comes from what the object is.
+constexpr std::string_view kExtensions[] = {".mp4", ".m4s", ".m4a", ".jpg", ".webp", ".vtt"};
 
 struct ByteRange {
   std::uint64_t first = 0;
@@ -50,17 +49,43 @@ RangeRequest parse_range(std::string_view header, std::uint64_t size) {
   return {ByteRange{*a, std::min(*b, size - 1)}, false};
 }
 
-http::Response serve_object(ApiContext& context, http::RequestContext& request) {
-  const std::string& name = request.params[0];
+// The hash of an object URL's last segment ("<sha256>.m4s"), or empty when it is not one:
+// only a hash ever reaches the store.
+std::string_view object_hash(std::string_view name) {
   auto dot = name.find('.');
-  std::string sha256 = name.substr(0, dot);
-  std::string_view extension = dot == std::string::npos ? std::string_view() : std::string_view(name).substr(dot);
-  const ObjectType* type = nullptr;
-  for (auto& t : kTypes)
-    if (t.extension == extension) type = &t;
-  // Only a hash and a known extension ever reach the filesystem.
-  if (!type || !is_sha256_hex(sha256)) return http::error_response({ErrorCode::not_found, "no such object"});
-  return object_response(context, request, sha256, type->content_type);
+  std::string_view sha256 = name.substr(0, dot);
+  std::string_view extension = dot == std::string_view::npos ? std::string_view() : name.substr(dot);
+  bool known = std::find(std::begin(kExtensions), std::end(kExtensions), extension) != std::end(kExtensions);
+  return known && is_sha256_hex(sha256) ? sha256 : std::string_view();
+}
+
+http::Response serve(ApiContext& context, const http::RequestContext& request, const std::string& sha256,
+                     const ServedObject& served) {
+  if (served.needs_key && !request.api_key_id)
+    return http::error_response({ErrorCode::unauthorized, "the original upload needs an API key"});
+  auto response = object_response(context, request, sha256, served.content_type);
+  if (served.needs_key)  // a download, never shown in the browser
+    std::visit([](auto& m) { m.set(field::field::content_disposition, "attachment"); }, response);
+  return response;
+}
+
+// The I/O thread's answer, when the object was looked up before and needs no key.
+std::optional<http::Response> serve_known_object(ApiContext& context, http::RequestContext& request) {
+  std::string_view sha256 = object_hash(request.params[0]);
+  if (sha256.empty()) return http::error_response({ErrorCode::not_found, "no such object"});
+  std::optional<ServedObject> served = context.objects.find(sha256);
+  if (!served || served->needs_key) return std::nullopt;
+  return serve(context, request, std::string(sha256), *served);
+}
+
+// On the blocking pool: asks the database whether a video uses the object.
+http::Response serve_object(ApiContext& context, http::RequestContext& request) {
+  std::string sha256(object_hash(request.params[0]));
+  if (sha256.empty()) return http::error_response({ErrorCode::not_found, "no such object"});
+  auto served = context.objects.lookup(context.database, sha256);
+  if (!served) return http::error_response(served.error());
+  if (!*served) return http::error_response({ErrorCode::not_found, "no such object"});
+  return serve(context, request, sha256, **served);
 }
 
 }  // namespace
@@ -124,7 +149,9 @@ http::Response object_response(ApiContext& context, const http::RequestContext& 
 void add_object_routes(ApiContext& context, std::vector<http::Route>& routes) {
   http::Route get{http::Verb::get, "/objects/{}",
                   [&context](http::RequestContext& request) { return serve_object(context, request); }};
-  get.blocking = false;  // an open file from the store's cache, or open + fstat: no database
+  // Once an object was looked up, an open file from the store's cache (or open + fstat) on
+  // the I/O thread: no database, no hop to the blocking pool.
+  get.fast = [&context](http::RequestContext& request) { return serve_known_object(context, request); };
   get.decorate = set_cors;
   routes.push_back(std::move(get));
   // CORS preflight for players on other origins (Range is not always a simple header).

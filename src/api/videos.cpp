@@ -273,7 +273,8 @@ void add_video_routes(ApiContext& context, std::vector<http::Route>& routes) {
                       auto deleted = context.database.write([&](db::Connection& c) { return db::delete_video(c, request.params[0]); });
                       if (!deleted) return http::error_response(deleted.error());
                       if (!*deleted) return http::error_response({ErrorCode::not_found, "no such video"});
-                      spdlog::info("video {} deleted; its objects go at the next collection", request.params[0]);
+                      context.objects.forget_all();  // its objects are no longer served, from now
+                      spdlog::info("video {} deleted; its objects' files go at the next collection", request.params[0]);
                       return http::empty_response(204);
                     },
                     http::Access::mutate});

@@ -129,8 +129,9 @@ class KeyVerifier {
 // Periodic work off the request path: expiring abandoned uploads, collecting garbage.
 class Maintenance {
  public:
-  Maintenance(const Config& config, db::Database& database, store::ObjectStore& store, ingest::UploadManager& uploads)
-      : thread_([this, &config, &database, &store, &uploads](std::stop_token stop) {
+  Maintenance(const Config& config, db::Database& database, store::ObjectStore& store, ingest::UploadManager& uploads,
+              api::ObjectIndex& objects)
+      : thread_([this, &config, &database, &store, &uploads, &objects](std::stop_token stop) {
           using namespace std::chrono;
           auto next_gc = steady_clock::now() + minutes(config.store.gc_interval_minutes);
           std::unique_lock lock(mutex_);
@@ -145,7 +146,10 @@ class Maintenance {
               auto stale =
                   database.write([](db::Connection& c) { return db::delete_stale_versions(c, db::now_ms(), 3'600'000); });
               if (!stale) spdlog::error("removing stale versions failed: {}", stale.error().message);
-              else if (*stale > 0) spdlog::info("removed {} superseded or abandoned version(s)", *stale);
+              else if (*stale > 0) {
+                objects.forget_all();  // their objects stop being served now
+                spdlog::info("removed {} superseded or abandoned version(s)", *stale);
+              }
               if (config.store.gc_interval_minutes > 0 && steady_clock::now() >= next_gc) {
                 (void)collect_garbage(database, store, false);
                 next_gc = steady_clock::now() + minutes(config.store.gc_interval_minutes);
@@ -218,7 +222,9 @@ int serve(const Config& config) {
   }
 
   std::unique_ptr<http::Server> server;
-  api::ApiContext context{config, database, store, ingestor, uploads, queue, *assets, [&workers] { workers->wake(); },
+  api::ObjectIndex objects(100000);  // 100,000 hashes: about 15 MB, a large library's hot set
+  api::ApiContext context{config, database, store, ingestor, uploads, queue, *assets, objects,
+                          [&workers] { workers->wake(); },
                           [&server] { return server->draining(); },
                           [&] { return collect_garbage(database, store, false); }};
   KeyVerifier verifier(database);
@@ -229,7 +235,7 @@ int serve(const Config& config) {
                server->port(), fs::absolute(config.data_dir).string());
   workers->start();
   {
-    Maintenance maintenance(config, database, store, uploads);
+    Maintenance maintenance(config, database, store, uploads, objects);
     server->run();
   }
   // Running transcodes stop; their jobs go back to the queue for the next start.

@@ -69,8 +69,10 @@ export class Daemon {
 
   get base() { return `http://127.0.0.1:${this.port}`; }
 
-  async getJson(urlPath) {
-    const response = await fetch(this.base + urlPath);
+  get auth() { return { Authorization: `Bearer ${this.key}` }; }
+
+  async getJson(urlPath, headers = {}) {
+    const response = await fetch(this.base + urlPath, { headers });
     const text = await response.text();
     check(response.ok, `GET ${urlPath}: ${response.status} ${text}`);
     return JSON.parse(text);

@@ -400,10 +400,11 @@ try {
     const item = document.querySelector(s);
     return item && item.classList.contains('done');
   }, bigItem), 90000);
-  const { videos } = await daemon.getJson('/api/v1/videos?q=Big%20upload');
+  const { videos } = await daemon.getJson('/api/v1/videos?q=Big%20upload', daemon.auth);  // a key sees the source
   check(videos.length === 1, `after the resumed upload: ${JSON.stringify(videos.map((v) => v.title))}`);
   const source = fs.readFileSync(bigClip);
-  const stored = Buffer.from(await (await fetch(`${daemon.base}/objects/${videos[0].source.sha256}.mp4`)).arrayBuffer());
+  const original = await fetch(`${daemon.base}/objects/${videos[0].source.sha256}.mp4`, { headers: daemon.auth });
+  const stored = Buffer.from(await original.arrayBuffer());
   check(stored.equals(source), 'the resumed upload is not byte-exact');
   log(`PASS the upload resumed after a daemon restart (${patches} PATCH requests) and is byte-exact`);
   await page.unrouteAll({ behavior: 'ignoreErrors' });

@@ -213,3 +213,56 @@ class FileModesTest(DaemonTestCase):
         self.assertTrue(any(p.endswith("cinevault.db") for p in found), found)
         self.assertTrue(any("objects" in p for p in found), found)
         self.assertTrue(any("uploads" in p for p in found), found)
+
+
+class ObjectsOfAVideoTest(DaemonTestCase):
+    transcode = True
+    extra_args = ("--pipeline.x264_preset", "ultrafast", "--pipeline.retry_backoff_s", "0")
+
+    def test_objects_are_typed_by_what_they_are_and_stop_with_their_video(self):
+        """Once transcoded, each object is served with the type of its use (whatever the URL's extension says);
+        the original needs a key and comes as a download; deleting the video stops every one of its objects at
+        once, answers that came from memory before included, long before any garbage collection."""
+        clip = make_clip(self.path("clip.mp4"), seconds=3, size="320x180")
+        status, _, video = self.daemon.upload(clip, "title=clip")
+        self.assertEqual(status, 201, video)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            _, current = self.daemon.json("GET", "/api/v1/videos/" + video["id"])
+            if current["state"] == "ready" and current["playback"]["complete"]:
+                break
+            time.sleep(0.2)
+        self.assertEqual(current["state"], "ready", current)
+        master = self.daemon.request("GET", current["playback"]["hls"])[2].decode()
+        playlists = [l for l in master.splitlines() if l and not l.startswith("#")]
+        playlists += [a.split('URI="')[1].split('"')[0] for a in master.splitlines() if 'URI="' in a]
+        expected = {}  # object URL: the Content-Type it must have
+        for uri in playlists:
+            lines = self.daemon.request("GET", uri)[2].decode().splitlines()
+            init = next(l for l in lines if l.startswith("#EXT-X-MAP:")).split('URI="')[1].split('"')[0]
+            expected[init] = "audio/mp4" if "audio" in uri else "video/mp4"
+            expected.update({l: "video/iso.segment" for l in lines if l and not l.startswith("#")})
+        poster = current["thumbnails"]["poster"][0]
+        expected[poster["jpeg"]] = "image/jpeg"
+        expected[poster["webp"]] = "image/webp"
+        self.assertGreater(len(expected), 4, expected)
+        for url, content_type in expected.items():
+            for _ in range(2):  # the second answer comes from memory
+                status, headers, _ = self.daemon.request("GET", url)
+                self.assertEqual((status, headers.get("content-type")), (200, content_type), url)
+            # The same bytes under another extension keep their own type.
+            other = url.rsplit(".", 1)[0] + ".jpg"
+            status, headers, _ = self.daemon.request("GET", other)
+            self.assertEqual((status, headers.get("content-type")), (200, content_type), other)
+
+        source = "/objects/%s.mp4" % video["source"]["sha256"]
+        self.assertEqual(self.daemon.request("GET", source)[0], 401)
+        status, headers, body = self.daemon.request("GET", source, headers=self.daemon.auth())
+        self.assertEqual((status, headers.get("content-disposition")), (200, "attachment"))
+
+        status, _, _ = self.daemon.request("DELETE", "/api/v1/videos/" + video["id"], headers=self.daemon.auth())
+        self.assertEqual(status, 204)
+        for url in list(expected) + [source]:
+            status, _, _ = self.daemon.request("GET", url, headers=self.daemon.auth())
+            self.assertEqual(status, 404, url)
+        self.assertTrue(self.objects(), "the files are still there: only their serving stopped")

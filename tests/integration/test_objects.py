@@ -1,4 +1,7 @@
-"""GET/HEAD /objects/<sha256><ext>: immutable bytes with ETag, Range, 304 and CORS."""
+"""GET/HEAD /objects/<sha256><ext>: immutable bytes with ETag, Range, 304 and CORS.
+
+The object these tests fetch is an upload's original, which only a key holder may download: they send
+the admin key. What anonymous players get (segments, posters) is in test_hostile.py."""
 import hashlib
 import json
 import os
@@ -22,42 +25,49 @@ class ObjectTest(DaemonTestCase):
         self.sha = video["source"]["sha256"]
         self.url = "/objects/%s.mp4" % self.sha
 
+    def request(self, method, path, headers=None):
+        """A request with the admin key, which the original upload needs."""
+        return self.daemon.request(method, path, headers=self.daemon.auth(headers or {}))
+
     def test_whole_object_with_immutable_caching(self):
         """The bytes are the upload's, named by their hash, cacheable forever, readable from any origin."""
-        status, headers, body = self.daemon.request("GET", self.url)
+        status, headers, body = self.request("GET", self.url)
         self.assertEqual(status, 200)
         self.assertEqual(hashlib.sha256(body).hexdigest(), self.sha)
-        self.assertEqual(headers["content-type"], "video/mp4")
+        # An original is a download of bytes, whatever they are, never shown in the browser.
+        self.assertEqual(headers["content-type"], "application/octet-stream")
+        self.assertEqual(headers["content-disposition"], "attachment")
         self.assertEqual(headers["etag"], '"%s"' % self.sha)
         self.assertEqual(headers["cache-control"], "public, max-age=31536000, immutable")
         self.assertEqual(headers["accept-ranges"], "bytes")
         self.assertEqual(headers["access-control-allow-origin"], "*")
         self.assertEqual(int(headers["content-length"]), len(self.bytes))
-        # The extension only picks the Content-Type.
-        status, headers, _ = self.daemon.request("GET", "/objects/%s.m4s" % self.sha)
-        self.assertEqual((status, headers["content-type"]), (200, "video/iso.segment"))
+        # The Content-Type comes from what the object is, not from the URL's extension.
+        status, headers, _ = self.request("GET", "/objects/%s.m4s" % self.sha)
+        self.assertEqual((status, headers["content-type"]), (200, "application/octet-stream"))
+        # Without the key: 401, with nothing of the object.
+        status, _, body = self.daemon.request("GET", self.url)
+        self.assertEqual(status, 401, body[:200])
 
-    def test_an_object_removed_by_gc_is_no_longer_served(self):
-        """The daemon keeps object files open between requests; garbage collection closes the ones it removes,
-        so a collected object is 404 at once, not served from a descriptor left open."""
+    def test_an_object_no_video_uses_is_not_served(self):
+        """A file in the store that no video refers to (left over, or planted) is 404, before and after the
+        garbage collection that removes it; the upload's own object is still served."""
         content = os.urandom(50000)
         digest = hashlib.sha256(content).hexdigest()
         plant_object(self.daemon.data_dir, content)
-        for _ in range(2):  # the second answer comes from the open file
-            status, _, body = self.daemon.request("GET", "/objects/%s.m4s" % digest)
-            self.assertEqual((status, body), (200, content))
+        status, _, _ = self.request("GET", "/objects/%s.m4s" % digest)
+        self.assertEqual(status, 404)
         status, _, body = self.daemon.request("POST", "/api/v1/admin/gc", headers=self.daemon.auth())
         self.assertEqual(status, 200, body)
         self.assertGreaterEqual(json.loads(body)["objects_removed"], 1, body)
-        status, _, _ = self.daemon.request("GET", "/objects/%s.m4s" % digest)
+        status, _, _ = self.request("GET", "/objects/%s.m4s" % digest)
         self.assertEqual(status, 404)
-        # The upload's own object, referenced, is still served.
-        status, _, body = self.daemon.request("GET", self.url)
+        status, _, body = self.request("GET", self.url)
         self.assertEqual((status, hashlib.sha256(body).hexdigest()), (200, self.sha))
 
     def test_head_has_the_length_and_no_body(self):
         conn = self.daemon.connection()
-        conn.request("HEAD", self.url)
+        conn.request("HEAD", self.url, headers=self.daemon.auth())
         response = conn.getresponse()
         self.assertEqual(response.status, 200)
         self.assertEqual(int(response.getheader("content-length")), len(self.bytes))
@@ -72,22 +82,22 @@ class ObjectTest(DaemonTestCase):
         n = len(self.bytes)
         for header, first, last in (("bytes=0-9", 0, 9), ("bytes=100-", 100, n - 1), ("bytes=-50", n - 50, n - 1),
                                     ("bytes=10-99999999", 10, n - 1)):
-            status, headers, body = self.daemon.request("GET", self.url, headers={"Range": header})
+            status, headers, body = self.request("GET", self.url, headers={"Range": header})
             self.assertEqual(status, 206, header)
             self.assertEqual(headers["content-range"], "bytes %d-%d/%d" % (first, last, n), header)
             self.assertEqual(body, self.bytes[first:last + 1], header)
-        status, headers, _ = self.daemon.request("GET", self.url, headers={"Range": "bytes=%d-" % n})
+        status, headers, _ = self.request("GET", self.url, headers={"Range": "bytes=%d-" % n})
         self.assertEqual(status, 416)
         self.assertEqual(headers["content-range"], "bytes */%d" % n)
         # An If-Range that does not match the ETag gets the whole object.
-        status, _, body = self.daemon.request("GET", self.url, headers={"Range": "bytes=0-9", "If-Range": '"other"'})
+        status, _, body = self.request("GET", self.url, headers={"Range": "bytes=0-9", "If-Range": '"other"'})
         self.assertEqual((status, len(body)), (200, n))
 
     def test_if_none_match_gives_304(self):
-        status, headers, body = self.daemon.request("GET", self.url, headers={"If-None-Match": '"%s"' % self.sha})
+        status, headers, body = self.request("GET", self.url, headers={"If-None-Match": '"%s"' % self.sha})
         self.assertEqual((status, body), (304, b""))
         self.assertEqual(headers["etag"], '"%s"' % self.sha)
-        status, _, _ = self.daemon.request("GET", self.url, headers={"If-None-Match": '"0000"'})
+        status, _, _ = self.request("GET", self.url, headers={"If-None-Match": '"0000"'})
         self.assertEqual(status, 200)
 
     def test_only_hashes_with_known_extensions_are_served(self):
@@ -103,8 +113,9 @@ class ObjectTest(DaemonTestCase):
         ranges = [None if i % 3 == 0 else (i * 997 % len(self.bytes), min(len(self.bytes) - 1, i * 997 % len(self.bytes) + i * 4099))
                   for i in range(40)]
         requests = b"".join(
-            b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n" % (
-                self.url.encode(), b"" if r is None else b"Range: bytes=%d-%d\r\n" % r) for r in ranges)
+            b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n%s\r\n" % (
+                self.url.encode(), self.daemon.key.encode(), b"" if r is None else b"Range: bytes=%d-%d\r\n" % r)
+            for r in ranges)
         sock = socket.create_connection(("127.0.0.1", self.daemon.port), timeout=60)
         try:
             sock.sendall(requests)
@@ -153,7 +164,8 @@ class SlowReaderTest(DaemonTestCase):
         """Clients that reset the connection in the middle of a big body (sendfile gets EPIPE or ECONNRESET,
         with no MSG_NOSIGNAL to stop SIGPIPE) leave the daemon serving."""
         _, video = self.upload_big_clip()
-        request = b"GET /objects/%s.mp4 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % video["source"]["sha256"].encode()
+        request = b"GET /objects/%s.mp4 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n\r\n" % (
+            video["source"]["sha256"].encode(), self.daemon.key.encode())
         clients = []
         for _ in range(40):
             client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -179,7 +191,8 @@ class SlowReaderTest(DaemonTestCase):
         client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         client.connect(("127.0.0.1", self.daemon.port))
-        client.sendall(b"GET /objects/%s.mp4 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % video["source"]["sha256"].encode())
+        client.sendall(b"GET /objects/%s.mp4 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n\r\n" % (
+            video["source"]["sha256"].encode(), self.daemon.key.encode()))
         client.settimeout(1)
         started, received, closed = time.time(), 0, False
         while time.time() - started < 20:

@@ -4,6 +4,7 @@
 #include <functional>
 #include <vector>
 
+#include "cinevault/api/object_index.hpp"
 #include "cinevault/core/config.hpp"
 #include "cinevault/db/database.hpp"
 #include "cinevault/http/types.hpp"
@@ -23,6 +24,7 @@ struct ApiContext {
   ingest::UploadManager& uploads;
   pipeline::JobQueue& jobs;
   const web::Assets& assets;
+  ObjectIndex& objects;  // forget_all() after deleting rows
   std::function<void()> job_queued;
   std::function<bool()> draining;
   std::function<Result<store::GcReport>()> collect_garbage;

@@ -85,6 +85,11 @@ class LruMap {
     return true;
   }
 
+  void clear() {
+    recency_.clear();
+    entries_.clear();
+    weight_ = 0;
+  }
   std::size_t size() const { return entries_.size(); }
   std::size_t weight() const { return weight_; }
 
