@@ -132,6 +132,9 @@ const std::vector<KeyBinding>& bindings() {
                              [](Config& c) -> int& { return c.http.blocking_threads; }, 1, 256));
     t.push_back(integer<int>("http.max_connections", "open connections beyond this are answered 503 and closed",
                              [](Config& c) -> int& { return c.http.max_connections; }, 1, 1000000));
+    t.push_back(integer<int>("http.max_connections_per_address",
+                             "open connections one client address may hold; beyond them its new ones get 503",
+                             [](Config& c) -> int& { return c.http.max_connections_per_address; }, 1, 1000000));
     t.push_back(integer<int>("http.max_header_bytes", "largest request line plus headers (431 beyond)",
                              [](Config& c) -> int& { return c.http.max_header_bytes; }, 1024, 1 << 20));
     t.push_back(integer<int>("http.max_url_bytes", "longest request target (414 beyond)",
@@ -141,6 +144,8 @@ const std::vector<KeyBinding>& bindings() {
                                       1 << 30));
     t.push_back(integer<int>("http.idle_timeout_s", "keep-alive connections idle this long are closed",
                              [](Config& c) -> int& { return c.http.idle_timeout_s; }, 1, 86400));
+    t.push_back(integer<int>("http.first_byte_timeout_s", "a new connection that sends nothing for this long is closed",
+                             [](Config& c) -> int& { return c.http.first_byte_timeout_s; }, 1, 3600));
     t.push_back(integer<int>("http.header_timeout_s", "time allowed to send a request header",
                              [](Config& c) -> int& { return c.http.header_timeout_s; }, 1, 3600));
     t.push_back(integer<int>("http.body_stall_timeout_s", "a request body with no progress for this long is dropped",

@@ -9,6 +9,7 @@
 #include <list>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -102,6 +103,25 @@ struct Shared {
   asio::thread_pool* blocking_pool = nullptr;
   std::atomic<int> active_sessions{0};
   std::atomic<bool> draining{false};
+
+  // Open connections per client address (http.max_connections_per_address).
+  bool admit(const std::string& address) {
+    std::lock_guard lock(addresses_mutex);
+    int& open = per_address[address];
+    if (open >= config.max_connections_per_address) {
+      if (open == 0) per_address.erase(address);
+      return false;
+    }
+    ++open;
+    return true;
+  }
+  void release(const std::string& address) {
+    std::lock_guard lock(addresses_mutex);
+    auto it = per_address.find(address);
+    if (it != per_address.end() && --it->second <= 0) per_address.erase(it);
+  }
+  std::mutex addresses_mutex;
+  std::unordered_map<std::string, int> per_address;
   std::atomic<std::uint64_t> next_request_id{1};  // names a request in the log and in a 500
   std::function<void()> on_session_closed;  // lets the server finish a drain
 };
@@ -149,26 +169,33 @@ class Session : public std::enable_shared_from_this<Session> {
       : stream_(std::move(socket)), shared_(std::move(shared)) {
     beast::error_code ec;
     auto endpoint = stream_.socket().remote_endpoint(ec);
-    if (!ec) remote_ = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+    if (!ec) {
+      address_ = endpoint.address().to_string();
+      remote_ = address_ + ":" + std::to_string(endpoint.port());
+    }
   }
 
   ~Session() {
+    if (admitted_) shared_->release(address_);
     if (counted_) {
       shared_->active_sessions.fetch_sub(1);
       if (shared_->on_session_closed) shared_->on_session_closed();
     }
   }
 
+  // Takes one of the client address's connections; false when it holds all it may.
+  bool admit() { return admitted_ = shared_->admit(address_); }
+
   void start() {
     counted_ = true;
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_idle(); });
   }
 
-  // Over the connection cap: say so and close.
-  void refuse_over_capacity() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+  // Over a connection cap: say so and close.
+  void refuse_over_capacity(const char* message) {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this(), message] {
       self->close_after_response_ = true;
-      self->send(error_response({ErrorCode::unavailable, "the server has too many open connections, try again"}));
+      self->send(error_response({ErrorCode::unavailable, message}));
     });
   }
 
@@ -181,14 +208,16 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
-  // Waits for the first byte of the next request under the idle timeout.
+  // Waits for the first byte of the next request under the idle timeout (the shorter first
+  // byte timeout on a new connection: a socket opened to hold a place is let go soon).
   void read_idle() {
     if (shared_->draining.load()) return close();
     if (buffer_.size() > 0) return read_header();  // a pipelined request is already here
     // Give back what a large request needed; the usual small buffer is kept, since the read
     // below needs one anyway.
     if (buffer_.capacity() > kIdleReadChunk) buffer_.shrink_to_fit();
-    stream_.expires_after(std::chrono::seconds(shared_->config.idle_timeout_s));
+    stream_.expires_after(std::chrono::seconds(answered_ == 0 ? shared_->config.first_byte_timeout_s
+                                                              : shared_->config.idle_timeout_s));
     stream_.async_read_some(buffer_.prepare(kIdleReadChunk),
                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                               if (ec) return self->close();
@@ -619,6 +648,7 @@ class Session : public std::enable_shared_from_this<Session> {
     method_.clear();
     target_.clear();
     busy_ = false;
+    ++answered_;
     if (ec || !keep_alive) return close();
     read_idle();
   }
@@ -633,8 +663,11 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   std::shared_ptr<Shared> shared_;
   beast::flat_buffer buffer_;
-  std::string remote_ = "-";
+  std::string address_;       // the client's IP address
+  std::string remote_ = "-";  // and port, for the log
   bool counted_ = false;
+  bool admitted_ = false;  // holds one of its address's connections
+  std::uint64_t answered_ = 0;
   bool busy_ = false;
   bool has_body_ = false;
   bool close_after_response_ = false;
@@ -765,7 +798,9 @@ class ServerImpl final : public Server {
         socket.set_option(tcp::no_delay(true), ignored);
         auto session = std::make_shared<Session>(std::move(socket), shared_);
         if (shared_->active_sessions.load() >= shared_->config.max_connections) {
-          session->refuse_over_capacity();
+          session->refuse_over_capacity("the server has too many open connections, try again");
+        } else if (!session->admit()) {
+          session->refuse_over_capacity("too many open connections from your address, try again");
         } else {
           shared_->active_sessions.fetch_add(1);
           register_session(session);

@@ -7,6 +7,7 @@ UTF-8 (or would break out of an HLS attribute) is taken with the tag dropped.
 import base64
 import json
 import os
+import socket
 import stat
 import subprocess
 import time
@@ -266,3 +267,51 @@ class ObjectsOfAVideoTest(DaemonTestCase):
             status, _, _ = self.daemon.request("GET", url, headers=self.daemon.auth())
             self.assertEqual(status, 404, url)
         self.assertTrue(self.objects(), "the files are still there: only their serving stopped")
+
+
+class PerAddressCapTest(DaemonTestCase):
+    """One address opening a hundred idle sockets (the default cap is 64 per address) cannot keep
+    others out; its sockets are let go after the first byte timeout."""
+    extra_args = ("--http.first_byte_timeout_s", "2")
+
+    def connect_from(self, address):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind((address, 0))
+        sock.connect(("127.0.0.1", self.daemon.port))
+        return sock
+
+    def health_from(self, address):
+        sock = self.connect_from(address)
+        try:
+            sock.settimeout(10)
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            data = b""
+            while True:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            return int(data.split(b" ", 2)[1])
+        finally:
+            sock.close()
+
+    def test_one_address_holding_idle_sockets_cannot_lock_out_another(self):
+        hoarded = [self.connect_from("127.0.0.2") for _ in range(100)]
+        try:
+            time.sleep(0.3)
+            self.assertEqual(self.health_from("127.0.0.2"), 503, "the hoarding address is over its cap")
+            self.assertEqual(self.health_from("127.0.0.1"), 200, "another address is served")
+            # The hoarded sockets are closed after the first byte timeout; then the address is served again.
+            time.sleep(3)
+            closed = 0
+            for sock in hoarded:
+                sock.settimeout(0.5)
+                try:
+                    closed += sock.recv(1) == b""
+                except (socket.timeout, ConnectionResetError):
+                    closed += 0
+            self.assertGreaterEqual(closed, 64, "idle sockets still open after the first byte timeout")
+            self.assertEqual(self.health_from("127.0.0.2"), 200)
+        finally:
+            for sock in hoarded:
+                sock.close()

@@ -305,7 +305,7 @@ class FramingTest(RawTestCase):
 
 
 class IdleTimeoutTest(RawTestCase):
-    extra_args = ("--http.idle_timeout_s", "1")
+    extra_args = ("--http.idle_timeout_s", "1", "--http.first_byte_timeout_s", "1")
 
     def test_idle_keep_alive_connection_is_closed(self):
         """An idle keep-alive connection is closed after http.idle_timeout_s (1 s), not before."""
@@ -317,7 +317,7 @@ class IdleTimeoutTest(RawTestCase):
         self.assertEqual(client.buffer, b"", "the server sent bytes on an idle connection")
 
     def test_a_connection_that_never_sends_is_closed(self):
-        """A connection that sends nothing at all is closed by the idle timeout too."""
+        """A connection that sends nothing at all is closed by the first byte timeout."""
         client = self.connect()
         self.assertGreater(self.assert_closed(client, within=1 + SLACK_S), 0.7)
 

@@ -18,10 +18,13 @@ struct HttpConfig {
   int io_threads = 0;        // threads running the network event loop; 0: one per core
   int blocking_threads = 4;  // threads for fsync, probing and database work of requests
   int max_connections = 1024;
+  // Open connections one client address may hold: one address cannot fill the server alone.
+  int max_connections_per_address = 64;
   int max_header_bytes = 16 * 1024;
   int max_url_bytes = 4096;
   std::int64_t max_json_body_bytes = 1 << 20;
   int idle_timeout_s = 60;         // keep-alive connection with no request
+  int first_byte_timeout_s = 10;   // a new connection that has not sent its first byte
   int header_timeout_s = 15;       // from the first byte of a request to the end of its header
   int body_stall_timeout_s = 30;   // a request body that makes no progress
   int write_timeout_s = 60;        // a response not sent completely within this long is dropped
