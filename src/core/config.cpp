@@ -1,6 +1,7 @@
 #include "cinevault/core/config.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <functional>
 #include <limits>
@@ -171,6 +172,26 @@ const std::vector<KeyBinding>& bindings() {
                              [](Config& c) -> int& { return c.media.max_height; }, 16, 65536));
     t.push_back(integer<int>("media.max_streams", "most streams accepted in one file",
                              [](Config& c) -> int& { return c.media.max_streams; }, 1, 1024));
+    t.push_back(text("media.allowed_codecs",
+                     "codecs whose decoders may run on uploads, libavcodec names comma-separated; empty: the "
+                     "built-in list of what cameras, phones, discs, broadcast and the web record",
+                     [](Config& c) -> std::string& { return c.media.allowed_codecs; },
+                     [](const std::string& s) -> Result<void> {
+                       for (char c : s)
+                         if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == ','))
+                           return fail(ErrorCode::invalid_argument, "codec names are letters, digits and '_'");
+                       return {};
+                     }));
+    t.push_back(integer<int>("media.max_audio_channels", "most channels accepted in an audio track",
+                             [](Config& c) -> int& { return c.media.max_audio_channels; }, 1, 64));
+    t.push_back(integer<int>("media.max_sample_rate", "highest accepted audio sample rate, in Hz",
+                             [](Config& c) -> int& { return c.media.max_sample_rate; }, 8000, 768000));
+    t.push_back(number("media.max_timestamp_gap_s",
+                       "a forward jump in the video's timestamps beyond this fails the job (it would be padding)",
+                       [](Config& c) -> double& { return c.media.max_timestamp_gap_s; }, 1, 86400));
+    t.push_back(number("media.max_transcode_time_factor",
+                       "a transcode may take this many seconds per second of media (plus 300 s) before it is stopped",
+                       [](Config& c) -> double& { return c.media.max_transcode_time_factor; }, 1, 10000));
     t.push_back(integer<std::int64_t>("media.probe_size_bytes", "bytes the prober may read to find the streams",
                                       [](Config& c) -> std::int64_t& { return c.media.probe_size_bytes; }, 32 * 1024,
                                       1LL << 32));

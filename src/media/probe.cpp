@@ -284,6 +284,8 @@ Result<void> decode_first_frame(AVFormatContext* context, int stream_index, cons
   if (!decoder || !packet || !frame) return fail(ErrorCode::internal, "out of memory");
   int error = avcodec_parameters_to_context(decoder.get(), &parameters);
   decoder->thread_count = 1;  // frame threads would hold the first frame back
+  // No picture larger than the limit is ever allocated, whatever the headers said.
+  decoder->max_pixels = static_cast<std::int64_t>(limits.max_width) * limits.max_height;
   if (error >= 0) error = avcodec_open2(decoder.get(), codec, nullptr);
   if (error < 0)
     return fail(ErrorCode::unprocessable, "the video decoder cannot be opened: " + av_error_text(error));
@@ -332,6 +334,15 @@ Result<void> check_limits(const MediaInfo& info, const StreamInfo& video, const 
                                                       video.height, limits.max_width, limits.max_height));
   if (video.width <= 0 || video.height <= 0)
     return fail(ErrorCode::unprocessable, "the video stream has no picture size");
+  for (const StreamInfo& stream : info.streams) {
+    if (stream.type != "audio") continue;
+    if (stream.channels > limits.max_audio_channels)
+      return fail(ErrorCode::unprocessable, fmt::format("an audio track has {} channels, the limit is {}",
+                                                        stream.channels, limits.max_audio_channels));
+    if (stream.sample_rate > limits.max_sample_rate)
+      return fail(ErrorCode::unprocessable, fmt::format("an audio track's sample rate is {} Hz, the limit is {} Hz",
+                                                        stream.sample_rate, limits.max_sample_rate));
+  }
   if (info.duration_s > limits.max_duration_s)
     return fail(ErrorCode::unprocessable,
                 fmt::format("too long: {:g} s, the limit is {:g} s", info.duration_s, limits.max_duration_s));
@@ -357,6 +368,13 @@ Result<MediaInfo> probe_file(const std::filesystem::path& path, const MediaLimit
     return fail(ErrorCode::unprocessable, cover_art ? "no video stream (only cover art)" : "no video stream");
   }
   RETURN_IF_ERROR(check_limits(info, info.streams[static_cast<std::size_t>(info.video_stream)], limits));
+  // Only the decoders of allowed codecs ever run on an upload (and find_stream_info opened no other).
+  for (const StreamInfo& stream : info.streams) {
+    bool decoded_later = stream.index == info.video_stream || (stream.type == "audio" && stream.channels > 0);
+    if (decoded_later && !codec_allowed(context->streams[stream.index]->codecpar->codec_id, limits))
+      return fail(ErrorCode::unsupported_media, fmt::format("the {} codec {} is not accepted (media.allowed_codecs)",
+                                                            stream.type, stream.codec));
+  }
   auto decoded = decode_first_frame(context, info.video_stream, limits);
   RETURN_IF_ERROR(input.read_status());
   RETURN_IF_ERROR(decoded);

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -37,9 +38,36 @@ namespace cinevault::media {
 const char* const kFormatWhitelist =
     "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mpegts,mpeg,asf,flv,ogg";
 
+// What cameras, phones, discs, broadcast and the web record; every other decoder in
+// libavcodec (hundreds, some rarely exercised) is never run on an upload.
+const char* const kDefaultCodecs =
+    // video
+    "h264,hevc,vp8,vp9,av1,mpeg1video,mpeg2video,mpeg4,h263,h263p,flv1,msmpeg4v1,msmpeg4v2,msmpeg4v3,wmv1,wmv2,"
+    "wmv3,vc1,mjpeg,prores,dvvideo,dnxhd,theora,rawvideo,"
+    // audio
+    "aac,mp3,mp2,mp1,ac3,eac3,dts,truehd,flac,alac,opus,vorbis,wmav1,wmav2,wmapro,amr_nb,amr_wb,pcm_s16le,"
+    "pcm_s16be,pcm_s24le,pcm_s24be,pcm_s32le,pcm_f32le,pcm_u8,pcm_mulaw,pcm_alaw,pcm_dvd,pcm_bluray,adpcm_ima_wav,"
+    "adpcm_ms";
+
 namespace {
 
 constexpr int kIoBufferBytes = 64 * 1024;
+
+const char* allowed_codecs(const MediaLimits& limits) {
+  return limits.allowed_codecs.empty() ? kDefaultCodecs : limits.allowed_codecs.c_str();
+}
+
+// The decoders of the allowed codecs, by decoder name (mp3 is decoded by "mp3float", av1 by
+// "libdav1d"): libavformat's and libavcodec's codec_whitelist is in those names.
+std::string allowed_decoders(const MediaLimits& limits) {
+  std::string names;
+  void* at = nullptr;
+  while (const AVCodec* codec = av_codec_iterate(&at)) {
+    if (!av_codec_is_decoder(codec) || !codec_allowed(codec->id, limits)) continue;
+    names += (names.empty() ? "" : ",") + std::string(codec->name);
+  }
+  return names;
+}
 
 }  // namespace
 
@@ -161,6 +189,10 @@ Error classify_open_failure(SafeInput::Source& source, int open_error, std::int6
 
 }  // namespace
 
+bool codec_allowed(AVCodecID codec, const MediaLimits& limits) {
+  return av_match_list(avcodec_get_name(codec), allowed_codecs(limits), ',') > 0;
+}
+
 SafeInput::SafeInput() = default;
 SafeInput::SafeInput(SafeInput&&) noexcept = default;
 SafeInput::~SafeInput() = default;
@@ -204,8 +236,10 @@ Result<SafeInput> SafeInput::open(const std::filesystem::path& path, const Media
   context->probesize = std::max<std::int64_t>(limits.probe_size_bytes, 32);  // 32 is libav's minimum
   context->max_analyze_duration = std::llround(limits.analyze_duration_s * AV_TIME_BASE);
   // An empty protocol whitelist matches no protocol: a second lock behind io_open.
+  // The decoders avformat_find_stream_info may open are only those of allowed codecs.
   if (av_opt_set(context, "format_whitelist", kFormatWhitelist, 0) < 0 ||
-      av_opt_set(context, "protocol_whitelist", "", 0) < 0)
+      av_opt_set(context, "protocol_whitelist", "", 0) < 0 ||
+      av_opt_set(context, "codec_whitelist", allowed_decoders(limits).c_str(), 0) < 0)
     return fail(ErrorCode::internal, "cannot set the demuxer whitelists");
 
   // The url is only a label here (custom pb): never the path, so no demuxer resolves
@@ -217,7 +251,12 @@ Result<SafeInput> SafeInput::open(const std::filesystem::path& path, const Media
   if (error < 0) return tl::unexpected(classify_open_failure(source, error, budget));
   input.format_.reset(opened);
 
-  error = avformat_find_stream_info(opened, nullptr);
+  // Its decoders allocate no picture larger than the limit either.
+  std::vector<AVDictionary*> decoder_options(opened->nb_streams, nullptr);
+  for (AVDictionary*& options : decoder_options)
+    av_dict_set_int(&options, "max_pixels", static_cast<std::int64_t>(limits.max_width) * limits.max_height, 0);
+  error = avformat_find_stream_info(opened, decoder_options.data());
+  for (AVDictionary*& options : decoder_options) av_dict_free(&options);
   RETURN_IF_ERROR(input.read_status());
   if (source.over_budget) return tl::unexpected(over_budget_error(budget));
   source.open_budget = -1;  // reading the media itself is not limited

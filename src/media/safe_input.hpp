@@ -15,10 +15,20 @@
 #include "cinevault/core/result.hpp"
 #include "cinevault/media/av_ptr.hpp"
 
+extern "C" {
+#include <libavcodec/codec_id.h>
+}
+
 namespace cinevault::media {
 
 // format_whitelist: demuxer names as libavformat spells them.
 extern const char* const kFormatWhitelist;
+// The codecs (libavcodec codec names) whose decoders run on uploads unless media.allowed_codecs
+// says otherwise.
+extern const char* const kDefaultCodecs;
+
+// Whether `limits` lets a decoder of `codec` run.
+bool codec_allowed(AVCodecID codec, const MediaLimits& limits);
 
 // av_err2str() is a compound literal, which C++ does not have.
 std::string av_error_text(int error);

@@ -205,6 +205,8 @@ struct AudioTrack {
   std::int64_t correction = 0;
   std::int64_t source_samples = 0;  // given to the resampler, at the source's rate
   int source_rate = 0;
+  int source_format = -1;  // what the resampler was made for
+  int source_channels = 0;
   std::int64_t samples_sent = 0;  // the encoder's input pts
 };
 
@@ -282,6 +284,9 @@ Result<void> Job::open_video_decoder() {
     return fail(ErrorCode::unprocessable, "the planned video stream is not in the file");
   video_stream_ = format->streams[index];
   video_start_ = video_stream_->start_time == AV_NOPTS_VALUE ? 0 : video_stream_->start_time;
+  if (!codec_allowed(video_stream_->codecpar->codec_id, request_.limits))
+    return fail(ErrorCode::unprocessable, fmt::format("the video codec {} is not accepted",
+                                                      avcodec_get_name(video_stream_->codecpar->codec_id)));
   const AVCodec* codec = avcodec_find_decoder(video_stream_->codecpar->codec_id);
   if (codec == nullptr)
     return fail(ErrorCode::unprocessable, fmt::format("the video codec {} is not supported",
@@ -292,6 +297,8 @@ Result<void> Job::open_video_decoder() {
   int error = avcodec_parameters_to_context(video_decoder_.get(), video_stream_->codecpar);
   video_decoder_->thread_count = std::max(1, request_.threads);
   video_decoder_->pkt_timebase = video_stream_->time_base;
+  // A frame larger than the limit is never allocated (the probe saw only the first ones).
+  video_decoder_->max_pixels = static_cast<std::int64_t>(request_.limits.max_width) * request_.limits.max_height;
   if (error >= 0) error = avcodec_open2(video_decoder_.get(), codec, nullptr);
   if (error < 0) return fail(ErrorCode::unprocessable, "the video decoder does not open: " + av_error_text(error));
   return {};
@@ -306,6 +313,9 @@ Result<void> Job::open_audio_track(int stream_index, int number) {
   auto track = std::make_unique<AudioTrack>();
   track->stream_index = stream_index;
 
+  if (!codec_allowed(stream->codecpar->codec_id, request_.limits))
+    return fail(ErrorCode::unprocessable,
+                fmt::format("the audio codec {} is not accepted", avcodec_get_name(stream->codecpar->codec_id)));
   const AVCodec* decoder = avcodec_find_decoder(stream->codecpar->codec_id);
   if (decoder == nullptr)
     return fail(ErrorCode::unprocessable,
@@ -472,6 +482,10 @@ Result<void> Job::build_filter_graph(const AVFrame& frame) {
 }
 
 Result<void> Job::on_video_frame(AVFrame* frame) {
+  const MediaLimits& limits = request_.limits;
+  if (frame->width > limits.max_width || frame->height > limits.max_height)
+    return fail(ErrorCode::unprocessable, fmt::format("a frame is {}x{}, larger than the limit of {}x{}", frame->width,
+                                                      frame->height, limits.max_width, limits.max_height));
   if (!graph_) RETURN_IF_ERROR(build_filter_graph(*frame));
   std::int64_t pts = frame->best_effort_timestamp;
   if (pts == AV_NOPTS_VALUE) pts = frame->pts;
@@ -479,6 +493,12 @@ Result<void> Job::on_video_frame(AVFrame* frame) {
   frame->pts = pts - video_start_;
   std::int64_t duration = frame->pkt_duration;
   if (duration <= 0) duration = av_rescale_q(1, av_inv_q(frame_rate_), video_stream_->time_base);
+  // The fps filter fills a jump forward with copies of the last picture: bounded here.
+  double gap_s = static_cast<double>(frame->pts - video_end_) * av_q2d(video_stream_->time_base);
+  if (decoded_frames_ > 0 && gap_s > limits.max_timestamp_gap_s)
+    return fail(ErrorCode::unprocessable,
+                fmt::format("the video's timestamps jump forward by {:.0f} s, the limit is {:g} s", gap_s,
+                            limits.max_timestamp_gap_s));
   video_end_ = std::max(video_end_, frame->pts + duration);
   double at_s = static_cast<double>(frame->pts) * av_q2d(video_stream_->time_base);
   if (at_s > request_.limits.max_duration_s)
@@ -779,6 +799,17 @@ Result<void> Job::write_silence(AudioTrack& track, std::int64_t samples) {
 Result<void> Job::on_audio_frame(AudioTrack& track, AVFrame* frame) {
   AVCodecContext* encoder = track.encoder.get();
   if (frame != nullptr) {
+    const MediaLimits& limits = request_.limits;
+    if (frame->ch_layout.nb_channels > limits.max_audio_channels || frame->sample_rate > limits.max_sample_rate ||
+        frame->sample_rate <= 0)
+      return fail(ErrorCode::unprocessable,
+                  fmt::format("an audio frame has {} channels at {} Hz, the limits are {} channels and {} Hz",
+                              frame->ch_layout.nb_channels, frame->sample_rate, limits.max_audio_channels,
+                              limits.max_sample_rate));
+    // The resampler reads frames as the first one was: another layout would be read wrongly.
+    if (track.resampler && (frame->format != track.source_format || frame->sample_rate != track.source_rate ||
+                            frame->ch_layout.nb_channels != track.source_channels))
+      return fail(ErrorCode::unprocessable, "the audio changes its sample format, rate or channels mid-stream");
     std::optional<std::int64_t> position = output_position(track, *frame);
     // Silence up to it would be encoded: a timestamp far out must not cost hours of it.
     if (position && static_cast<double>(*position) / kAudioRate > request_.limits.max_duration_s)
@@ -826,6 +857,8 @@ Result<void> Job::on_audio_frame(AudioTrack& track, AVFrame* frame) {
                                     static_cast<AVSampleFormat>(frame->format), frame->sample_rate, 0, nullptr);
     av_channel_layout_uninit(&in_layout);
     track.resampler.reset(raw);
+    track.source_format = frame->format;
+    track.source_channels = frame->ch_layout.nb_channels;
     if (error >= 0) error = swr_init(raw);
     if (error < 0) return fail(ErrorCode::unprocessable, "the audio cannot be resampled: " + av_error_text(error));
   }
@@ -901,8 +934,17 @@ Result<void> Job::finish_audio(AudioTrack& track) {
 // Sends a packet (nullptr: flush) and handles every frame that comes out. A damaged packet
 // is skipped, as players do.
 Result<void> Job::decode(AVCodecContext* decoder, const AVPacket* packet, AudioTrack* audio) {
+  // A picture over the size limit fails to decode (max_pixels): that is the file's fault,
+  // not damage to skip. The decoder has taken the new size from the stream by then.
+  auto too_large = [&]() -> Result<void> {
+    const MediaLimits& limits = request_.limits;
+    if (audio || (decoder->width <= limits.max_width && decoder->height <= limits.max_height)) return {};
+    return fail(ErrorCode::unprocessable, fmt::format("a frame is {}x{}, larger than the limit of {}x{}", decoder->width,
+                                                      decoder->height, limits.max_width, limits.max_height));
+  };
   int error = avcodec_send_packet(decoder, packet);
   if (error < 0 && error != AVERROR_EOF) {
+    RETURN_IF_ERROR(too_large());
     spdlog::debug("a damaged packet was skipped: {}", av_error_text(error));
     return {};
   }
@@ -911,6 +953,7 @@ Result<void> Job::decode(AVCodecContext* decoder, const AVPacket* packet, AudioT
     error = avcodec_receive_frame(decoder, frame);
     if (error == AVERROR(EAGAIN) || error == AVERROR_EOF) return {};
     if (error < 0) {
+      RETURN_IF_ERROR(too_large());
       spdlog::debug("a frame failed to decode: {}", av_error_text(error));
       continue;
     }
@@ -946,6 +989,11 @@ Result<void> Job::deliver_events() {
 
 Result<void> Job::poll() {
   if (stop_.stop_requested()) return fail(ErrorCode::unavailable, "the transcode was cancelled");
+  double budget_s = 300 + request_.limits.max_transcode_time_factor * request_.source_info.duration_s;
+  if (seconds_since(started_) > budget_s)
+    return fail(ErrorCode::unprocessable,
+                fmt::format("the transcode took over {:.0f} s, the limit for {:.0f} s of media", budget_s,
+                            request_.source_info.duration_s));
   {
     std::lock_guard lock(shared_.mutex);
     if (shared_.error) return tl::unexpected(*shared_.error);

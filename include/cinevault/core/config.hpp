@@ -59,6 +59,17 @@ struct MediaLimits {
   int max_streams = 16;
   std::int64_t probe_size_bytes = 32 << 20;  // bytes libavformat may read to find the streams
   double analyze_duration_s = 15;
+  // Codecs whose decoders may run on uploads (libavcodec codec names, comma-separated);
+  // empty: media::kDefaultCodecs, what cameras, phones, discs, broadcast and the web record.
+  std::string allowed_codecs;
+  int max_audio_channels = 16;
+  int max_sample_rate = 192000;
+  // A jump forward in the video's timestamps beyond this is refused: it would be filled with
+  // copies of one picture (two frames ten hours apart: hours of encoding from a 4 KB file).
+  double max_timestamp_gap_s = 30;
+  // A transcode may take this many seconds per second of media (plus five minutes) before it
+  // is stopped as too slow: a file that defeats every other limit still cannot hold a worker.
+  double max_transcode_time_factor = 20;
 };
 
 struct PipelineConfig {
