@@ -117,7 +117,7 @@ function requestLog() {
 // The upload became a video: in the library with its title, its source object byte-exact.
 async function checkStored(daemon, file, title) {
   const want = sha256File(file);
-  const { videos } = await daemon.getJson('/api/v1/videos?limit=200');
+  const { videos } = await daemon.getJson('/api/v1/videos?limit=200', daemon.auth);  // a key sees the source
   const video = videos.find((v) => v.title === title);
   check(video, `no video titled '${title}' in GET /api/v1/videos: ${JSON.stringify(videos.map((v) => v.title))}`);
   check(video.source.sha256 === want, `video '${title}' source.sha256 ${video.source.sha256}, file has ${want}`);

@@ -338,7 +338,7 @@ class TusProtocolTest(TusTestCase):
         video_id = headers["cinevault-video-id"]
         with open(self.object_path(sha256_file(clip)), "rb") as f:
             self.assertEqual(f.read(), data)
-        status, video = self.daemon.json("GET", "/api/v1/videos/" + video_id)
+        status, video = self.daemon.json("GET", "/api/v1/videos/" + video_id, headers=self.daemon.auth())
         self.assertEqual((status, video["source"]["sha256"]), (200, sha256_file(clip)))
 
     def test_unsupported_or_malformed_checksum_is_400(self):
@@ -451,7 +451,7 @@ class TusProtocolTest(TusTestCase):
         self.assertEqual(headers["cinevault-video-id"], video_id)
         status, upload = self.daemon.json("GET", location)
         self.assertEqual((status, upload["video_id"], upload["offset"]), (200, video_id, len(data)))
-        status, video = self.daemon.json("GET", "/api/v1/videos/" + video_id)
+        status, video = self.daemon.json("GET", "/api/v1/videos/" + video_id, headers=self.daemon.auth())
         self.assertEqual(status, 200)
         self.assertEqual((video["title"], video["tags"], video["state"]), ("Beach day", ["sea", "sun"], "queued"))
         self.assertEqual(video["source"], {"sha256": sha256_file(clip), "filename": "beach.mp4"})
@@ -469,7 +469,7 @@ class TusProtocolTest(TusTestCase):
         location, headers = self.create(len(data), {"filename": "one.mp4", "title": "in one POST"}, body=data)
         self.assertEqual(int(headers["upload-offset"]), len(data))
         video_id = headers["cinevault-video-id"]
-        status, video = self.daemon.json("GET", "/api/v1/videos/" + video_id)
+        status, video = self.daemon.json("GET", "/api/v1/videos/" + video_id, headers=self.daemon.auth())
         self.assertEqual((status, video["title"], video["source"]["sha256"]), (200, "in one POST", sha256_file(clip)))
         self.assertEqual(self.tus("HEAD", location)[1]["cinevault-video-id"], video_id)
 
