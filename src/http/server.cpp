@@ -74,15 +74,18 @@ class HostPolicy {
     names_ = {"localhost", "127.0.0.1", "[::1]", lower(address.is_v6() ? "[" + listen->host + "]" : listen->host)};
   }
 
-  // `host` is a Host header: a name or address and an optional port ("[::1]:8080").
+  // `host` is a Host header: a name or address and an optional port ("[::1]:8080"). Runs for
+  // every request: compares in place, builds no string.
   bool allows(std::string_view host) const {
     if (any_) return true;
     std::size_t end = host.size();
     if (!host.empty() && host.front() == '[') end = std::min(end, host.find(']') + 1);
     else if (auto colon = host.rfind(':'); colon != std::string_view::npos) end = colon;
-    std::string name = lower(host.substr(0, end));
-    if (!name.empty() && name.back() == '.') name.pop_back();
-    return std::find(names_.begin(), names_.end(), name) != names_.end();
+    std::string_view name = host.substr(0, end);
+    if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+    return std::any_of(names_.begin(), names_.end(), [&](const std::string& allowed) {
+      return beast::iequals(beast::string_view(name.data(), name.size()), allowed);
+    });
   }
 
  private:

@@ -12,6 +12,7 @@
 
 extern "C" {
 #include <libavutil/error.h>
+#include <libavutil/intreadwrite.h>
 #include <libavutil/mathematics.h>
 #include <libavutil/opt.h>
 }
@@ -37,30 +38,21 @@ constexpr const char* kMovFlags = "+empty_moov+default_base_moof+frag_custom+cma
 // The edts box of a one-track init segment: one edit from `media_time` on, for the whole
 // track (duration 0: as long as the fragments go, as libavformat and Bento4 write it for CMAF).
 std::string edit_list_box(std::uint32_t media_time) {
-  std::string box;
-  auto put32 = [&](std::uint32_t value) {
-    for (int shift = 24; shift >= 0; shift -= 8) box.push_back(static_cast<char>((value >> shift) & 0xff));
-  };
-  put32(36);
-  box += "edts";
-  put32(28);
-  box += "elst";
-  put32(0);            // version 0, no flags
-  put32(1);            // one entry
-  put32(0);            // segment_duration
-  put32(media_time);   // media_time
-  put32(0x00010000);   // media_rate 1.0
+  std::string box(36, '\0');
+  auto* at = reinterpret_cast<std::uint8_t*>(box.data());
+  AV_WB32(at, 36);
+  std::memcpy(at + 4, "edts", 4);
+  AV_WB32(at + 8, 28);
+  std::memcpy(at + 12, "elst", 4);
+  AV_WB32(at + 16, 0);            // version 0, no flags
+  AV_WB32(at + 20, 1);            // one entry
+  AV_WB32(at + 24, 0);            // segment_duration
+  AV_WB32(at + 28, media_time);   // media_time
+  AV_WB32(at + 32, 0x00010000);   // media_rate 1.0
   return box;
 }
 
-std::uint32_t read32(const std::string& bytes, std::size_t at) {
-  auto byte = [&](std::size_t i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[at + i])); };
-  return byte(0) << 24 | byte(1) << 16 | byte(2) << 8 | byte(3);
-}
-
-void write32(std::string& bytes, std::size_t at, std::uint32_t value) {
-  for (int i = 0; i < 4; ++i) bytes[at + static_cast<std::size_t>(i)] = static_cast<char>((value >> (24 - 8 * i)) & 0xff);
-}
+std::uint32_t read32(const std::string& bytes, std::size_t at) { return AV_RB32(bytes.data() + at); }
 
 // Where the box `type` starts among the boxes in [from, to) of `bytes`, or npos. Only plain
 // 32-bit box sizes: what the muxer writes into an init segment.
@@ -84,8 +76,8 @@ Result<void> insert_edit_list(std::string& init, std::uint32_t media_time) {
   if (tkhd == std::string::npos) return fail(ErrorCode::internal, "the init segment has no moov/trak/tkhd");
   std::string edts = edit_list_box(media_time);
   auto grow = static_cast<std::uint32_t>(edts.size());
-  write32(init, moov, read32(init, moov) + grow);
-  write32(init, trak, read32(init, trak) + grow);
+  AV_WB32(init.data() + moov, read32(init, moov) + grow);
+  AV_WB32(init.data() + trak, read32(init, trak) + grow);
   init.insert(tkhd + read32(init, tkhd), edts);  // after tkhd, where ISO/IEC 14496-12 orders it
   return {};
 }

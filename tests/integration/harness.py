@@ -252,6 +252,11 @@ class DaemonTestCase(unittest.TestCase):
             self.assertIn(word.lower(), message.lower(), body)
         return message
 
+    def assert_still_serving(self):
+        """The daemon answers /healthz: after a hostile request, it is still up."""
+        status, _, body = self.daemon.request("GET", "/healthz")
+        self.assertEqual(status, 200, body)
+
     def assert_nothing_stored(self):
         """A refused request left no video, job, object row, object file or staging file."""
         self.assertEqual(self.db_rows("videos"), 0)

@@ -19,10 +19,6 @@ BAD_BYTES = b"\xff\xfe\xc0\xaf"
 
 
 class TextAtTheEdgeTest(DaemonTestCase):
-    def assert_still_serving(self):
-        status, body = self.daemon.json("GET", "/healthz")
-        self.assertEqual(status, 200, body)
-
     def assert_refused_without_echo(self, response, *words):
         status, headers, body = response
         self.assertEqual(status, 400, body[:300])
@@ -67,10 +63,6 @@ class TextAtTheEdgeWithKeysForReadsTest(TextAtTheEdgeTest):
 
 
 class MediaTagsTest(DaemonTestCase):
-    def assert_still_serving(self):
-        status, body = self.daemon.json("GET", "/healthz")
-        self.assertEqual(status, 200, body)
-
     def test_a_track_language_that_is_not_a_language_tag_is_dropped(self):
         """An audio track tagged with bytes that are not UTF-8, or with a quote that would end an HLS attribute,
         is taken: the video's facts come back as JSON and the tag is gone."""
