@@ -208,7 +208,7 @@ void add_upload_routes(ApiContext& context, std::vector<http::Route>& routes) {
          TRY(auto length_of_body, content_length(request));
          if (length_of_body && *length_of_body > *length)
            return fail(ErrorCode::too_large, "the data goes past the declared Upload-Length");
-         TRY(auto created, context.uploads.create(*length, std::move(metadata)));
+         TRY(auto created, context.uploads.create(request.api_key_id.value_or(""), *length, std::move(metadata)));
          std::unique_ptr<ingest::UploadAppend> append;
          if (body) {
            TRY(append, context.uploads.begin_append(created.row.id, 0, length_of_body, std::move(checksum)));

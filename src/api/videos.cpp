@@ -30,21 +30,36 @@ http::Response ingested_response(const Result<ingest::IngestedVideo>& ingested) 
   return response;
 }
 
+// A one-shot upload claims its Content-Length before the first byte is read (507 when the
+// disk, less its reserve, cannot take it); a chunked body claims as it arrives.
+Result<ingest::UploadBudget::Claim> claim_body(ApiContext& context, const http::RequestContext& request) {
+  auto declared = parse_integer<std::uint64_t>(request.header_value(http::beast_http::field::content_length));
+  return context.upload_budget.claim(request.api_key_id.value_or(""), declared.value_or(0), false);
+}
+
 // PUT /api/v1/videos?title=…: the raw body is the file.
 class RawUploadSink final : public http::BodySink {
  public:
-  explicit RawUploadSink(ingest::StagingWriter writer) : writer(std::move(writer)) {}
-  Result<void> write(const char* data, std::size_t size) override { return writer.write(data, size); }
+  RawUploadSink(ingest::StagingWriter writer, ingest::UploadBudget::Claim claim)
+      : writer(std::move(writer)), claim_(std::move(claim)) {}
+  Result<void> write(const char* data, std::size_t size) override {
+    RETURN_IF_ERROR(claim_.arrived(size));
+    return writer.write(data, size);
+  }
   bool should_wait_for_disk() const override { return writer.should_wait_for_disk(); }
   Result<void> wait_for_disk() override { return writer.wait_for_disk(); }
   ingest::StagingWriter writer;
+
+ private:
+  ingest::UploadBudget::Claim claim_;
 };
 
 // POST /api/v1/videos, multipart/form-data: a `file` part and optional title, description, tags.
 class MultipartUploadSink final : public http::BodySink {
  public:
-  MultipartUploadSink(std::string boundary, ingest::StagingWriter writer)
+  MultipartUploadSink(std::string boundary, ingest::StagingWriter writer, ingest::UploadBudget::Claim claim)
       : writer_(std::move(writer)),
+        claim_(std::move(claim)),
         parser_(std::move(boundary), {[this](const ingest::PartHeader& part) { return begin(part); },
                                       [this](const char* data, std::size_t size) { return data_of_part(data, size); },
                                       [this]() -> Result<void> { current_ = nullptr; return {}; }}) {}
@@ -85,13 +100,17 @@ class MultipartUploadSink final : public http::BodySink {
   }
 
   Result<void> data_of_part(const char* data, std::size_t size) {
-    if (in_file_ && !current_) return writer_.write(data, size);
+    if (in_file_ && !current_) {
+      RETURN_IF_ERROR(claim_.arrived(size));
+      return writer_.write(data, size);
+    }
     if (current_->size() + size > kMaxFormField) return fail(ErrorCode::too_large, "a form field is longer than 64 KiB");
     current_->append(data, size);
     return {};
   }
 
   ingest::StagingWriter writer_;
+  ingest::UploadBudget::Claim claim_;
   ingest::MultipartParser parser_;
   std::map<std::string, std::string> fields_;
   std::string* current_ = nullptr;
@@ -295,9 +314,10 @@ void add_video_routes(ApiContext& context, std::vector<http::Route>& routes) {
                       }));
                     },
                     http::Access::mutate, http::BodyKind::stream, max_upload,
-                    [&context, max_upload](http::RequestContext&) -> Result<std::unique_ptr<http::BodySink>> {
+                    [&context, max_upload](http::RequestContext& request) -> Result<std::unique_ptr<http::BodySink>> {
+                      TRY(auto claim, claim_body(context, request));
                       TRY(auto writer, ingest::StagingWriter::create(context.store.temp_dir(), max_upload));
-                      return std::unique_ptr<http::BodySink>(new RawUploadSink(std::move(writer)));
+                      return std::unique_ptr<http::BodySink>(new RawUploadSink(std::move(writer), std::move(claim)));
                     }});
 
   // curl -F file=@movie.mp4 -F title=… …/api/v1/videos
@@ -316,8 +336,10 @@ void add_video_routes(ApiContext& context, std::vector<http::Route>& routes) {
                     [&context, max_upload](http::RequestContext& request) -> Result<std::unique_ptr<http::BodySink>> {
                       TRY(auto boundary, ingest::MultipartParser::boundary_of(
                                              request.header_value(http::beast_http::field::content_type)));
+                      TRY(auto claim, claim_body(context, request));
                       TRY(auto writer, ingest::StagingWriter::create(context.store.temp_dir(), max_upload));
-                      return std::unique_ptr<http::BodySink>(new MultipartUploadSink(std::move(boundary), std::move(writer)));
+                      return std::unique_ptr<http::BodySink>(
+                          new MultipartUploadSink(std::move(boundary), std::move(writer), std::move(claim)));
                     }});
 }
 

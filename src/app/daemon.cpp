@@ -210,7 +210,8 @@ int serve(const Config& config) {
   auto workers = pipeline::make_workers(config, database, store, queue);
 
   ingest::Ingestor ingestor(config.media, database, store, [&workers] { workers->wake(); });
-  ingest::UploadManager uploads(config.uploads, config.data_dir / "uploads", database, ingestor);
+  ingest::UploadBudget upload_budget(config.uploads, ingest::UploadBudget::free_space_of(config.data_dir));
+  ingest::UploadManager uploads(config.uploads, config.data_dir / "uploads", database, ingestor, upload_budget);
   if (auto recovered = uploads.recover(); !recovered) return fatal("upload recovery failed: " + recovered.error().message);
 
   std::unique_ptr<web::Assets> assets;
@@ -223,7 +224,7 @@ int serve(const Config& config) {
 
   std::unique_ptr<http::Server> server;
   api::ObjectIndex objects(100000);  // 100,000 hashes: about 15 MB, a large library's hot set
-  api::ApiContext context{config, database, store, ingestor, uploads, queue, *assets, objects,
+  api::ApiContext context{config, database, store, ingestor, uploads, upload_budget, queue, *assets, objects,
                           [&workers] { workers->wake(); },
                           [&server] { return server->draining(); },
                           [&] { return collect_garbage(database, store, false); }};

@@ -162,8 +162,19 @@ const std::vector<KeyBinding>& bindings() {
     t.push_back(integer<std::int64_t>("uploads.max_upload_bytes", "largest upload, one-shot or tus (413 beyond)",
                                       [](Config& c) -> std::int64_t& { return c.uploads.max_upload_bytes; }, 1,
                                       kI64Max));
-    t.push_back(integer<int>("uploads.expire_after_hours", "unfinished tus uploads idle this long are removed",
+    t.push_back(integer<int>("uploads.expire_after_hours", "unfinished tus uploads are removed this long after creation",
                              [](Config& c) -> int& { return c.uploads.expire_after_hours; }, 1, 24 * 365));
+    t.push_back(integer<std::int64_t>("uploads.reserve_bytes",
+                                      "free space uploads leave on the data directory's filesystem (507 beyond)",
+                                      [](Config& c) -> std::int64_t& { return c.uploads.reserve_bytes; }, 0, kI64Max));
+    t.push_back(integer<int>("uploads.max_open_uploads", "unfinished tus uploads on the server (429 beyond)",
+                             [](Config& c) -> int& { return c.uploads.max_open_uploads; }, 1, 1000000));
+    t.push_back(integer<int>("uploads.max_open_uploads_per_key", "unfinished tus uploads of one API key (429 beyond)",
+                             [](Config& c) -> int& { return c.uploads.max_open_uploads_per_key; }, 1, 1000000));
+    t.push_back(integer<std::int64_t>("uploads.max_pending_bytes_per_key",
+                                      "declared bytes of one API key's unfinished uploads (507 beyond)",
+                                      [](Config& c) -> std::int64_t& { return c.uploads.max_pending_bytes_per_key; },
+                                      1, kI64Max));
     t.push_back(number("media.max_duration_s", "longest accepted video, in seconds",
                        [](Config& c) -> double& { return c.media.max_duration_s; }, 1, 1e7));
     t.push_back(integer<int>("media.max_width", "widest accepted video, in pixels",

@@ -18,6 +18,16 @@ std::string errno_message(const std::string& what, int error_number) {
   return what + ": " + std::strerror(error_number);
 }
 
+namespace {
+
+// A full disk (or quota) is the client's 507, not the server's 500.
+Error write_error(const std::string& what, int error_number) {
+  bool full = error_number == ENOSPC || error_number == EDQUOT;
+  return {full ? ErrorCode::insufficient_storage : ErrorCode::io, errno_message(what, error_number)};
+}
+
+}  // namespace
+
 File& File::operator=(File&& other) noexcept {
   if (this != &other) {
     if (fd_ >= 0) ::close(fd_);
@@ -54,7 +64,7 @@ Result<void> File::write_all(const void* data, std::size_t size) {
     ssize_t n = ::write(fd_, p, size);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return fail(ErrorCode::io, errno_message("write", errno));
+      return tl::unexpected(write_error("write", errno));
     }
     p += n;
     size -= static_cast<std::size_t>(n);
@@ -68,7 +78,7 @@ Result<void> File::pwrite_all(const void* data, std::size_t size, std::uint64_t 
     ssize_t n = ::pwrite(fd_, p, size, static_cast<off_t>(offset));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return fail(ErrorCode::io, errno_message("pwrite", errno));
+      return tl::unexpected(write_error("pwrite", errno));
     }
     p += n;
     size -= static_cast<std::size_t>(n);
@@ -94,7 +104,7 @@ Result<std::size_t> File::pread_some(void* data, std::size_t size, std::uint64_t
 }
 
 Result<void> File::sync() {
-  if (::fsync(fd_) != 0) return fail(ErrorCode::io, errno_message("fsync", errno));
+  if (::fsync(fd_) != 0) return tl::unexpected(write_error("fsync", errno));
   return {};
 }
 
@@ -149,7 +159,7 @@ void WritebackPacer::collect_flush() {
 
 Result<void> WritebackPacer::finish() {
   collect_flush();
-  if (flush_error_ != 0) return fail(ErrorCode::io, errno_message("fdatasync", flush_error_));
+  if (flush_error_ != 0) return tl::unexpected(write_error("fdatasync", flush_error_));
   return {};
 }
 

@@ -12,6 +12,8 @@ const char* to_string(ErrorCode code) {
     case ErrorCode::gone: return "gone";
     case ErrorCode::precondition_failed: return "precondition_failed";
     case ErrorCode::too_large: return "too_large";
+    case ErrorCode::too_many: return "too_many";
+    case ErrorCode::insufficient_storage: return "insufficient_storage";
     case ErrorCode::unsupported_media: return "unsupported_media";
     case ErrorCode::unprocessable: return "unprocessable";
     case ErrorCode::checksum_mismatch: return "checksum_mismatch";

@@ -180,6 +180,10 @@ CREATE TRIGGER video_search_delete AFTER DELETE ON videos BEGIN
   DELETE FROM video_search WHERE video_id = old.id;
 END;
 )sql",
+      // 4: who opened each tus upload (the API key's id), for the per-key upload limits.
+      R"sql(
+ALTER TABLE uploads ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+)sql",
   };
   return list;
 }

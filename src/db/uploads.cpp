@@ -16,7 +16,7 @@ Result<std::vector<std::string>> collect_ids(Statement& stmt) {
 }
 
 constexpr const char* kSelect =
-    "SELECT id, length, offset, metadata, state, sha256, video_id, created_at, updated_at, expires_at FROM uploads";
+    "SELECT id, length, offset, metadata, state, sha256, video_id, created_at, updated_at, expires_at, owner FROM uploads";
 
 UploadRow read_row(const Statement& stmt) {
   UploadRow u;
@@ -30,6 +30,7 @@ UploadRow read_row(const Statement& stmt) {
   u.created_at_ms = stmt.int64(7);
   u.updated_at_ms = stmt.int64(8);
   u.expires_at_ms = stmt.int64(9);
+  u.owner = stmt.text(10);
   return u;
 }
 
@@ -37,7 +38,7 @@ UploadRow read_row(const Statement& stmt) {
 
 Result<void> insert_upload(Connection& c, const UploadRow& u) {
   TRY(auto stmt, c.prepare("INSERT INTO uploads (id, length, offset, metadata, state, video_id, created_at, "
-                           "updated_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                           "updated_at, expires_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   return stmt.bind(1, u.id)
       .bind(2, u.length)
       .bind(3, u.offset)
@@ -47,6 +48,7 @@ Result<void> insert_upload(Connection& c, const UploadRow& u) {
       .bind(7, u.created_at_ms)
       .bind(8, u.updated_at_ms)
       .bind(9, u.expires_at_ms)
+      .bind(10, u.owner)
       .run();
 }
 
@@ -74,9 +76,9 @@ Result<void> set_upload_received(Connection& c, const std::string& id, const std
   return stmt.bind(1, sha256).bind(2, now_ms()).bind(3, id).run();
 }
 
-Result<void> set_upload_offset(Connection& c, const std::string& id, std::int64_t offset, std::int64_t expires_at_ms) {
-  TRY(auto stmt, c.prepare("UPDATE uploads SET offset = ?, updated_at = ?, expires_at = ? WHERE id = ?"));
-  return stmt.bind(1, offset).bind(2, now_ms()).bind(3, expires_at_ms).bind(4, id).run();
+Result<void> set_upload_offset(Connection& c, const std::string& id, std::int64_t offset) {
+  TRY(auto stmt, c.prepare("UPDATE uploads SET offset = ?, updated_at = ? WHERE id = ?"));
+  return stmt.bind(1, offset).bind(2, now_ms()).bind(3, id).run();
 }
 
 Result<void> complete_upload(Connection& c, const std::string& id, const std::string& video_id) {

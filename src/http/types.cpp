@@ -33,6 +33,8 @@ unsigned status_for(ErrorCode code) {
     case ErrorCode::gone: return 410;
     case ErrorCode::precondition_failed: return 412;
     case ErrorCode::too_large: return 413;
+    case ErrorCode::too_many: return 429;
+    case ErrorCode::insufficient_storage: return 507;
     case ErrorCode::unsupported_media: return 415;
     case ErrorCode::unprocessable: return 422;
     case ErrorCode::locked: return 423;
@@ -67,7 +69,8 @@ StringResponse empty_response(unsigned status) {
 StringResponse error_response(const Error& error) {
   unsigned status = status_for(error.code);
   // Internal details (paths, SQL) stay in the log; the client gets the kind of failure.
-  std::string message = status >= 500 && error.code != ErrorCode::unavailable ? "internal server error, see the server log" : error.message;
+  bool for_client = status < 500 || error.code == ErrorCode::unavailable || error.code == ErrorCode::insufficient_storage;
+  std::string message = for_client ? error.message : "internal server error, see the server log";
   auto response = json_response(status, {{"error", {{"code", to_string(error.code)}, {"message", message}}}});
   if (error.code == ErrorCode::unauthorized) response.set(beast_http::field::www_authenticate, "Bearer");
   return response;

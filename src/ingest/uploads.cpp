@@ -25,8 +25,9 @@ Result<VideoMetadata> video_metadata(std::map<std::string, std::string> fields) 
 }  // namespace
 
 UploadAppend::UploadAppend(UploadManager& manager, db::UploadRow row, File file, Hasher running_hash,
-                           std::optional<ChunkChecksum> checksum)
+                           std::optional<ChunkChecksum> checksum, UploadBudget::Claim& claim)
     : manager_(manager),
+      claim_(claim),
       row_(std::move(row)),
       file_(std::move(file)),
       running_hash_(std::move(running_hash)),
@@ -43,6 +44,7 @@ Result<void> UploadAppend::write(const char* data, std::size_t size) {
   if (row_.offset + written_ + static_cast<std::int64_t>(size) > row_.length)
     return fail(ErrorCode::too_large, "the data goes past the declared Upload-Length of " + std::to_string(row_.length));
   RETURN_IF_ERROR(file_.pwrite_all(data, size, static_cast<std::uint64_t>(row_.offset + written_)));
+  RETURN_IF_ERROR(claim_.arrived(size));
   running_hash_.update(data, size);
   if (chunk_hash_) chunk_hash_->update(data, size);
   written_ += static_cast<std::int64_t>(size);
@@ -55,6 +57,7 @@ Result<UploadAppend::Outcome> UploadAppend::commit() {
   std::int64_t new_offset = row_.offset + written_;
   if (checksum_ && chunk_hash_->finish() != checksum_->expected) {
     (void)file_.truncate(static_cast<std::uint64_t>(row_.offset));
+    claim_.set_unwritten(static_cast<std::uint64_t>(row_.length - row_.offset));
     manager_.release(row_.id, std::nullopt, 0);
     return fail(ErrorCode::checksum_mismatch, "the chunk does not match its Upload-Checksum; it was discarded");
   }
@@ -66,10 +69,10 @@ Result<UploadAppend::Outcome> UploadAppend::commit() {
   }
   Outcome outcome;
   outcome.offset = new_offset;
-  outcome.expires_at_ms = manager_.next_expiry_ms();
+  outcome.expires_at_ms = row_.expires_at_ms;
   if (new_offset < row_.length) {
     auto recorded = manager_.database_.write(
-        [&](db::Connection& c) { return db::set_upload_offset(c, row_.id, new_offset, outcome.expires_at_ms); });
+        [&](db::Connection& c) { return db::set_upload_offset(c, row_.id, new_offset); });
     manager_.release(row_.id, recorded ? std::optional<Hasher>(std::move(running_hash_)) : std::nullopt, new_offset);
     if (!recorded) return tl::unexpected(recorded.error());
     return outcome;
@@ -94,11 +97,17 @@ void UploadAppend::keep_partial() {
                kept ? kept->offset : row_.offset);
 }
 
-UploadManager::UploadManager(const UploadConfig& config, fs::path dir, db::Database& database, Ingestor& ingestor)
-    : config_(config), dir_(std::move(dir)), database_(database), ingestor_(ingestor) {}
+UploadManager::UploadManager(const UploadConfig& config, fs::path dir, db::Database& database, Ingestor& ingestor,
+                             UploadBudget& budget)
+    : config_(config), dir_(std::move(dir)), database_(database), ingestor_(ingestor), budget_(budget) {}
 
-std::int64_t UploadManager::next_expiry_ms() const {
-  return db::now_ms() + static_cast<std::int64_t>(config_.expire_after_hours) * 3600 * 1000;
+UploadBudget::Claim& UploadManager::claim_of(const db::UploadRow& row) {
+  auto it = claims_.find(row.id);
+  if (it == claims_.end())
+    it = claims_.emplace(row.id, budget_.restore(row.owner, static_cast<std::uint64_t>(row.length),
+                                                 static_cast<std::uint64_t>(row.length - row.offset)))
+             .first;
+  return it->second;
 }
 
 Result<UploadStatus> UploadManager::to_status(db::UploadRow row) const {
@@ -111,19 +120,23 @@ Result<UploadStatus> UploadManager::to_status(db::UploadRow row) const {
   return status;
 }
 
-Result<UploadStatus> UploadManager::create(std::int64_t length, std::map<std::string, std::string> metadata) {
+Result<UploadStatus> UploadManager::create(const std::string& owner, std::int64_t length,
+                                           std::map<std::string, std::string> metadata) {
   if (length <= 0) return fail(ErrorCode::invalid_argument, "Upload-Length must be at least 1: an empty file is no video");
   if (length > config_.max_upload_bytes)
     return fail(ErrorCode::too_large, "Upload-Length " + std::to_string(length) + " is over the limit of " +
                                           std::to_string(config_.max_upload_bytes) + " bytes");
   // Refuse bad metadata now, not after the whole file has been sent.
   RETURN_IF_ERROR(video_metadata(metadata));
+  TRY(UploadBudget::Claim claim, budget_.claim(owner, static_cast<std::uint64_t>(length), true));
   db::UploadRow row;
   row.id = random_hex(16);
   row.length = length;
   row.metadata_json = json_text(nlohmann::json(metadata));
   row.created_at_ms = row.updated_at_ms = db::now_ms();
-  row.expires_at_ms = next_expiry_ms();
+  // Fixed at creation: appending a byte now and then does not keep an upload forever.
+  row.expires_at_ms = row.created_at_ms + static_cast<std::int64_t>(config_.expire_after_hours) * 3600 * 1000;
+  row.owner = owner;
   {
     std::error_code ec;
     fs::create_directories(dir_, ec);
@@ -136,6 +149,10 @@ Result<UploadStatus> UploadManager::create(std::int64_t length, std::map<std::st
     std::error_code ec;
     fs::remove(path_of(row.id), ec);
     return tl::unexpected(created.error());
+  }
+  {
+    std::lock_guard lock(mutex_);
+    claims_.insert_or_assign(row.id, std::move(claim));
   }
   return to_status(std::move(row));
 }
@@ -174,13 +191,19 @@ Result<std::unique_ptr<UploadAppend>> UploadManager::begin_append(const std::str
     TRY(File file, File::open_write(path_of(id)));
     // Bytes past the recorded offset are from an append that was never acknowledged.
     RETURN_IF_ERROR(file.truncate(static_cast<std::uint64_t>(offset)));
+    UploadBudget::Claim* claim;
+    {
+      std::lock_guard lock(mutex_);
+      claim = &claim_of(row);
+    }
+    claim->set_unwritten(static_cast<std::uint64_t>(row.length - offset));
     if (!cached) {
       // After a restart (or a discarded chunk) the running hash is rebuilt from the file.
       cached.emplace(HashAlgorithm::sha256);
       RETURN_IF_ERROR(hash_file_prefix(path_of(id), static_cast<std::uint64_t>(offset), *cached));
     }
     return std::unique_ptr<UploadAppend>(
-        new UploadAppend(*this, std::move(row), std::move(file), std::move(*cached), std::move(checksum)));
+        new UploadAppend(*this, std::move(row), std::move(file), std::move(*cached), std::move(checksum), *claim));
   }();
   if (!started) release(id, std::nullopt, 0);
   return started;
@@ -204,6 +227,10 @@ Result<std::optional<IngestedVideo>> UploadManager::finish(const db::UploadRow& 
     return tl::unexpected(ingested.error());
   }
   RETURN_IF_ERROR(database_.write([&](db::Connection& c) { return db::complete_upload(c, row.id, ingested->video.id); }));
+  {
+    std::lock_guard lock(mutex_);
+    claims_.erase(row.id);  // its bytes are the store's now
+  }
   return std::optional<IngestedVideo>(std::move(*ingested));
 }
 
@@ -213,6 +240,7 @@ Result<void> UploadManager::remove(const std::string& id) {
   fs::remove(path_of(id), ec);
   std::lock_guard lock(mutex_);
   hashes_.erase(id);
+  claims_.erase(id);
   return {};
 }
 
@@ -276,7 +304,10 @@ Result<void> UploadManager::recover() {
     if (!has_file) {
       spdlog::warn("uploads: upload {} lost its partial file; removing it", row.id);
       RETURN_IF_ERROR(remove(row.id));
+      continue;
     }
+    std::lock_guard lock(mutex_);
+    claim_of(row);
   }
   return {};
 }

@@ -151,18 +151,21 @@ TEST_F(DatabaseTest, ApiKeysStoreOnlyTheHashAndCanBeRevoked) {
   EXPECT_FALSE(*db_->write([&](Connection& c) { return revoke_api_key(c, key->row.id); }));
 }
 
-TEST_F(DatabaseTest, UploadOffsetsAndExpiry) {
+TEST_F(DatabaseTest, UploadOffsetsOwnerAndExpiry) {
   UploadRow u;
   u.id = "u1";
   u.length = 100;
-  u.expires_at_ms = 50;
+  u.expires_at_ms = 5000;
+  u.owner = "key-1";
   ASSERT_TRUE(db_->write([&](Connection& c) { return insert_upload(c, u); }));
-  ASSERT_TRUE(db_->write([](Connection& c) { return set_upload_offset(c, "u1", 40, 5000); }));
+  ASSERT_TRUE(db_->write([](Connection& c) { return set_upload_offset(c, "u1", 40); }));
   auto found = db_->read([](Connection& c) { return find_upload(c, "u1"); });
   ASSERT_TRUE(found && *found);
   EXPECT_EQ((*found)->offset, 40);
+  EXPECT_EQ((*found)->owner, "key-1");
+  EXPECT_EQ((*found)->expires_at_ms, 5000);  // an append does not move the expiry
   // The offset can never pass the length.
-  EXPECT_FALSE(db_->write([](Connection& c) { return set_upload_offset(c, "u1", 101, 5000); }));
+  EXPECT_FALSE(db_->write([](Connection& c) { return set_upload_offset(c, "u1", 101); }));
   auto expired = db_->read([](Connection& c) { return expired_uploads(c, 6000); });
   EXPECT_EQ(*expired, std::vector<std::string>{"u1"});
   EXPECT_TRUE(db_->read([](Connection& c) { return expired_uploads(c, 4000); })->empty());

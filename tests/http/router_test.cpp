@@ -70,6 +70,11 @@ TEST(Errors, OneStatusPerErrorKindAndAJsonBody) {
   EXPECT_EQ(status_for(ErrorCode::unprocessable), 422u);
   EXPECT_EQ(status_for(ErrorCode::checksum_mismatch), 460u);
   EXPECT_EQ(status_for(ErrorCode::locked), 423u);
+  EXPECT_EQ(status_for(ErrorCode::too_many), 429u);
+  EXPECT_EQ(status_for(ErrorCode::insufficient_storage), 507u);
+  // A full disk is the client's to know about: its message is theirs too.
+  auto full = error_response({ErrorCode::insufficient_storage, "not enough disk space"});
+  EXPECT_NE(full.body().find("not enough disk space"), std::string::npos);
   auto r = error_response({ErrorCode::not_found, "no such video"});
   EXPECT_EQ(r.result_int(), 404u);
   EXPECT_EQ(r.body(), "{\"error\":{\"code\":\"not_found\",\"message\":\"no such video\"}}\n");

@@ -22,6 +22,7 @@ struct ApiContext {
   store::ObjectStore& store;
   ingest::Ingestor& ingestor;
   ingest::UploadManager& uploads;
+  ingest::UploadBudget& upload_budget;  // one-shot uploads claim their bytes here too
   pipeline::JobQueue& jobs;
   const web::Assets& assets;
   ObjectIndex& objects;  // forget_all() after deleting rows

@@ -49,7 +49,14 @@ struct AuthConfig {
 
 struct UploadConfig {
   std::int64_t max_upload_bytes = 64LL << 30;  // one-shot body and tus Upload-Length
-  int expire_after_hours = 24;                 // abandoned tus uploads are removed after this
+  int expire_after_hours = 24;                 // unfinished tus uploads are removed this long after creation
+  // Uploads are refused (507) rather than leave less free space than this on the data
+  // directory's filesystem: room for transcoding, the database and the system.
+  std::int64_t reserve_bytes = 1LL << 30;
+  int max_open_uploads = 100;         // unfinished tus uploads on the server (429 beyond)
+  int max_open_uploads_per_key = 20;  // ... and of one API key
+  // What one key's unfinished uploads (tus and one-shot) may hold in declared bytes (507 beyond).
+  std::int64_t max_pending_bytes_per_key = 128LL << 30;
 };
 
 struct MediaLimits {

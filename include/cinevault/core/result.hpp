@@ -18,6 +18,8 @@ enum class ErrorCode {
   gone,                 // existed once, expired or removed
   precondition_failed,  // a required protocol header is wrong (tus version)
   too_large,            // over a configured size limit
+  too_many,             // over a configured count limit (open uploads of a key)
+  insufficient_storage, // the disk (less its reserve) or a storage quota cannot take the bytes
   unsupported_media,    // not a media file we accept at all
   unprocessable,        // media, but not acceptable (too long, no video, truncated)
   checksum_mismatch,    // tus checksum extension: the chunk did not match

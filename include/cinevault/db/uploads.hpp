@@ -22,12 +22,13 @@ struct UploadRow {
   std::int64_t created_at_ms = 0;
   std::int64_t updated_at_ms = 0;
   std::int64_t expires_at_ms = 0;
+  std::string owner;  // the id of the API key that created it ("" before schema 4)
 };
 
 Result<void> insert_upload(Connection& c, const UploadRow& upload);
 Result<std::optional<UploadRow>> find_upload(Connection& c, const std::string& id);
-// Moves the acknowledged offset forward and pushes the expiry out.
-Result<void> set_upload_offset(Connection& c, const std::string& id, std::int64_t offset, std::int64_t expires_at_ms);
+// Moves the acknowledged offset forward (the expiry stays: it counts from the creation).
+Result<void> set_upload_offset(Connection& c, const std::string& id, std::int64_t offset);
 // Records the last byte: offset = length and the whole upload's hash, in one update.
 Result<void> set_upload_received(Connection& c, const std::string& id, const std::string& sha256);
 Result<void> complete_upload(Connection& c, const std::string& id, const std::string& video_id);

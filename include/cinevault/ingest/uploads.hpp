@@ -25,6 +25,7 @@
 #include "cinevault/db/database.hpp"
 #include "cinevault/db/uploads.hpp"
 #include "cinevault/ingest/ingestor.hpp"
+#include "cinevault/ingest/upload_budget.hpp"
 
 namespace cinevault::ingest {
 
@@ -63,9 +64,10 @@ class UploadAppend {
  private:
   friend class UploadManager;
   UploadAppend(UploadManager& manager, db::UploadRow row, File file, Hasher running_hash,
-               std::optional<ChunkChecksum> checksum);
+               std::optional<ChunkChecksum> checksum, UploadBudget::Claim& claim);
 
   UploadManager& manager_;
+  UploadBudget::Claim& claim_;  // the upload's, kept by the manager while the writer lock is held
   db::UploadRow row_;
   File file_;
   Hasher running_hash_;  // SHA-256 of the whole upload up to offset + written_
@@ -78,13 +80,18 @@ class UploadAppend {
 
 class UploadManager {
  public:
-  UploadManager(const UploadConfig& config, std::filesystem::path dir, db::Database& database, Ingestor& ingestor);
+  UploadManager(const UploadConfig& config, std::filesystem::path dir, db::Database& database, Ingestor& ingestor,
+                UploadBudget& budget);
 
   // At start-up: removes partial files without a row and rows without a file, finishes
-  // uploads whose last byte was recorded but whose video was not made (a crash in between).
+  // uploads whose last byte was recorded but whose video was not made (a crash in between),
+  // and gives the unfinished ones back their claims on the budget.
   Result<void> recover();
 
-  Result<UploadStatus> create(std::int64_t length, std::map<std::string, std::string> metadata);
+  // A new upload of LENGTH bytes for OWNER (the API key's id): refused before anything is
+  // written when the budget cannot take it (insufficient_storage, too_many).
+  Result<UploadStatus> create(const std::string& owner, std::int64_t length,
+                              std::map<std::string, std::string> metadata);
   Result<UploadStatus> status(const std::string& id);
   // Starts an append at `offset`: conflict if the offset is not the upload's, locked if
   // another append is running, too_large if content_length would pass the upload's length.
@@ -96,7 +103,6 @@ class UploadManager {
   Result<std::size_t> expire();
 
   std::int64_t max_size() const { return config_.max_upload_bytes; }
-  std::int64_t next_expiry_ms() const;
 
  private:
   friend class UploadAppend;
@@ -105,14 +111,18 @@ class UploadManager {
   Result<std::optional<IngestedVideo>> finish(const db::UploadRow& row, const std::string& sha256);
   void release(const std::string& id, std::optional<Hasher> running_hash, std::int64_t offset);
   Result<void> remove(const std::string& id);
+  // The upload's claim on the budget (restored unchecked if it has none), with mutex_ held.
+  UploadBudget::Claim& claim_of(const db::UploadRow& row);
 
   UploadConfig config_;
   std::filesystem::path dir_;
   db::Database& database_;
   Ingestor& ingestor_;
+  UploadBudget& budget_;
 
   std::mutex mutex_;
   std::set<std::string> writing_;  // uploads with an append in progress
+  std::map<std::string, UploadBudget::Claim> claims_;  // of the unfinished uploads
   struct RunningHash {
     std::int64_t offset;
     Hasher hash;
