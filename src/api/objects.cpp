@@ -4,6 +4,7 @@
 #include <iterator>
 
 #include "cinevault/api/api.hpp"
+#include "cinevault/api/request_parsing.hpp"
 #include "cinevault/core/hash.hpp"
 #include "cinevault/core/parse.hpp"
 #include "common.hpp"
@@ -16,38 +17,6 @@ namespace field = http::beast_http;
 // The extensions the manifests and the API put on object URLs. They only have to be one of
 // these: the type of the answer comes from what the object is.
 constexpr std::string_view kExtensions[] = {".mp4", ".m4s", ".m4a", ".jpg", ".webp", ".vtt"};
-
-struct ByteRange {
-  std::uint64_t first = 0;
-  std::uint64_t last = 0;  // inclusive
-};
-
-// One range of "bytes=a-b", "bytes=a-" or "bytes=-n" (RFC 9110 §14.1.2). nullopt: serve it
-// all (several ranges, or a unit we do not know, may be ignored); a range past the end is
-// unsatisfiable (416).
-struct RangeRequest {
-  std::optional<ByteRange> range;
-  bool unsatisfiable = false;
-};
-RangeRequest parse_range(std::string_view header, std::uint64_t size) {
-  constexpr std::string_view kUnit = "bytes=";
-  if (header.substr(0, kUnit.size()) != kUnit || header.find(',') != std::string_view::npos) return {};
-  std::string_view spec = header.substr(kUnit.size());
-  auto dash = spec.find('-');
-  if (dash == std::string_view::npos) return {};
-  auto first = spec.substr(0, dash), last = spec.substr(dash + 1);
-  if (first.empty()) {  // suffix: the last n bytes
-    auto n = parse_integer<std::uint64_t>(last);
-    if (!n) return {};
-    if (*n == 0 || size == 0) return {std::nullopt, true};
-    return {ByteRange{size - std::min(*n, size), size - 1}, false};
-  }
-  auto a = parse_integer<std::uint64_t>(first);
-  auto b = last.empty() ? std::optional<std::uint64_t>(UINT64_MAX) : parse_integer<std::uint64_t>(last);
-  if (!a || !b || *b < *a) return {};
-  if (*a >= size) return {std::nullopt, true};
-  return {ByteRange{*a, std::min(*b, size - 1)}, false};
-}
 
 // The hash of an object URL's last segment ("<sha256>.m4s"), or empty when it is not one:
 // only a hash ever reaches the store.
@@ -114,7 +83,7 @@ http::Response object_response(ApiContext& context, const http::RequestContext& 
   };
   // The hash is the content: any match of the ETag means the client has these bytes.
   std::string_view if_none_match = request.header_value(field::field::if_none_match);
-  if (!if_none_match.empty() && (if_none_match == "*" || if_none_match.find(etag) != std::string_view::npos)) {
+  if (client_has(if_none_match, etag)) {
     http::EmptyResponse not_modified;
     not_modified.result(304);
     set_common(not_modified);

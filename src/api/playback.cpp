@@ -5,6 +5,7 @@
 #include <chrono>
 #include <optional>
 
+#include "cinevault/api/request_parsing.hpp"
 #include "cinevault/core/parse.hpp"
 #include "cinevault/db/versions.hpp"
 #include "cinevault/manifest/manifest.hpp"
@@ -95,7 +96,7 @@ http::Response manifest_response(const http::RequestContext& request,
   const RenderedManifest& manifest = **rendered;
   std::string_view if_none_match = request.header_value(field::field::if_none_match);
   const char* cache = version_complete ? "public, max-age=10" : "public, max-age=1";
-  if (!if_none_match.empty() && if_none_match.find(manifest.etag) != std::string_view::npos) {
+  if (client_has(if_none_match, manifest.etag)) {
     http::EmptyResponse not_modified;
     not_modified.result(304);
     not_modified.set(field::field::etag, manifest.etag);

@@ -1,6 +1,7 @@
 // The tus 1.0 resumable upload protocol: core, creation, creation-with-upload, termination,
 // checksum (sha1, sha256) and expiration. https://tus.io/protocols/resumable-upload
 #include "cinevault/api/api.hpp"
+#include "cinevault/api/request_parsing.hpp"
 #include "cinevault/core/hash.hpp"
 #include "cinevault/core/parse.hpp"
 #include "cinevault/core/text.hpp"
@@ -14,7 +15,6 @@ namespace field = http::beast_http;
 
 constexpr const char* kTusVersion = "1.0.0";
 constexpr const char* kOffsetContentType = "application/offset+octet-stream";
-constexpr std::size_t kMaxMetadataHeader = 8 * 1024;
 
 std::string http_date(std::int64_t unix_ms) {
   std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
@@ -28,62 +28,6 @@ std::string http_date(std::int64_t unix_ms) {
 std::optional<std::int64_t> parse_non_negative(std::string_view text) {
   auto value = parse_integer<std::int64_t>(text);
   return value && *value >= 0 ? value : std::nullopt;
-}
-
-// Upload-Metadata: "key base64value,key2 base64value2"; keys unique, ASCII, no spaces or commas.
-Result<std::map<std::string, std::string>> parse_metadata(std::string_view header) {
-  std::map<std::string, std::string> metadata;
-  if (header.size() > kMaxMetadataHeader) return fail(ErrorCode::invalid_argument, "Upload-Metadata is too long");
-  while (!header.empty()) {
-    auto comma = header.find(',');
-    std::string_view pair = header.substr(0, comma);
-    header = comma == std::string_view::npos ? std::string_view() : header.substr(comma + 1);
-    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
-    while (!pair.empty() && pair.back() == ' ') pair.remove_suffix(1);
-    if (pair.empty()) continue;
-    auto space = pair.find(' ');
-    std::string key(pair.substr(0, space));
-    for (char c : key)
-      if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f)
-        return fail(ErrorCode::invalid_argument, "Upload-Metadata keys must be printable ASCII");
-    // From here the key is printable ASCII, short (the header is): fit to name in a message.
-    std::string value;
-    if (space != std::string_view::npos) {
-      auto decoded = base64_decode(pair.substr(space + 1));
-      if (!decoded) return fail(ErrorCode::invalid_argument, "Upload-Metadata value of '" + key + "' is not base64");
-      if (!is_utf8(*decoded))
-        return fail(ErrorCode::invalid_argument, "Upload-Metadata value of '" + key + "' is not UTF-8");
-      value = std::move(*decoded);
-    }
-    if (!metadata.emplace(key, value).second)
-      return fail(ErrorCode::invalid_argument, "Upload-Metadata has key '" + key + "' twice");
-  }
-  return metadata;
-}
-
-std::string encode_metadata(const std::map<std::string, std::string>& metadata) {
-  std::string out;
-  for (auto& [key, value] : metadata) {
-    if (!out.empty()) out += ',';
-    out += key;
-    if (!value.empty()) out += ' ' + base64_encode(value);
-  }
-  return out;
-}
-
-Result<std::optional<ingest::ChunkChecksum>> parse_checksum(std::string_view header) {
-  if (header.empty()) return std::optional<ingest::ChunkChecksum>();
-  auto space = header.find(' ');
-  if (space == std::string_view::npos) return fail(ErrorCode::invalid_argument, "Upload-Checksum must be '<algorithm> <base64>'");
-  std::string_view algorithm = header.substr(0, space);
-  ingest::ChunkChecksum checksum{HashAlgorithm::sha1, {}};
-  if (algorithm == "sha256") checksum.algorithm = HashAlgorithm::sha256;
-  else if (algorithm != "sha1") return fail(ErrorCode::invalid_argument, "unsupported checksum algorithm (use sha1 or sha256)");
-  auto digest = base64_decode(header.substr(space + 1));
-  if (!digest || digest->size() != (checksum.algorithm == HashAlgorithm::sha1 ? 20u : 32u))
-    return fail(ErrorCode::invalid_argument, "Upload-Checksum digest is not valid base64 of the right length");
-  checksum.expected = std::move(*digest);
-  return std::optional<ingest::ChunkChecksum>(std::move(checksum));
 }
 
 // Media types compare without case and parameters.
@@ -200,11 +144,11 @@ void add_upload_routes(ApiContext& context, std::vector<http::Route>& routes) {
          if (!length) return fail(ErrorCode::invalid_argument, "Upload-Length is required and must be a non-negative integer");
          if (*length > context.uploads.max_size())
            return fail(ErrorCode::too_large, "Upload-Length is over Tus-Max-Size " + std::to_string(context.uploads.max_size()));
-         TRY(auto metadata, parse_metadata(request.header_value("Upload-Metadata")));
+         TRY(auto metadata, parse_upload_metadata(request.header_value("Upload-Metadata")));
          bool body = has_body(request);
          if (body && !is_offset_stream(request.header_value(field::field::content_type)))
            return fail(ErrorCode::unsupported_media, "data sent with the creation must be application/offset+octet-stream");
-         TRY(auto checksum, parse_checksum(request.header_value("Upload-Checksum")));
+         TRY(auto checksum, parse_upload_checksum(request.header_value("Upload-Checksum")));
          TRY(auto length_of_body, content_length(request));
          if (length_of_body && *length_of_body > *length)
            return fail(ErrorCode::too_large, "the data goes past the declared Upload-Length");
@@ -226,7 +170,7 @@ void add_upload_routes(ApiContext& context, std::vector<http::Route>& routes) {
                       if (!status) return response;
                       set_header(response, "Upload-Offset", std::to_string(status->row.offset));
                       set_header(response, "Upload-Length", std::to_string(status->row.length));
-                      if (!status->metadata.empty()) set_header(response, "Upload-Metadata", encode_metadata(status->metadata));
+                      if (!status->metadata.empty()) set_header(response, "Upload-Metadata", encode_upload_metadata(status->metadata));
                       if (status->row.state != "complete") set_header(response, "Upload-Expires", http_date(status->row.expires_at_ms));
                       if (status->row.video_id) set_header(response, "Cinevault-Video-Id", *status->row.video_id);
                       return response;
@@ -258,7 +202,7 @@ void add_upload_routes(ApiContext& context, std::vector<http::Route>& routes) {
                         return fail(ErrorCode::unsupported_media, "PATCH data must be application/offset+octet-stream");
                       auto offset = parse_non_negative(request.header_value("Upload-Offset"));
                       if (!offset) return fail(ErrorCode::invalid_argument, "Upload-Offset is required and must be a non-negative integer");
-                      TRY(auto checksum, parse_checksum(request.header_value("Upload-Checksum")));
+                      TRY(auto checksum, parse_upload_checksum(request.header_value("Upload-Checksum")));
                       TRY(auto length, content_length(request));
                       TRY(auto append, context.uploads.begin_append(request.params[0], *offset, length, std::move(checksum)));
                       return std::unique_ptr<http::BodySink>(new AppendSink(std::nullopt, std::move(append)));

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cinevault/api/api.hpp"
+#include "cinevault/api/request_parsing.hpp"
 #include "cinevault/core/parse.hpp"
 #include "cinevault/db/versions.hpp"
 #include "cinevault/ingest/multipart.hpp"
@@ -167,35 +168,6 @@ Result<int> page_size(const http::RequestContext& request) {
   return fail(ErrorCode::invalid_argument, "limit must be a number from 1 to 200");
 }
 
-Result<db::VideoPatch> parse_patch(const std::string& body) {
-  json document = json::parse(body, nullptr, false);
-  if (document.is_discarded() || !document.is_object())
-    return fail(ErrorCode::invalid_argument, "the body must be a JSON object");
-  db::VideoPatch patch;
-  for (auto& [key, value] : document.items()) {
-    if (key == "title" || key == "description") {
-      if (!value.is_string()) return fail(ErrorCode::invalid_argument, "'" + key + "' must be a string");
-      (key == "title" ? patch.title : patch.description) = value.get<std::string>();
-    } else if (key == "tags") {
-      if (!value.is_array()) return fail(ErrorCode::invalid_argument, "'tags' must be an array of strings");
-      std::vector<std::string> tags;
-      for (auto& tag : value) {
-        if (!tag.is_string()) return fail(ErrorCode::invalid_argument, "'tags' must be an array of strings");
-        tags.push_back(tag.get<std::string>());
-      }
-      patch.tags = std::move(tags);
-    } else {
-      return fail(ErrorCode::invalid_argument, "unknown field '" + key + "': only title, description and tags can change");
-    }
-  }
-  // The same checks as at upload time.
-  ingest::VideoMetadata check{patch.title.value_or("x"), patch.description.value_or(""),
-                              patch.tags.value_or(std::vector<std::string>{}), ""};
-  if (patch.title && patch.title->empty()) return fail(ErrorCode::invalid_argument, "the title must not be empty");
-  RETURN_IF_ERROR(ingest::normalize_metadata(std::move(check)));
-  return patch;
-}
-
 }  // namespace
 
 std::string iso8601_utc(std::int64_t unix_ms) {
@@ -274,7 +246,7 @@ void add_video_routes(ApiContext& context, std::vector<http::Route>& routes) {
 
   routes.push_back({http::Verb::patch, "/api/v1/videos/{}",
                     [&context](http::RequestContext& request) -> http::Response {
-                      auto patch = parse_patch(request.body);
+                      auto patch = parse_video_patch(request.body);
                       if (!patch) return http::error_response(patch.error());
                       auto updated = context.database.write([&](db::Connection& c) -> Result<std::optional<db::VideoRow>> {
                         TRY(bool found, db::update_video(c, request.params[0], *patch));

@@ -1,6 +1,7 @@
 // The web page: /, /watch/{id} and /assets/…, with a Content-Security-Policy that allows only
 // what the page itself loads (no CDN, no inline code).
 #include "cinevault/api/api.hpp"
+#include "cinevault/api/request_parsing.hpp"
 #include "cinevault/web/assets.hpp"
 
 namespace cinevault::api {
@@ -19,7 +20,7 @@ http::Response page_file(ApiContext& context, const http::RequestContext& reques
   // The paths are stable and the files change with the binary: revalidate every time; a
   // matching ETag makes that a 304 without a body.
   std::string_view if_none_match = request.header_value(field::field::if_none_match);
-  if (!if_none_match.empty() && if_none_match.find(asset->etag) != std::string_view::npos) {
+  if (client_has(if_none_match, asset->etag)) {
     http::EmptyResponse not_modified;
     not_modified.result(304);
     not_modified.set(field::field::etag, asset->etag);
