@@ -1,6 +1,6 @@
 // DASH MPD (ISO/IEC 23009-1) in the CMAF profile: SegmentTemplate + SegmentTimeline with
-// $Time$ per Representation. Dynamic while growing, static when complete: the form DESIGN.md
-// fixes after testing dash.js and Shaka; docs/manifests.md has the details.
+// $Time$ per Representation. Dynamic while growing, static when complete: the form
+// docs/design.md fixes; docs/manifests.md has the details.
 #include "cinevault/manifest/manifest.hpp"
 
 #include <algorithm>

@@ -1,6 +1,6 @@
 // HLS (RFC 8216) multivariant and media playlists. The progressive form (EVENT, fixed
-// target duration, START at 0, ENDLIST appended at the end) is the one DESIGN.md fixes
-// after testing hls.js, Shaka and native players; docs/manifests.md has the details.
+// target duration, START at 0, ENDLIST appended at the end) is the one docs/design.md
+// fixes; docs/manifests.md has the details.
 #include "cinevault/manifest/manifest.hpp"
 
 #include <algorithm>
@@ -22,8 +22,8 @@ using detail::Sorted;
 constexpr double kAacFrameSamples = 1024;
 
 // EXT-X-TARGETDURATION: RFC 8216 4.3.3.1 wants every EXTINF, rounded to the nearest integer,
-// to be at most this; DESIGN.md wants it fixed from the first response. The segmenter cuts
-// video at the first frame at or after each nominal boundary, and audio at the AAC frame
+// to be at most this; docs/design.md wants it fixed from the first response. The segmenter
+// cuts video at the first frame at or after each nominal boundary, and audio at the AAC frame
 // nearest it, so no segment exceeds the configured duration by more than one video frame
 // plus half an AAC frame: the rounded bound is known before the first segment exists. The
 // listed durations only raise it if a segment breaks that rule (then it must grow to stay
@@ -119,8 +119,8 @@ Result<std::string> hls_media(const Version& version, std::string_view rendition
   const Rendition& rendition = *it;
   RETURN_IF_ERROR(detail::check_has_segment(version, rendition));
 
-  // Everything above the segments stays the same for the life of the version (DESIGN.md:
-  // at completion only EXT-X-ENDLIST is appended).
+  // Everything above the segments stays the same for the life of the version
+  // (docs/design.md: at completion only EXT-X-ENDLIST is appended).
   std::string out = fmt::format(
       "#EXTM3U\n"
       "#EXT-X-VERSION:7\n"

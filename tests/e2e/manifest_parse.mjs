@@ -8,7 +8,7 @@
 //   DASH  every *.mpd, three ways:
 //         1. @xmldom/xmldom, strict: well-formed XML in the MPD namespace, children in
 //            schema order;
-//         2. dash.js 5.2.1 (the version DESIGN.md tested) run in Node: its own DashParser,
+//         2. dash.js 5.2.1 (the version the player tests use) run in Node: its own DashParser,
 //            DashManifestModel and TimelineSegmentsGetter — the code that decides, in the
 //            browser, which segments exist and whether each one is available yet. Dynamic
 //            MPDs are read at several wall-clock times (Date.now replaced): every listed
