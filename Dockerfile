@@ -11,7 +11,7 @@ FROM debian:12-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libavformat59 libavcodec59 libavfilter8 libswscale6 libswresample4 libavutil57 \
-      libspdlog1.10 libfmt9 libsqlite3-0 libssl3 ca-certificates \
+      libspdlog1.10 libfmt9 libsqlite3-0 libssl3 libsystemd0 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home /var/lib/cinevault cinevault \
  && mkdir -p /var/lib/cinevault && chown cinevault /var/lib/cinevault

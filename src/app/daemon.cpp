@@ -30,6 +30,7 @@ extern "C" {
 #include "cinevault/pipeline/job_queue.hpp"
 #include "cinevault/pipeline/workers.hpp"
 #include "cinevault/web/assets.hpp"
+#include "service_notifier.hpp"
 
 namespace cinevault::app {
 namespace {
@@ -236,6 +237,8 @@ int serve(const Config& config) {
                server->port(), fs::absolute(config.data_dir).string());
   workers->start();
   {
+    ServiceNotifier notifier(*server);
+    notifier.ready(fmt::format("serving on port {}", server->port()));
     Maintenance maintenance(config, database, store, uploads, objects);
     server->run();
   }

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
+#include <future>
 #include <limits>
 #include <list>
 #include <mutex>
@@ -759,6 +760,21 @@ class ServerImpl final : public Server {
   }
 
   bool draining() const override { return shared_->draining.load(); }
+
+  bool loops_answer(std::chrono::milliseconds within) override {
+    std::vector<std::future<void>> answers;
+    auto ask = [&](asio::io_context& loop) {
+      auto answered = std::make_shared<std::promise<void>>();
+      answers.push_back(answered->get_future());
+      asio::post(loop, [answered] { answered->set_value(); });
+    };
+    ask(ioc_);
+    for (auto& loop : extra_loops_) ask(*loop);
+    auto deadline = std::chrono::steady_clock::now() + within;
+    for (auto& answer : answers)
+      if (answer.wait_until(deadline) != std::future_status::ready) return false;
+    return true;
+  }
 
  private:
   // Asio lets a handler's exception out of run(): the last line of defence logs it and goes on

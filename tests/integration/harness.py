@@ -22,9 +22,10 @@ TMP_ROOT = os.environ.get("CINEVAULT_TEST_TMP", tempfile.gettempdir())
 class Daemon:
     """One daemon process on 127.0.0.1 with a port the kernel picked."""
 
-    def __init__(self, data_dir, *extra_args):
+    def __init__(self, data_dir, *extra_args, env=None):
         self.data_dir = data_dir
         self.extra_args = list(extra_args)
+        self.env = env  # the daemon's environment; None: this process's
         self.process = None
         self.port = None
         self.log_path = os.path.join(data_dir + ".log")
@@ -34,7 +35,8 @@ class Daemon:
         self.log_file = open(self.log_path, "ab")
         self.log_offset = self.log_file.tell()
         args = [BINARY, "serve", "--data", self.data_dir, "--listen", "127.0.0.1:0", "--log-level", "info"]
-        self.process = subprocess.Popen(args + self.extra_args, stdout=self.log_file, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(args + self.extra_args, stdout=self.log_file, stderr=subprocess.STDOUT,
+                                        env=self.env)
         deadline = time.time() + timeout
         while time.time() < deadline:
             match = re.search(r"listening on http://127\.0\.0\.1:(\d+)", self.log())

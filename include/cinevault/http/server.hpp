@@ -5,6 +5,7 @@
 // A connection's steps run on its own strand, one at a time.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -34,6 +35,9 @@ class Server {
   virtual void run() = 0;
   virtual void shutdown() = 0;  // thread-safe
   virtual bool draining() const = 0;
+  // Whether every event loop runs a posted task within WITHIN (thread-safe): what a service
+  // manager's watchdog should hear about, rather than that the process exists.
+  virtual bool loops_answer(std::chrono::milliseconds within) = 0;
 };
 
 std::unique_ptr<Server> make_server(const HttpConfig& config, bool require_key_for_reads, std::vector<Route> routes,
