@@ -218,10 +218,15 @@ Result<std::string> SafeInput::read_at(std::int64_t offset, std::size_t size) co
 }
 
 Result<SafeInput> SafeInput::open(const std::filesystem::path& path, const MediaLimits& limits) {
+  TRY(File file, File::open_read(path));
+  return open(std::move(file), limits);
+}
+
+Result<SafeInput> SafeInput::open(File file, const MediaLimits& limits) {
   SafeInput input;
   input.source_ = std::make_unique<Source>();
   Source& source = *input.source_;
-  TRY(source.file, File::open_read(path));
+  source.file = std::move(file);
   TRY(std::uint64_t size, source.file.size());
   source.size = static_cast<std::int64_t>(size);
 

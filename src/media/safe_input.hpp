@@ -12,6 +12,7 @@
 #include <string>
 
 #include "cinevault/core/config.hpp"
+#include "cinevault/core/file.hpp"
 #include "cinevault/core/result.hpp"
 #include "cinevault/media/av_ptr.hpp"
 
@@ -39,6 +40,8 @@ class SafeInput {
   // Errors: io (cannot read the file), unsupported_media (not an accepted container),
   // unprocessable (an accepted container that cannot be read: truncated or damaged).
   static Result<SafeInput> open(const std::filesystem::path& path, const MediaLimits& limits);
+  // The same for a file already open for reading (a sandboxed worker may open nothing).
+  static Result<SafeInput> open(File file, const MediaLimits& limits);
 
   SafeInput(SafeInput&&) noexcept;
   SafeInput& operator=(SafeInput&&) = delete;  // would free the pb before its context

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -14,6 +15,7 @@
 
 #include <pthread.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -1040,7 +1042,13 @@ Result<TranscodeReport> Job::run() {
   schedule_.emplace(std::move(schedule));
   report_progress(true, "opening");  // the source, its decoders and the encoders
 
-  TRY(SafeInput input, SafeInput::open(request_.source, request_.limits));
+  auto opened = [&]() -> Result<SafeInput> {
+    if (request_.source_fd < 0) return SafeInput::open(request_.source, request_.limits);
+    int fd = ::dup(request_.source_fd);
+    if (fd < 0) return fail(ErrorCode::io, errno_message("dup of the source", errno));
+    return SafeInput::open(File(fd), request_.limits);
+  }();
+  TRY(SafeInput input, std::move(opened));
   input_.emplace(std::move(input));
   RETURN_IF_ERROR(open_video_decoder());
   for (std::size_t i = 0; i < plan.audio_streams.size(); ++i)

@@ -77,6 +77,8 @@ std::vector<int> encoder_threads(const LadderPlan& plan, int job_threads);
 
 struct TranscodeRequest {
   std::filesystem::path source;
+  int source_fd = -1;  // when set, the source is read from (a duplicate of) this descriptor, not opened
+
   MediaInfo source_info;
   LadderPlan plan;
   LadderConfig ladder;
