@@ -13,12 +13,6 @@ namespace {
 
 constexpr std::size_t kMaxMetadataHeader = 8 * 1024;
 
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
 }  // namespace
 
 Result<std::map<std::string, std::string>> parse_upload_metadata(std::string_view header) {
@@ -26,7 +20,7 @@ Result<std::map<std::string, std::string>> parse_upload_metadata(std::string_vie
   if (header.size() > kMaxMetadataHeader) return fail(ErrorCode::invalid_argument, "Upload-Metadata is too long");
   while (!header.empty()) {
     auto comma = header.find(',');
-    std::string_view pair = trim(header.substr(0, comma));
+    std::string_view pair = trim_blanks(header.substr(0, comma));
     header = comma == std::string_view::npos ? std::string_view() : header.substr(comma + 1);
     if (pair.empty()) continue;
     auto space = pair.find(' ');
@@ -96,10 +90,10 @@ RangeRequest parse_range(std::string_view header, std::uint64_t size) {
 }
 
 bool client_has(std::string_view if_none_match, std::string_view etag) {
-  if (trim(if_none_match) == "*") return true;
+  if (trim_blanks(if_none_match) == "*") return true;
   while (!if_none_match.empty()) {
     auto comma = if_none_match.find(',');
-    std::string_view tag = trim(if_none_match.substr(0, comma));
+    std::string_view tag = trim_blanks(if_none_match.substr(0, comma));
     if_none_match = comma == std::string_view::npos ? std::string_view() : if_none_match.substr(comma + 1);
     if (tag.substr(0, 2) == "W/") tag.remove_prefix(2);
     if (!tag.empty() && tag == etag) return true;

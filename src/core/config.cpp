@@ -81,6 +81,15 @@ KeyBinding text(const char* name, const char* description, std::function<std::st
                     [=](const Config& c) { return json(at(const_cast<Config&>(c))); }};
 }
 
+// A text key's check: every byte must pass ALLOWED, else MESSAGE.
+std::function<Result<void>(const std::string&)> only_characters(bool (*allowed)(unsigned char), const char* message) {
+  return [allowed, message](const std::string& s) -> Result<void> {
+    for (char c : s)
+      if (!allowed(static_cast<unsigned char>(c))) return fail(ErrorCode::invalid_argument, message);
+    return {};
+  };
+}
+
 }  // namespace
 
 Result<ListenAddress> split_listen(std::string_view s) {
@@ -121,12 +130,8 @@ const std::vector<KeyBinding>& bindings() {
                      "Host names the server answers to, comma-separated (\"*\": any); empty: the loopback names "
                      "and the listen address when listening on loopback, any name otherwise",
                      [](Config& c) -> std::string& { return c.http.allowed_hosts; },
-                     [](const std::string& s) -> Result<void> {
-                       for (char c : s)
-                         if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f || c == '/')
-                           return fail(ErrorCode::invalid_argument, "host names are printable ASCII without spaces");
-                       return {};
-                     }));
+                     only_characters([](unsigned char c) { return c > 0x20 && c < 0x7f && c != '/'; },
+                                     "host names are printable ASCII without spaces")));
     t.push_back(integer<int>("http.io_threads", "threads running the network event loop (0: one per core)",
                              [](Config& c) -> int& { return c.http.io_threads; }, 0, 256));
     t.push_back(integer<int>("http.blocking_threads", "threads for fsync, probing and database work of requests",
@@ -187,12 +192,8 @@ const std::vector<KeyBinding>& bindings() {
                      "codecs whose decoders may run on uploads, libavcodec names comma-separated; empty: the "
                      "built-in list of what cameras, phones, discs, broadcast and the web record",
                      [](Config& c) -> std::string& { return c.media.allowed_codecs; },
-                     [](const std::string& s) -> Result<void> {
-                       for (char c : s)
-                         if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == ','))
-                           return fail(ErrorCode::invalid_argument, "codec names are letters, digits and '_'");
-                       return {};
-                     }));
+                     only_characters([](unsigned char c) { return std::isalnum(c) || c == '_' || c == ','; },
+                                     "codec names are letters, digits and '_'")));
     t.push_back(integer<int>("media.max_audio_channels", "most channels accepted in an audio track",
                              [](Config& c) -> int& { return c.media.max_audio_channels; }, 1, 64));
     t.push_back(integer<int>("media.max_sample_rate", "highest accepted audio sample rate, in Hz",

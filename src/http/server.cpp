@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <cctype>
 #include <chrono>
 #include <future>
 #include <limits>
@@ -24,6 +23,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "cinevault/core/text.hpp"
 #include "cinevault/http/router.hpp"
 #include "sink_body.hpp"
 
@@ -44,12 +44,6 @@ constexpr std::size_t kBodyReadChunk = 64 * 1024;
 // thread while other connections wait.
 constexpr std::size_t kSendfileChunk = 1 << 20;
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // Which Host names requests may carry (http.allowed_hosts). A page on another site can make a
 // browser send requests to 127.0.0.1 under its own name (DNS rebinding): a server on loopback
 // answers only to loopback names unless told otherwise.
@@ -59,7 +53,7 @@ class HostPolicy {
     std::string_view list = config.allowed_hosts;
     while (!list.empty()) {
       auto comma = list.find(',');
-      std::string name = lower(list.substr(0, comma));
+      std::string name = ascii_lower(list.substr(0, comma));
       list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
       if (name == "*") any_ = true;
       else if (!name.empty()) names_.push_back(std::move(name));
@@ -72,7 +66,7 @@ class HostPolicy {
       any_ = true;
       return;
     }
-    names_ = {"localhost", "127.0.0.1", "[::1]", lower(address.is_v6() ? "[" + listen->host + "]" : listen->host)};
+    names_ = {"localhost", "127.0.0.1", "[::1]", ascii_lower(address.is_v6() ? "[" + listen->host + "]" : listen->host)};
   }
 
   // `host` is a Host header: a name or address and an optional port ("[::1]:8080"). Runs for

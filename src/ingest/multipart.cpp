@@ -1,8 +1,5 @@
 #include "cinevault/ingest/multipart.hpp"
 
-#include <algorithm>
-#include <cctype>
-
 #include "cinevault/core/text.hpp"
 
 namespace cinevault::ingest {
@@ -10,21 +7,9 @@ namespace {
 
 constexpr std::size_t kMaxHeaderBlock = 16 * 1024;
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
 // The value of `param` in a header like: form-data; name="file"; filename="a.mp4"
 std::string parameter(std::string_view header, std::string_view param) {
-  std::string lowered = lower(header);
+  std::string lowered = ascii_lower(header);
   std::size_t pos = 0;
   while ((pos = lowered.find(std::string(param) + "=", pos)) != std::string::npos) {
     bool at_start = pos == 0 || lowered[pos - 1] == ';' || lowered[pos - 1] == ' ' || lowered[pos - 1] == '\t';
@@ -40,7 +25,7 @@ std::string parameter(std::string_view header, std::string_view param) {
       return value;
     }
     auto end = header.find(';', pos);
-    return std::string(trim(header.substr(pos, end == std::string_view::npos ? end : end - pos)));
+    return std::string(trim_blanks(header.substr(pos, end == std::string_view::npos ? end : end - pos)));
   }
   return {};
 }
@@ -48,7 +33,7 @@ std::string parameter(std::string_view header, std::string_view param) {
 }  // namespace
 
 Result<std::string> MultipartParser::boundary_of(std::string_view content_type) {
-  if (lower(content_type).rfind("multipart/form-data", 0) != 0)
+  if (ascii_lower(content_type).rfind("multipart/form-data", 0) != 0)
     return fail(ErrorCode::unsupported_media, "expected Content-Type multipart/form-data");
   std::string boundary = parameter(content_type, "boundary");
   if (boundary.empty() || boundary.size() > 70)
@@ -96,7 +81,7 @@ Result<void> MultipartParser::step(bool* progressed) {
         if (buffer_.size() > 256) return fail(ErrorCode::invalid_argument, "malformed multipart delimiter line");
         return {};
       }
-      if (!trim(std::string_view(buffer_).substr(0, crlf)).empty())
+      if (!trim_blanks(std::string_view(buffer_).substr(0, crlf)).empty())
         return fail(ErrorCode::invalid_argument, "malformed multipart delimiter line");
       buffer_.erase(0, crlf + 2);
       state_ = State::headers;
@@ -150,10 +135,10 @@ Result<void> MultipartParser::parse_headers(std::string_view block) {
     block = eol == std::string_view::npos ? std::string_view() : block.substr(eol + 2);
     auto colon = line.find(':');
     if (colon == std::string_view::npos) return fail(ErrorCode::invalid_argument, "malformed multipart part header");
-    std::string name = lower(trim(line.substr(0, colon)));
-    std::string_view value = trim(line.substr(colon + 1));
+    std::string name = ascii_lower(trim_blanks(line.substr(0, colon)));
+    std::string_view value = trim_blanks(line.substr(colon + 1));
     if (name == "content-disposition") {
-      if (lower(value).rfind("form-data", 0) != 0)
+      if (ascii_lower(value).rfind("form-data", 0) != 0)
         return fail(ErrorCode::invalid_argument, "multipart part is not form-data");
       has_disposition = true;
       part.name = parameter(value, "name");

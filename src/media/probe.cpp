@@ -285,7 +285,7 @@ Result<void> decode_first_frame(AVFormatContext* context, int stream_index, cons
   int error = avcodec_parameters_to_context(decoder.get(), &parameters);
   decoder->thread_count = 1;  // frame threads would hold the first frame back
   // No picture larger than the limit is ever allocated, whatever the headers said.
-  decoder->max_pixels = static_cast<std::int64_t>(limits.max_width) * limits.max_height;
+  decoder->max_pixels = limits.max_pixels();
   if (error >= 0) error = avcodec_open2(decoder.get(), codec, nullptr);
   if (error < 0)
     return fail(ErrorCode::unprocessable, "the video decoder cannot be opened: " + av_error_text(error));

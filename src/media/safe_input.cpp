@@ -259,7 +259,7 @@ Result<SafeInput> SafeInput::open(File file, const MediaLimits& limits) {
   // Its decoders allocate no picture larger than the limit either.
   std::vector<AVDictionary*> decoder_options(opened->nb_streams, nullptr);
   for (AVDictionary*& options : decoder_options)
-    av_dict_set_int(&options, "max_pixels", static_cast<std::int64_t>(limits.max_width) * limits.max_height, 0);
+    av_dict_set_int(&options, "max_pixels", limits.max_pixels(), 0);
   error = avformat_find_stream_info(opened, decoder_options.data());
   for (AVDictionary*& options : decoder_options) av_dict_free(&options);
   RETURN_IF_ERROR(input.read_status());

@@ -71,6 +71,13 @@ bool same_global_header(const AVCodecContext& a, const AVCodecContext& b) {
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
+// A picture over the configured size is the file's fault: the job fails as an input error.
+Result<void> check_picture_size(int width, int height, const MediaLimits& limits) {
+  if (width <= limits.max_width && height <= limits.max_height) return {};
+  return fail(ErrorCode::unprocessable, fmt::format("a frame is {}x{}, larger than the limit of {}x{}", width, height,
+                                                    limits.max_width, limits.max_height));
+}
+
 // What a worker's segmenter reported, for the calling thread to pass on.
 struct Event {
   enum class Kind { init, segment, finished };
@@ -300,7 +307,7 @@ Result<void> Job::open_video_decoder() {
   video_decoder_->thread_count = std::max(1, request_.threads);
   video_decoder_->pkt_timebase = video_stream_->time_base;
   // A frame larger than the limit is never allocated (the probe saw only the first ones).
-  video_decoder_->max_pixels = static_cast<std::int64_t>(request_.limits.max_width) * request_.limits.max_height;
+  video_decoder_->max_pixels = request_.limits.max_pixels();
   if (error >= 0) error = avcodec_open2(video_decoder_.get(), codec, nullptr);
   if (error < 0) return fail(ErrorCode::unprocessable, "the video decoder does not open: " + av_error_text(error));
   return {};
@@ -485,9 +492,7 @@ Result<void> Job::build_filter_graph(const AVFrame& frame) {
 
 Result<void> Job::on_video_frame(AVFrame* frame) {
   const MediaLimits& limits = request_.limits;
-  if (frame->width > limits.max_width || frame->height > limits.max_height)
-    return fail(ErrorCode::unprocessable, fmt::format("a frame is {}x{}, larger than the limit of {}x{}", frame->width,
-                                                      frame->height, limits.max_width, limits.max_height));
+  RETURN_IF_ERROR(check_picture_size(frame->width, frame->height, limits));
   if (!graph_) RETURN_IF_ERROR(build_filter_graph(*frame));
   std::int64_t pts = frame->best_effort_timestamp;
   if (pts == AV_NOPTS_VALUE) pts = frame->pts;
@@ -939,10 +944,7 @@ Result<void> Job::decode(AVCodecContext* decoder, const AVPacket* packet, AudioT
   // A picture over the size limit fails to decode (max_pixels): that is the file's fault,
   // not damage to skip. The decoder has taken the new size from the stream by then.
   auto too_large = [&]() -> Result<void> {
-    const MediaLimits& limits = request_.limits;
-    if (audio || (decoder->width <= limits.max_width && decoder->height <= limits.max_height)) return {};
-    return fail(ErrorCode::unprocessable, fmt::format("a frame is {}x{}, larger than the limit of {}x{}", decoder->width,
-                                                      decoder->height, limits.max_width, limits.max_height));
+    return audio ? Result<void>{} : check_picture_size(decoder->width, decoder->height, request_.limits);
   };
   int error = avcodec_send_packet(decoder, packet);
   if (error < 0 && error != AVERROR_EOF) {

@@ -77,6 +77,9 @@ struct MediaLimits {
   // A transcode may take this many seconds per second of media (plus five minutes) before it
   // is stopped as too slow: a file that defeats every other limit still cannot hold a worker.
   double max_transcode_time_factor = 20;
+
+  // The largest picture, in pixels: every decoder's max_pixels.
+  std::int64_t max_pixels() const { return static_cast<std::int64_t>(max_width) * max_height; }
 };
 
 struct PipelineConfig {

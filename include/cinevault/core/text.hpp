@@ -16,6 +16,12 @@ bool is_utf8(std::string_view text);
 // replaced by U+FFFD; well-formed text comes back as it is.
 std::string to_utf8(std::string_view text);
 
+// ASCII letters lowered; other bytes as they are (header names, host names, media types).
+std::string ascii_lower(std::string_view text);
+
+// Without the spaces and tabs at either end (HTTP's optional whitespace).
+std::string_view trim_blanks(std::string_view text);
+
 // value.dump(indent), with invalid UTF-8 in strings replaced rather than thrown: the last
 // line of defence, every string should have been checked where it entered.
 std::string json_text(const nlohmann::json& value, int indent = -1);
