@@ -30,6 +30,8 @@ extern "C" {
 #include "cinevault/pipeline/job_queue.hpp"
 #include "cinevault/pipeline/workers.hpp"
 #include "cinevault/web/assets.hpp"
+#include "cinevault/worker/media_worker.hpp"
+#include "cinevault/worker/worker_process.hpp"
 #include "service_notifier.hpp"
 
 namespace cinevault::app {
@@ -210,7 +212,12 @@ int serve(const Config& config) {
   else if (*requeued > 0) spdlog::info("{} job(s) of a stopped process went back to the queue", *requeued);
   auto workers = pipeline::make_workers(config, database, store, queue);
 
-  ingest::Ingestor ingestor(config.media, database, store, [&workers] { workers->wake(); });
+  // Uploads are probed in a sandboxed media worker: the daemon never decodes a byte of them.
+  worker::WorkerSettings worker_settings = worker::worker_settings(config);
+  auto probe = [&config, &worker_settings](const fs::path& staged) {
+    return worker::probe_in_worker(staged, config.media, worker_settings);
+  };
+  ingest::Ingestor ingestor(probe, database, store, [&workers] { workers->wake(); });
   ingest::UploadBudget upload_budget(config.uploads, ingest::UploadBudget::free_space_of(config.data_dir));
   ingest::UploadManager uploads(config.uploads, config.data_dir / "uploads", database, ingestor, upload_budget);
   if (auto recovered = uploads.recover(); !recovered) return fatal("upload recovery failed: " + recovered.error().message);
@@ -306,6 +313,17 @@ int gc_command(const Config& config) {
   std::cout << "removed " << report->objects_removed << " object(s), " << report->bytes_freed << " bytes, "
             << report->rows_removed << " row(s), " << report->temp_files_removed << " temp file(s)\n";
   return 0;
+}
+
+void media_worker_command(const Config& config) {
+  int status = 2;
+  if (init_logging(config.log_level)) {
+    // Its lines go to the daemon's standard error (the journal) beside the daemon's own.
+    spdlog::default_logger()->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ media-worker %P: %v", spdlog::pattern_time_type::utc);
+    status = worker::run_media_worker(worker::kWorkerChannelFd);
+    spdlog::default_logger()->flush();
+  }
+  ::_exit(status);
 }
 
 }  // namespace cinevault::app

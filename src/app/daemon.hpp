@@ -11,5 +11,8 @@ namespace cinevault::app {
 int serve(const Config& config);
 int keys_command(const Config& config, const std::vector<std::string>& args);
 int gc_command(const Config& config);
+// Never returns: the worker ends with _exit (no static destructors, no leak check, which
+// would need system calls its sandbox forbids).
+[[noreturn]] void media_worker_command(const Config& config);
 
 }  // namespace cinevault::app

@@ -24,6 +24,7 @@ void print_help() {
             << "  cinevault keys list                list API keys\n"
             << "  cinevault keys revoke ID           revoke an API key\n"
             << "  cinevault gc                       remove unreferenced objects (daemon stopped)\n"
+            << "  cinevault media-worker             (started by the daemon: one probe or transcode)\n"
             << "  cinevault --print-config           print the effective configuration as JSON\n"
             << "  cinevault --help | --version\n\n"
             << "options:\n"
@@ -111,5 +112,6 @@ int main(int argc, char** argv) {
   if (command == "serve" && rest.empty()) return app::serve(config);
   if (command == "keys") return app::keys_command(config, rest);
   if (command == "gc" && rest.empty()) return app::gc_command(config);
+  if (command == "media-worker" && rest.empty()) app::media_worker_command(config);
   return usage_error("unknown command '" + command + (rest.empty() ? "" : " " + rest[0]) + "'");
 }

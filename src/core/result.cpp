@@ -21,6 +21,8 @@ const char* to_string(ErrorCode code) {
     case ErrorCode::unavailable: return "unavailable";
     case ErrorCode::codec: return "codec";
     case ErrorCode::hardware: return "hardware";
+    case ErrorCode::crashed: return "crashed";
+    case ErrorCode::resource: return "resource";
     case ErrorCode::io: return "io";
     case ErrorCode::database: return "database";
     case ErrorCode::internal: return "internal";

@@ -184,6 +184,38 @@ END;
       R"sql(
 ALTER TABLE uploads ADD COLUMN owner TEXT NOT NULL DEFAULT '';
 )sql",
+      // 5: two more error classes, of jobs whose media worker died: crashed (a signal such
+      // as SIGSEGV or SIGSYS) and resource (over a budget, killed, or silent). A CHECK cannot
+      // be altered: the table is copied (foreign keys are off while migrating).
+      R"sql(
+CREATE TABLE jobs_new (
+  id                INTEGER PRIMARY KEY,
+  video_id          TEXT NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
+  kind              TEXT NOT NULL,
+  state             TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'dead', 'cancelled')),
+  attempts          INTEGER NOT NULL DEFAULT 0,
+  max_attempts      INTEGER NOT NULL DEFAULT 3,
+  force_software    INTEGER NOT NULL DEFAULT 0,
+  not_before        INTEGER NOT NULL,
+  lease_owner       TEXT,
+  lease_expires_at  INTEGER,
+  progress_percent  REAL NOT NULL DEFAULT 0,
+  stage             TEXT NOT NULL DEFAULT '',
+  fps               REAL,
+  eta_s             REAL,
+  error_class       TEXT CHECK (error_class IN ('input', 'crashed', 'resource', 'codec', 'storage', 'hardware',
+                                                'internal')),
+  error_message     TEXT,
+  log_tail          TEXT,
+  created_at        INTEGER NOT NULL,
+  updated_at        INTEGER NOT NULL
+);
+INSERT INTO jobs_new SELECT * FROM jobs;
+DROP TABLE jobs;
+ALTER TABLE jobs_new RENAME TO jobs;
+CREATE INDEX jobs_claimable ON jobs (state, not_before);
+CREATE INDEX jobs_video ON jobs (video_id);
+)sql",
   };
   return list;
 }
@@ -204,6 +236,11 @@ Result<void> migrate(Connection& connection) {
     return fail(ErrorCode::database, "the database has schema version " + std::to_string(version) +
                                          ", newer than this binary knows (" +
                                          std::to_string(latest_schema_version()) + ")");
+  if (version == latest_schema_version()) return {};
+  // A migration that copies a table drops the old one; with foreign keys on, that would
+  // delete or null every row referring to it (SQLite's documented procedure: off, migrate,
+  // check, on; the pragma has no effect inside a transaction, so it is set here).
+  RETURN_IF_ERROR(connection.exec("PRAGMA foreign_keys=OFF"));
   for (int next = version + 1; next <= latest_schema_version(); ++next) {
     RETURN_IF_ERROR(connection.exec("BEGIN IMMEDIATE"));
     auto applied = connection.exec(migrations()[static_cast<std::size_t>(next - 1)])
@@ -211,9 +248,14 @@ Result<void> migrate(Connection& connection) {
                        .and_then([&] { return connection.exec("COMMIT"); });
     if (!applied) {
       (void)connection.exec("ROLLBACK");
+      (void)connection.exec("PRAGMA foreign_keys=ON");
       return fail(ErrorCode::database, "migration " + std::to_string(next) + " failed: " + applied.error().message);
     }
   }
+  TRY(auto check, connection.prepare("PRAGMA foreign_key_check"));
+  TRY(bool broken, check.step());
+  RETURN_IF_ERROR(connection.exec("PRAGMA foreign_keys=ON"));
+  if (broken) return fail(ErrorCode::database, "after migrating, a row refers to one that does not exist");
   return {};
 }
 

@@ -42,6 +42,8 @@ unsigned status_for(ErrorCode code) {
     case ErrorCode::unavailable: return 503;
     case ErrorCode::codec:
     case ErrorCode::hardware:
+    case ErrorCode::crashed:
+    case ErrorCode::resource:
     case ErrorCode::io:
     case ErrorCode::database:
     case ErrorCode::internal: return 500;

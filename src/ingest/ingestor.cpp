@@ -78,7 +78,7 @@ Result<IngestedVideo> Ingestor::ingest(StagedFile staged, const VideoMetadata& m
     spdlog::info("ingest: identical upload of video {} ({}), nothing stored", existing->id, staged.sha256());
     return IngestedVideo{std::move(*existing), 0, true};
   }
-  TRY(media::MediaInfo info, media::probe_file(staged.path(), limits_));
+  TRY(media::MediaInfo info, probe_(staged.path()));
   RETURN_IF_ERROR(staged.durable());
 
   // Pinned from the move into the store until the row that refers to the object commits.

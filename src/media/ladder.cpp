@@ -157,4 +157,19 @@ std::vector<int> encoder_threads(const LadderPlan& plan, int job_threads) {
   return threads;
 }
 
+Result<EncoderSelection> choose_encoder(const TranscodeRequest& request) {
+  if (request.plan.video.empty()) return fail(ErrorCode::invalid_argument, "the ladder plan has no video rung");
+  const PlannedRung& smallest = request.plan.video.back();
+  VideoEncoderSettings settings;
+  settings.width = smallest.width;
+  settings.height = smallest.height;
+  settings.frame_rate = {request.plan.frame_rate_num, request.plan.frame_rate_den};
+  settings.bitrate_kbps = smallest.spec.bitrate_kbps;
+  settings.maxrate_kbps = smallest.spec.maxrate_kbps;
+  settings.bufsize_kbits = smallest.spec.bufsize_kbits;
+  settings.keyint_frames = std::max(2, static_cast<int>(std::ceil(request.ladder.segment_s * request.plan.frame_rate)) * 2);
+  settings.x264_preset = request.ladder.x264_preset;
+  return select_video_encoder(request.encoder, settings);
+}
+
 }  // namespace cinevault::media

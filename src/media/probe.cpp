@@ -349,14 +349,8 @@ Result<void> check_limits(const MediaInfo& info, const StreamInfo& video, const 
   return {};
 }
 
-}  // namespace
 
-bool is_accepted_container(const std::string& demuxer_name) {
-  return av_match_list(demuxer_name.c_str(), kFormatWhitelist, ',') > 0;
-}
-
-Result<MediaInfo> probe_file(const std::filesystem::path& path, const MediaLimits& limits) {
-  TRY(SafeInput input, SafeInput::open(path, limits));
+Result<MediaInfo> probe(SafeInput input, const MediaLimits& limits) {
   AVFormatContext* context = input.format();
   RETURN_IF_ERROR(check_samples_within_file(context, input.size_bytes()));
   RETURN_IF_ERROR(check_declared_length(input));
@@ -379,6 +373,29 @@ Result<MediaInfo> probe_file(const std::filesystem::path& path, const MediaLimit
   RETURN_IF_ERROR(input.read_status());
   RETURN_IF_ERROR(decoded);
   return info;
+}
+
+}  // namespace
+
+bool is_accepted_container(const std::string& demuxer_name) {
+  return av_match_list(demuxer_name.c_str(), kFormatWhitelist, ',') > 0;
+}
+
+Result<MediaInfo> probe_file(const std::filesystem::path& path, const MediaLimits& limits) {
+  TRY(SafeInput input, SafeInput::open(path, limits));
+  return probe(std::move(input), limits);
+}
+
+Result<MediaInfo> probe_file(File file, const MediaLimits& limits) {
+  TRY(SafeInput input, SafeInput::open(std::move(file), limits));
+  return probe(std::move(input), limits);
+}
+
+Result<void> check_media_info(const MediaInfo& info, const MediaLimits& limits) {
+  if (info.video_stream < 0 || static_cast<std::size_t>(info.video_stream) >= info.streams.size() ||
+      info.streams[static_cast<std::size_t>(info.video_stream)].type != "video")
+    return fail(ErrorCode::unprocessable, "no video stream");
+  return check_limits(info, info.streams[static_cast<std::size_t>(info.video_stream)], limits);
 }
 
 // JSON: fields of the other media type are left out unless set, so the round trip is exact.

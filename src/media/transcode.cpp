@@ -401,7 +401,11 @@ Result<void> Job::open_rungs() {
     return settings;
   };
 
-  TRY(selection_, select_video_encoder(request_.encoder, settings_for(planned.back())));
+  if (request_.chosen_encoder) {
+    selection_ = std::move(*request_.chosen_encoder);
+  } else {
+    TRY(selection_, select_video_encoder(request_.encoder, settings_for(planned.back())));
+  }
   for (const PlannedRung& plan : planned) {
     auto rung = std::make_unique<Rung>(shared_);
     rung->plan = plan;

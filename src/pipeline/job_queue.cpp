@@ -58,6 +58,8 @@ std::string classify(const Error& error) {
     case ErrorCode::invalid_argument: return "input";
     case ErrorCode::codec: return "codec";
     case ErrorCode::hardware: return "hardware";
+    case ErrorCode::crashed: return "crashed";
+    case ErrorCode::resource: return "resource";
     case ErrorCode::io:
     case ErrorCode::database:
     case ErrorCode::too_large: return "storage";
@@ -129,8 +131,9 @@ Result<void> JobQueue::complete(const Job& job) {
 
 Result<Job> JobQueue::record_failure(const Job& job, const Error& error, const std::string& log_tail) {
   std::string error_class = classify(error);
-  // Bad input stays bad: no point in trying again.
-  bool dead = error_class == "input" || job.attempts >= job.max_attempts;
+  // Bad input stays bad, and a decoder that crashed on a file crashes on it again: no point
+  // in trying again. Over a budget may be the machine's state (the OOM killer): retried.
+  bool dead = error_class == "input" || error_class == "crashed" || job.attempts >= job.max_attempts;
   bool software = job.force_software || error_class == "hardware";
   return database_.write([&](db::Connection& c) -> Result<Job> {
     auto now = db::now_ms();

@@ -2,7 +2,6 @@
 
 #include <malloc.h>
 #include <pthread.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -21,6 +20,7 @@
 #include "cinevault/db/versions.hpp"
 #include "cinevault/db/videos.hpp"
 #include "cinevault/media/transcode.hpp"
+#include "cinevault/worker/worker_process.hpp"
 #include "version_writer.hpp"
 
 namespace cinevault::pipeline {
@@ -62,7 +62,8 @@ class JobLog {
 class WorkersImpl final : public Workers {
  public:
   WorkersImpl(const Config& config, db::Database& database, store::ObjectStore& store, JobQueue& queue)
-      : config_(config), database_(database), store_(store), queue_(queue) {}
+      : config_(config), worker_settings_(worker::worker_settings(config)), database_(database), store_(store),
+        queue_(queue) {}
 
   ~WorkersImpl() override { stop(); }
 
@@ -87,9 +88,7 @@ class WorkersImpl final : public Workers {
 
  private:
   void loop(std::stop_token stop) {
-    // The decoder's and the encoders' threads, started from here, take this name too.
     pthread_setname_np(pthread_self(), "pipeline");
-    lower_priority();
     while (!stop.stop_requested()) {
       std::uint64_t seen = 0;
       {
@@ -111,20 +110,6 @@ class WorkersImpl final : public Workers {
       // heap for reuse, so give it back to the system while the daemon waits for work.
       ::malloc_trim(0);
     }
-  }
-
-  // Transcoding keeps every core busy; requests must not wait behind it for a time slice
-  // (during the first-frame benchmark playlists took 35-57 ms to answer). Linux's nice value is
-  // per thread, and the decoder's, the rungs' and the encoders' threads inherit it from
-  // this one, which starts them.
-  void lower_priority() const {
-    if (config_.pipeline.nice == 0) return;
-    errno = 0;
-    int current = ::getpriority(PRIO_PROCESS, 0);  // 0: this thread
-    if (current == -1 && errno != 0) return;
-    int wanted = std::min(19, current + config_.pipeline.nice);
-    if (::setpriority(PRIO_PROCESS, 0, wanted) != 0)
-      spdlog::warn("transcodes run at the daemon's priority: {}", errno_message("setpriority", errno));
   }
 
   void run(const Job& job, std::stop_token worker_stop) {
@@ -199,7 +184,7 @@ class WorkersImpl final : public Workers {
     VersionWriter writer(database_, store_, version_row,
                          static_cast<int>(plan.video.size() + plan.audio_streams.size()), publish_early);
     media::TranscodeRequest request;
-    request.source = store_.path_of(video->source_sha256);
+    request.source = store_.path_of(video->source_sha256);  // opened here, handed to the worker
     request.source_info = info;
     request.plan = plan;
     request.ladder = ladder;
@@ -217,7 +202,8 @@ class WorkersImpl final : public Workers {
         stop.request_stop();
       }
     };
-    auto report = media::transcode(request, writer, progress, stop.get_token());
+    // In a sandboxed media worker: a decoder that crashes on this file ends that process only.
+    auto report = worker::transcode_in_worker(request, writer, progress, stop.get_token(), worker_settings_);
     if (!report) {
       writer.abandon();
       return tl::unexpected(report.error());
@@ -239,6 +225,7 @@ class WorkersImpl final : public Workers {
   }
 
   const Config& config_;
+  const worker::WorkerSettings worker_settings_;
   db::Database& database_;
   store::ObjectStore& store_;
   JobQueue& queue_;

@@ -58,6 +58,55 @@ TEST_F(DatabaseTest, MigratesToTheLatestVersionAndReopens) {
   EXPECT_EQ((*reopened)->schema_version(), latest_schema_version());
 }
 
+// Schema 5 copies the jobs table to widen its error classes: the jobs, and the versions that
+// name them, come through; the new classes are accepted.
+TEST_F(DatabaseTest, MigrationFrom4KeepsJobsAndTheVersionsThatNameThem) {
+  add_video("v1", 1);
+  auto made = db_->write([](Connection& c) -> Result<std::int64_t> {
+    TRY(std::int64_t job, enqueue_job(c, "v1", "transcode"));
+    RETURN_IF_ERROR(create_version(c, "v1", job, 4.0, ""));
+    return job;
+  });
+  ASSERT_TRUE(made) << made.error().message;
+  // Back to schema 4's jobs table (its CHECK knew five classes), as a database of that release.
+  ASSERT_TRUE(db_->write([](Connection& c) -> Result<void> {
+    TRY(auto stmt, c.prepare("SELECT sql FROM sqlite_schema WHERE name = 'jobs'"));
+    TRY(bool row, stmt.step());
+    if (!row) return fail(ErrorCode::internal, "no jobs table");
+    std::string sql = stmt.text(0);
+    auto at = sql.find("'input', 'crashed', 'resource',");
+    if (at == std::string::npos) return fail(ErrorCode::internal, "schema 5's CHECK not found: " + sql);
+    sql.replace(at, std::string("'input', 'crashed', 'resource',").size(), "'input',");
+    sql = "CREATE TABLE jobs_old " + sql.substr(sql.find('('));  // the stored name may be quoted
+    RETURN_IF_ERROR(c.exec(sql));
+    RETURN_IF_ERROR(c.exec("INSERT INTO jobs_old SELECT * FROM jobs"));
+    return c.exec("PRAGMA user_version = 4");
+  }));
+  db_.reset();
+  {
+    auto raw = Connection::open((dir_ / "test.db").string(), false);
+    ASSERT_TRUE(raw);
+    ASSERT_TRUE((*raw)->exec("PRAGMA foreign_keys=OFF; DROP TABLE jobs; ALTER TABLE jobs_old RENAME TO jobs; "
+                             "CREATE INDEX jobs_claimable ON jobs (state, not_before); "
+                             "CREATE INDEX jobs_video ON jobs (video_id);"));
+  }
+  auto reopened = Database::open(dir_ / "test.db");
+  ASSERT_TRUE(reopened) << reopened.error().message;
+  db_ = std::move(*reopened);
+  EXPECT_EQ(db_->schema_version(), latest_schema_version());
+  auto linked = db_->read([](Connection& c) -> Result<std::int64_t> {
+    TRY(auto stmt, c.prepare("SELECT count(*) FROM versions JOIN jobs ON jobs.id = versions.job_id"));
+    TRY(bool row, stmt.step());
+    return row ? stmt.int64(0) : 0;
+  });
+  ASSERT_TRUE(linked);
+  EXPECT_EQ(*linked, 1);
+  auto crashed = db_->write([&](Connection& c) {
+    return c.exec("UPDATE jobs SET error_class = 'crashed' WHERE id = " + std::to_string(*made));
+  });
+  EXPECT_TRUE(crashed) << crashed.error().message;
+}
+
 TEST_F(DatabaseTest, RefusesAFileFromANewerVersion) {
   ASSERT_TRUE(db_->write([](Connection& c) { return c.exec("PRAGMA user_version = 999"); }));
   db_.reset();

@@ -99,6 +99,40 @@ class UnitFileTest(unittest.TestCase):
         print("\nsystemd-analyze security: exposure %s" % match.group(1))
         self.assertLessEqual(float(match.group(1)), EXPOSURE_GOAL, out.stdout)
 
+    def test_the_units_system_call_filter_lets_the_daemon_start_sandboxed_media_workers(self):
+        """The unit's SystemCallFilter lines, applied in order as systemd does (groups expanded by systemd-analyze),
+        allow what the daemon needs to start a media worker and the worker to confine itself: a filter the unit
+        denied would fail every probe and transcode."""
+        analyze = shutil.which("systemd-analyze")
+        self.assertIsNotNone(analyze, "systemd-analyze is missing (scripts/install-deps test installs systemd)")
+        groups = {}
+
+        def expand(name):
+            if not name.startswith("@"):
+                return {name}
+            if name not in groups:
+                out = subprocess.run([analyze, "syscall-filter", name], capture_output=True, text=True, timeout=60)
+                members = set()
+                for line in out.stdout.splitlines()[1:]:
+                    line = line.strip()
+                    if line and not line.startswith("#"):
+                        members |= expand(line)
+                groups[name] = members
+            return groups[name]
+
+        with open(UNIT) as f:
+            lines = re.findall(r"(?m)^SystemCallFilter=(.*)$", f.read())
+        self.assertTrue(lines and not lines[0].startswith("~"), "the filter is an allow list")
+        allowed = set()
+        for line in lines:
+            deny = line.startswith("~")
+            names = set().union(*(expand(n) for n in line.lstrip("~").split()))
+            allowed = allowed - names if deny else allowed | names
+        needed = {"execve", "socketpair", "sendmsg", "recvmsg", "wait4", "kill",  # the daemon: start, talk, reap
+                  "close_range", "prctl", "setpgid", "setpriority", "prlimit64", "seccomp",  # the worker: confine
+                  "memfd_create", "fcntl"}  # segments as sealed memory files
+        self.assertEqual(needed - allowed, set())
+
 
 if __name__ == "__main__":
     unittest.main()

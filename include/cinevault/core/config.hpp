@@ -90,7 +90,9 @@ struct PipelineConfig {
   int retry_backoff_s = 10;      // first retry after this long, doubled per try
   double segment_s = 4;          // media segment duration
   std::string x264_preset = "veryfast";
-  int nice = 10;                 // transcodes run this much nicer than the daemon's serving
+  int nice = 10;                 // media workers run this much nicer than the daemon's serving
+  int worker_memory_mb = 4096;   // RLIMIT_AS of a media worker; 0: none
+  int worker_silence_s = 120;    // a worker silent this long is stopped
 };
 
 struct StoreConfig {

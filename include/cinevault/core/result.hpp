@@ -27,6 +27,8 @@ enum class ErrorCode {
   unavailable,          // shutting down, over capacity
   codec,                // an encoder or decoder failed
   hardware,             // a hardware encoder failed (retry in software)
+  crashed,              // a media worker died of a signal (a decoder bug, a sandbox violation)
+  resource,             // a job went over its memory, CPU or time budget, or stopped reporting
   io,                   // filesystem failure
   database,             // SQLite failure
   internal,             // a bug

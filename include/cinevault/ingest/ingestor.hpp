@@ -1,6 +1,7 @@
 // Turns a complete staged upload into a library entry: probe, store, record, queue.
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "cinevault/db/database.hpp"
 #include "cinevault/db/videos.hpp"
 #include "cinevault/ingest/staging.hpp"
+#include "cinevault/media/probe.hpp"
 #include "cinevault/store/object_store.hpp"
 
 namespace cinevault::ingest {
@@ -36,10 +38,13 @@ Result<VideoMetadata> normalize_metadata(VideoMetadata metadata);
 // Thread-safe: may be called from several request threads at once.
 class Ingestor {
  public:
+  // Reads a staged file's media facts and checks them against the limits (the daemon runs
+  // media::probe_file in a sandboxed media worker: worker::probe_in_worker).
+  using Prober = std::function<Result<media::MediaInfo>(const std::filesystem::path& staged)>;
+
   // `job_queued` is called after a new transcode job is committed (to wake a worker).
-  Ingestor(const MediaLimits& limits, db::Database& database, store::ObjectStore& store,
-           std::function<void()> job_queued = {})
-      : limits_(limits), database_(database), store_(store), job_queued_(std::move(job_queued)) {}
+  Ingestor(Prober probe, db::Database& database, store::ObjectStore& store, std::function<void()> job_queued = {})
+      : probe_(std::move(probe)), database_(database), store_(store), job_queued_(std::move(job_queued)) {}
 
   // Probes the staged file; if the media is acceptable, moves it into the store and, in one
   // transaction, records the object, a video in state `queued` and its transcode job.
@@ -48,7 +53,7 @@ class Ingestor {
   Result<IngestedVideo> ingest(StagedFile staged, const VideoMetadata& metadata);
 
  private:
-  MediaLimits limits_;
+  Prober probe_;
   db::Database& database_;
   store::ObjectStore& store_;
   std::function<void()> job_queued_;

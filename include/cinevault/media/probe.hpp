@@ -15,6 +15,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "cinevault/core/config.hpp"
+#include "cinevault/core/file.hpp"
 #include "cinevault/core/result.hpp"
 
 namespace cinevault::media {
@@ -64,6 +65,11 @@ struct MediaInfo {
 // ErrorCode::unprocessable when it is media we will not take (no video stream, too long,
 // too large, too many streams, truncated or undecodable). Messages say which, in plain words.
 Result<MediaInfo> probe_file(const std::filesystem::path& path, const MediaLimits& limits);
+// The same for a file already open for reading (a sandboxed worker may open nothing).
+Result<MediaInfo> probe_file(File file, const MediaLimits& limits);
+// The limits probe_file checks that can be seen in a MediaInfo alone (sizes, counts, duration,
+// a video stream): the daemon checks a worker's answer again.
+Result<void> check_media_info(const MediaInfo& info, const MediaLimits& limits);
 
 // Whether libavformat's demuxer of this name may read uploads: the same test as the
 // format_whitelist probe_file sets (av_match_list: any ','-separated part matches).

@@ -83,6 +83,9 @@ struct TranscodeRequest {
   LadderPlan plan;
   LadderConfig ladder;
   EncoderPreference encoder = EncoderPreference::automatic;
+  // When set, the video encoder chosen beforehand by choose_encoder() (taken, not copied):
+  // a sandboxed worker opens a hardware encoder's device before its filter.
+  EncoderSelection* chosen_encoder = nullptr;
   int threads = 2;  // decoder and encoder threads for the whole job
   MediaLimits limits;  // how the source is opened; max_duration_s is enforced while decoding
   ThumbnailOptions thumbnails;  // taken from the decoded frames on the way
@@ -104,6 +107,11 @@ struct TranscodeReport {
   std::optional<Thumbnails> thumbnails;
   std::string thumbnails_error;
 };
+
+// The video encoder `request` would use, found by opening it at the smallest rung (loading a
+// hardware encoder's libraries and opening its device on the way). Never fails for lack of
+// hardware; errors: codec when not even libx264 opens.
+Result<EncoderSelection> choose_encoder(const TranscodeRequest& request);
 
 // Errors are classified by their code for the job queue: unprocessable (the input cannot be
 // decoded), codec (an encoder failed to open or encode), hardware (a hardware encoder failed:

@@ -19,6 +19,7 @@ struct SandboxLimits {
   std::uint64_t address_space_bytes = 0;  // RLIMIT_AS; 0: no limit
   std::uint64_t cpu_seconds = 0;          // RLIMIT_CPU: SIGXCPU at this, SIGKILL 5 s later; 0: none
   int nice = 10;                          // added CPU niceness (0..19)
+  bool allow_device_control = false;      // ioctl, for a hardware encoder's device opened before
 };
 
 // Errors: internal (the kernel refused a step; the process must not go on to read input).

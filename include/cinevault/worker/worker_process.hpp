@@ -1,0 +1,54 @@
+// The daemon's side of the media worker (worker/media_worker.hpp): every probe and every
+// transcode runs in a new `cinevault media-worker` process, so that a decoder that crashes,
+// loops or runs out of memory on a hostile file ends that process, never the daemon.
+//
+// The source goes to the worker as an open read-only descriptor; what comes back is read as
+// hostile (worker/channel.hpp, and every field checked before it reaches the store or the
+// database). A worker that dies is named by its signal: `crashed` for SIGSEGV, SIGABRT,
+// SIGBUS, SIGSYS (a system call its sandbox forbids) and the like; `resource` for SIGKILL
+// (the OOM killer), SIGXCPU (its CPU-time budget), or silence beyond the limit. Workers are
+// stopped by their pid only.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <stop_token>
+#include <string>
+
+#include "cinevault/core/config.hpp"
+#include "cinevault/core/result.hpp"
+#include "cinevault/media/probe.hpp"
+#include "cinevault/media/transcode.hpp"
+#include "cinevault/package/segment_listener.hpp"
+#include "cinevault/worker/sandbox.hpp"
+
+namespace cinevault::worker {
+
+struct WorkerSettings {
+  std::filesystem::path executable = "/proc/self/exe";  // this very binary, even if replaced on disk
+  std::string log_level = "info";
+  std::uint64_t memory_bytes = 0;  // the worker's address space (RLIMIT_AS); 0: no limit
+  int nice = 10;
+  // A worker that sends nothing for this long is killed (a decoder in an endless loop).
+  std::chrono::milliseconds silence_limit = std::chrono::seconds(120);
+};
+
+// From the configuration: pipeline.worker_memory_mb, worker_silence_s, nice, log_level.
+WorkerSettings worker_settings(const Config& config);
+
+// media::transcode in a new sandboxed worker, with the same contract (the source is opened
+// here, from request.source, and handed over; request.source_fd is not used); also returns crashed
+// or resource as above. Its CPU-time budget follows the transcode's wall-time budget
+// (media.max_transcode_time_factor). A stop request kills the worker (unavailable).
+Result<media::TranscodeReport> transcode_in_worker(const media::TranscodeRequest& request,
+                                                   package::SegmentListener& listener,
+                                                   const std::function<void(const media::TranscodeProgress&)>& progress,
+                                                   std::stop_token stop, const WorkerSettings& settings);
+
+// media::probe_file in a new sandboxed worker; the answer is checked against `limits` again.
+// A worker that crashes on the file makes it unprocessable (the file is the likely cause).
+Result<media::MediaInfo> probe_in_worker(const std::filesystem::path& path, const MediaLimits& limits,
+                                         const WorkerSettings& settings);
+
+}  // namespace cinevault::worker

@@ -1,0 +1,345 @@
+#include "cinevault/worker/worker_process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "cinevault/core/file.hpp"
+#include "cinevault/worker/channel.hpp"
+#include "cinevault/worker/media_worker.hpp"
+#include "messages.hpp"
+
+extern char** environ;
+
+namespace cinevault::worker {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kPollTick = std::chrono::milliseconds(250);
+constexpr std::size_t kMaxInitBytes = 1 << 20;
+constexpr std::size_t kMaxSegmentBytes = 256u << 20;
+constexpr std::size_t kMaxImageBytes = 32u << 20;
+constexpr std::uint64_t kProbeCpuSeconds = 120;
+
+std::string signal_name(int signal) {
+  const char* abbreviation = ::sigabbrev_np(signal);
+  return abbreviation ? std::string("SIG") + abbreviation : "signal " + std::to_string(signal);
+}
+
+// One media worker process and the daemon's end of its channel. The destructor kills (by
+// pid) and reaps a worker that is still there.
+class WorkerProcess {
+ public:
+  static Result<WorkerProcess> start(const WorkerSettings& settings) {
+    TRY(auto ends, Channel::pair());
+    File worker_end = ends.second.release();
+    if (worker_end.fd() == kWorkerChannelFd) {  // dup2 onto itself would keep close-on-exec
+      int moved = ::fcntl(worker_end.fd(), F_DUPFD_CLOEXEC, kWorkerChannelFd + 1);
+      if (moved < 0) return fail(ErrorCode::internal, errno_message("fcntl(F_DUPFD_CLOEXEC)", errno));
+      worker_end = File(moved);
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attributes;
+    ::posix_spawn_file_actions_init(&actions);
+    ::posix_spawnattr_init(&attributes);
+    ::posix_spawn_file_actions_adddup2(&actions, worker_end.fd(), kWorkerChannelFd);
+    ::posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    // The daemon's blocked and ignored signals (SIGPIPE, its shutdown signals) are not the worker's.
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    for (int s : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGXCPU}) sigaddset(&defaults, s);
+    ::posix_spawnattr_setsigmask(&attributes, &none);
+    ::posix_spawnattr_setsigdefault(&attributes, &defaults);
+    ::posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    std::string executable = settings.executable.string();
+    std::vector<std::string> args = {"cinevault", "media-worker", "--log-level", settings.log_level};
+    std::vector<char*> argv;
+    for (auto& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    int rc = ::posix_spawn(&pid, executable.c_str(), &actions, &attributes, argv.data(), environ);
+    ::posix_spawn_file_actions_destroy(&actions);
+    ::posix_spawnattr_destroy(&attributes);
+    if (rc != 0) return fail(ErrorCode::internal, errno_message("starting a media worker (" + executable + ")", rc));
+    return WorkerProcess(pid, std::move(ends.first));
+  }
+
+  WorkerProcess(WorkerProcess&& other) noexcept
+      : pid_(std::exchange(other.pid_, 0)), channel_(std::move(other.channel_)), killed_for_(std::move(other.killed_for_)) {}
+  WorkerProcess& operator=(WorkerProcess&&) = delete;
+  ~WorkerProcess() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    int status;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+
+  Channel& channel() { return channel_; }
+
+  // The next message. Errors: unavailable when `stop` is requested (the worker is killed);
+  // resource when it sends nothing for `silence` (killed); otherwise how it ended (ended()).
+  Result<Message> next(std::stop_token stop, std::chrono::milliseconds silence) {
+    auto deadline = Clock::now() + silence;
+    for (;;) {
+      if (stop.stop_requested()) {
+        kill("stopped");
+        return fail(ErrorCode::unavailable, "the transcode was cancelled");
+      }
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) {
+        kill("silent");
+        return fail(ErrorCode::resource,
+                    fmt::format("the media worker sent nothing for {} s and was stopped", silence.count() / 1000));
+      }
+      pollfd readable{channel_.fd(), POLLIN, 0};
+      int ready = ::poll(&readable, 1, static_cast<int>(std::min(left, kPollTick).count()));
+      if (ready < 0 && errno != EINTR) return fail(ErrorCode::internal, errno_message("poll", errno));
+      if (ready <= 0) continue;
+      auto message = channel_.receive();
+      if (message) return message;
+      if (message.error().code == ErrorCode::gone) return tl::unexpected(ended());
+      kill("broke the protocol");
+      return fail(ErrorCode::crashed, "the media worker sent something that is not a message: " + message.error().message);
+    }
+  }
+
+  // Waits for the worker to exit (a few seconds at most: then it is killed) and says how it ended.
+  Error ended() {
+    int status = 0;
+    for (int waited_ms = 0;; waited_ms += 10) {
+      pid_t done = ::waitpid(pid_, &status, WNOHANG);
+      if (done == pid_) break;
+      if (done < 0 && errno != EINTR) return Error{ErrorCode::internal, errno_message("waitpid", errno)};
+      if (waited_ms == 5000) kill("closed its channel but did not exit");
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    pid_ = 0;
+    if (WIFEXITED(status))
+      return Error{ErrorCode::internal, fmt::format("the media worker exited with status {} before it finished{}",
+                                                    WEXITSTATUS(status), killed_for_.empty() ? "" : " (" + killed_for_ + ")")};
+    int signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    std::string name = signal_name(signal);
+    if (!killed_for_.empty()) return Error{ErrorCode::resource, "the media worker " + killed_for_ + " and was killed"};
+    switch (signal) {
+      case SIGKILL:
+        return Error{ErrorCode::resource, "the media worker was killed (SIGKILL): out of memory (the OOM killer) or "
+                                          "over its CPU-time budget"};
+      case SIGXCPU: return Error{ErrorCode::resource, "the media worker went over its CPU-time budget (SIGXCPU)"};
+      case SIGSYS:
+        return Error{ErrorCode::crashed, "the media worker was stopped by its sandbox (SIGSYS): it made a system call "
+                                         "it may not"};
+      default: return Error{ErrorCode::crashed, "the media worker crashed (" + name + ")"};
+    }
+  }
+
+  // After its last message: reaped, or killed if it lingers.
+  void finish() { (void)ended(); }
+
+ private:
+  WorkerProcess(pid_t pid, Channel channel) : pid_(pid), channel_(std::move(channel)) {}
+
+  void kill(const char* why) {
+    if (pid_ > 0 && killed_for_.empty()) {
+      killed_for_ = why;
+      ::kill(pid_, SIGKILL);
+    }
+  }
+
+  pid_t pid_ = 0;
+  Channel channel_;
+  std::string killed_for_;
+};
+
+SandboxLimits sandbox_for(const WorkerSettings& settings, std::uint64_t cpu_seconds) {
+  SandboxLimits limits;
+  limits.address_space_bytes = settings.memory_bytes;
+  limits.cpu_seconds = cpu_seconds;
+  limits.nice = settings.nice;
+  return limits;
+}
+
+// Turns the worker's events into listener calls, checking each against what the plan allows.
+class EventReader {
+ public:
+  EventReader(const media::TranscodeRequest& request, package::SegmentListener& listener)
+      : listener_(listener),
+        max_video_(request.plan.video.size()),
+        max_audio_(request.plan.audio_streams.size()),
+        // No rendition has more segments than a one-second segment per second of the longest
+        // media allowed, and a few: a worker cannot fill the disk with a stream of segments.
+        max_segments_(static_cast<int>(std::ceil(request.source_info.duration_s > 0 ? request.source_info.duration_s
+                                                                                      : request.limits.max_duration_s)) +
+                      16) {}
+
+  Result<void> init(const Message& message) {
+    TRY(package::RenditionInfo rendition, messages::parse_rendition(message.header));
+    if (renditions_.count(rendition.id)) return protocol("announced a rendition twice");
+    std::size_t& count = rendition.kind == "video" ? videos_ : audios_;
+    if (++count > (rendition.kind == "video" ? max_video_ : max_audio_)) return protocol("announced too many renditions");
+    TRY(std::string bytes, read_sealed(message.attachment, kMaxInitBytes));
+    auto& known = renditions_[rendition.id];
+    known.info = rendition;
+    return listener_.on_init_segment(known.info, std::move(bytes));
+  }
+
+  Result<void> segment(const Message& message) {
+    TRY(Known* known, find(message));
+    TRY(package::SegmentInfo segment, messages::parse_segment(message.header));
+    if (known->finished || segment.number != known->segments || segment.number >= max_segments_)
+      return protocol("sent a segment out of order");
+    ++known->segments;
+    TRY(std::string bytes, read_sealed(message.attachment, kMaxSegmentBytes));
+    return listener_.on_media_segment(known->info, segment, std::move(bytes));
+  }
+
+  Result<void> finished(const Message& message) {
+    TRY(Known* known, find(message));
+    TRY(int average, messages::parse_average_bandwidth(message.header));
+    if (known->finished) return protocol("finished a rendition twice");
+    known->finished = true;
+    return listener_.on_rendition_finished(known->info, average);
+  }
+
+  Result<void> image(const Message& message) {
+    TRY(messages::ImageHeader header, messages::parse_image(message.header));
+    auto& list = header.use == "poster" ? thumbnails_.posters : thumbnails_.sprite_sheets;
+    constexpr std::size_t kMaxImages = 1000;
+    if (list.size() >= kMaxImages) return protocol("sent too many images");
+    TRY(std::string bytes, read_sealed(message.attachment, kMaxImageBytes));
+    list.push_back({header.width, header.height, header.format, std::move(bytes)});
+    return {};
+  }
+
+  Result<media::TranscodeReport> done(const Message& message) {
+    TRY(media::TranscodeReport report, messages::parse_done(message.header));
+    for (auto& [id, known] : renditions_)
+      if (!known.finished) return protocol("said it was done before rendition " + id + " finished");
+    if (report.thumbnails) {
+      for (const media::TrickplayTile& tile : report.thumbnails->tiles) {
+        if (static_cast<std::size_t>(tile.sheet) >= thumbnails_.sprite_sheets.size())
+          return protocol("named a sprite sheet it did not send");
+        const media::EncodedImage& sheet = thumbnails_.sprite_sheets[static_cast<std::size_t>(tile.sheet)];
+        if (tile.x + tile.width > sheet.width || tile.y + tile.height > sheet.height)
+          return protocol("placed a tile outside its sprite sheet");
+      }
+      report.thumbnails->posters = std::move(thumbnails_.posters);
+      report.thumbnails->sprite_sheets = std::move(thumbnails_.sprite_sheets);
+    }
+    return report;
+  }
+
+ private:
+  struct Known {
+    package::RenditionInfo info;
+    int segments = 0;
+    bool finished = false;
+  };
+
+  static tl::unexpected<Error> protocol(const std::string& what) {
+    return fail(ErrorCode::crashed, "the media worker " + what);
+  }
+
+  Result<Known*> find(const Message& message) {
+    auto id = message.header.find("id");
+    if (id == message.header.end() || !id->is_string()) return protocol("sent an event without a rendition");
+    auto it = renditions_.find(id->get<std::string>());
+    if (it == renditions_.end()) return protocol("sent an event for a rendition it did not announce");
+    return &it->second;
+  }
+
+  package::SegmentListener& listener_;
+  std::size_t max_video_, max_audio_;
+  int max_segments_;
+  std::size_t videos_ = 0, audios_ = 0;
+  std::map<std::string, Known> renditions_;
+  media::Thumbnails thumbnails_;  // images, until the report comes
+};
+
+}  // namespace
+
+WorkerSettings worker_settings(const Config& config) {
+  WorkerSettings settings;
+  settings.log_level = config.log_level;
+  settings.memory_bytes = static_cast<std::uint64_t>(config.pipeline.worker_memory_mb) << 20;
+  settings.nice = config.pipeline.nice;
+  settings.silence_limit = std::chrono::seconds(config.pipeline.worker_silence_s);
+  return settings;
+}
+
+Result<media::TranscodeReport> transcode_in_worker(const media::TranscodeRequest& request,
+                                                   package::SegmentListener& listener,
+                                                   const std::function<void(const media::TranscodeProgress&)>& progress,
+                                                   std::stop_token stop, const WorkerSettings& settings) {
+  TRY(File source, File::open_read(request.source));
+  // The transcode stops itself at its wall-time budget; the CPU-time cap is a backstop in
+  // case it cannot (every core busy for the whole of that time).
+  double budget_s = 300 + request.limits.max_transcode_time_factor * request.source_info.duration_s;
+  auto cores = std::max(1u, std::thread::hardware_concurrency());
+  auto cpu_seconds = static_cast<std::uint64_t>(budget_s * cores);
+
+  TRY(WorkerProcess worker, WorkerProcess::start(settings));
+  RETURN_IF_ERROR(worker.channel().send(messages::transcode_request(request, sandbox_for(settings, cpu_seconds)),
+                                        source.fd()));
+  source = File();  // the worker has its own
+  EventReader reader(request, listener);
+  for (;;) {
+    TRY(Message message, worker.next(stop, settings.silence_limit));
+    std::string event = message.header.value("event", "");
+    if (event == "init") RETURN_IF_ERROR(reader.init(message));
+    else if (event == "segment") RETURN_IF_ERROR(reader.segment(message));
+    else if (event == "finished") RETURN_IF_ERROR(reader.finished(message));
+    else if (event == "image") RETURN_IF_ERROR(reader.image(message));
+    else if (event == "progress") {
+      TRY(media::TranscodeProgress p, messages::parse_progress(message.header));
+      if (progress) progress(p);
+    } else if (event == "done") {
+      auto report = reader.done(message);
+      worker.finish();
+      return report;
+    } else if (event == "error") {
+      worker.finish();
+      return tl::unexpected(messages::parse_error(message.header));
+    } else {
+      return fail(ErrorCode::crashed, "the media worker sent an unknown event");
+    }
+  }
+}
+
+Result<media::MediaInfo> probe_in_worker(const std::filesystem::path& path, const MediaLimits& limits,
+                                         const WorkerSettings& settings) {
+  TRY(File file, File::open_read(path));
+  TRY(WorkerProcess worker, WorkerProcess::start(settings));
+  RETURN_IF_ERROR(worker.channel().send(messages::probe_request(limits, sandbox_for(settings, kProbeCpuSeconds)),
+                                        file.fd()));
+  file = File();
+  auto answer = worker.next(std::stop_token(), settings.silence_limit);
+  if (!answer) {
+    // A file that crashes or stalls a decoder is refused, as a file that fails to decode is.
+    return fail(ErrorCode::unprocessable, "the file could not be read: " + answer.error().message);
+  }
+  worker.finish();
+  std::string event = answer->header.value("event", "");
+  if (event == "error") return tl::unexpected(messages::parse_error(answer->header));
+  auto info = answer->header.find("info");
+  if (event != "probed" || info == answer->header.end())
+    return fail(ErrorCode::unprocessable, "the file could not be read: the media worker gave no answer");
+  TRY(media::MediaInfo probed, media::media_info_from_json(*info));
+  RETURN_IF_ERROR(media::check_media_info(probed, limits));
+  return probed;
+}
+
+}  // namespace cinevault::worker
