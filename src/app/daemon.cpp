@@ -210,13 +210,12 @@ int serve(const Config& config) {
   pipeline::JobQueue queue(database, fmt::format("{}:{}:{}", host, ::getpid(), db::now_ms()), policy);
   if (auto requeued = queue.requeue_abandoned(); !requeued) return fatal(requeued.error().message);
   else if (*requeued > 0) spdlog::info("{} job(s) of a stopped process went back to the queue", *requeued);
-  auto workers = pipeline::make_workers(config, database, store, queue);
+  // Probes and transcodes run in media worker processes (docs/design.md, the worker boundary).
+  worker::WorkerPool media_workers(worker::worker_settings(config));
+  auto workers = pipeline::make_workers(config, database, store, queue, media_workers);
 
   // Uploads are probed in a sandboxed media worker: the daemon never decodes a byte of them.
-  worker::WorkerSettings worker_settings = worker::worker_settings(config);
-  auto probe = [&config, &worker_settings](const fs::path& staged) {
-    return worker::probe_in_worker(staged, config.media, worker_settings);
-  };
+  auto probe = [&config, &media_workers](const fs::path& staged) { return media_workers.probe(staged, config.media); };
   ingest::Ingestor ingestor(probe, database, store, [&workers] { workers->wake(); });
   ingest::UploadBudget upload_budget(config.uploads, ingest::UploadBudget::free_space_of(config.data_dir));
   ingest::UploadManager uploads(config.uploads, config.data_dir / "uploads", database, ingestor, upload_budget);

@@ -230,7 +230,7 @@ const std::vector<KeyBinding>& bindings() {
                              "how much nicer than the daemon transcodes run (0-19): serving goes first",
                              [](Config& c) -> int& { return c.pipeline.nice; }, 0, 19));
     t.push_back(integer<int>("pipeline.worker_memory_mb",
-                             "address space of one media worker (a probe or a transcode), in MiB; 0: no limit",
+                             "memory of one media worker (a probe or a transcode), in MiB; 0: no limit",
                              [](Config& c) -> int& { return c.pipeline.worker_memory_mb; }, 0, 1 << 20));
     t.push_back(integer<int>("pipeline.worker_silence_s",
                              "a media worker that reports nothing for this many seconds is stopped",

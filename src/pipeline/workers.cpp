@@ -61,9 +61,9 @@ class JobLog {
 
 class WorkersImpl final : public Workers {
  public:
-  WorkersImpl(const Config& config, db::Database& database, store::ObjectStore& store, JobQueue& queue)
-      : config_(config), worker_settings_(worker::worker_settings(config)), database_(database), store_(store),
-        queue_(queue) {}
+  WorkersImpl(const Config& config, db::Database& database, store::ObjectStore& store, JobQueue& queue,
+              worker::WorkerPool& media_workers)
+      : config_(config), database_(database), store_(store), queue_(queue), media_workers_(media_workers) {}
 
   ~WorkersImpl() override { stop(); }
 
@@ -203,7 +203,7 @@ class WorkersImpl final : public Workers {
       }
     };
     // In a sandboxed media worker: a decoder that crashes on this file ends that process only.
-    auto report = worker::transcode_in_worker(request, writer, progress, stop.get_token(), worker_settings_);
+    auto report = media_workers_.transcode(request, writer, progress, stop.get_token());
     if (!report) {
       writer.abandon();
       return tl::unexpected(report.error());
@@ -220,15 +220,16 @@ class WorkersImpl final : public Workers {
       writer.abandon();
       return published;
     }
-    log.info("done in {:.1f} s with {}", report->wall_s, report->encoder_name);
+    log.info("done in {:.1f} s with {} (media worker: peak RSS {} MiB, {:.1f} CPU s)", report->wall_s,
+             report->encoder_name, report->worker_peak_rss_bytes >> 20, report->worker_cpu_s);
     return {};
   }
 
   const Config& config_;
-  const worker::WorkerSettings worker_settings_;
   db::Database& database_;
   store::ObjectStore& store_;
   JobQueue& queue_;
+  worker::WorkerPool& media_workers_;
   std::mutex mutex_;
   std::condition_variable_any wake_;
   std::uint64_t wakeups_ = 0;  // under mutex_: counted by wake()
@@ -238,8 +239,8 @@ class WorkersImpl final : public Workers {
 }  // namespace
 
 std::unique_ptr<Workers> make_workers(const Config& config, db::Database& database, store::ObjectStore& store,
-                                      JobQueue& queue) {
-  return std::make_unique<WorkersImpl>(config, database, store, queue);
+                                      JobQueue& queue, worker::WorkerPool& media_workers) {
+  return std::make_unique<WorkersImpl>(config, database, store, queue, media_workers);
 }
 
 }  // namespace cinevault::pipeline

@@ -4,17 +4,23 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <deque>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "cinevault/core/file.hpp"
 #include "cinevault/worker/channel.hpp"
@@ -37,6 +43,8 @@ std::string signal_name(int signal) {
   const char* abbreviation = ::sigabbrev_np(signal);
   return abbreviation ? std::string("SIG") + abbreviation : "signal " + std::to_string(signal);
 }
+
+}  // namespace
 
 // One media worker process and the daemon's end of its channel. The destructor kills (by
 // pid) and reaps a worker that is still there.
@@ -78,7 +86,10 @@ class WorkerProcess {
   }
 
   WorkerProcess(WorkerProcess&& other) noexcept
-      : pid_(std::exchange(other.pid_, 0)), channel_(std::move(other.channel_)), killed_for_(std::move(other.killed_for_)) {}
+      : pid_(std::exchange(other.pid_, 0)),
+        channel_(std::move(other.channel_)),
+        killed_for_(std::move(other.killed_for_)),
+        usage_(other.usage_) {}
   WorkerProcess& operator=(WorkerProcess&&) = delete;
   ~WorkerProcess() {
     if (pid_ <= 0) return;
@@ -90,14 +101,30 @@ class WorkerProcess {
 
   Channel& channel() { return channel_; }
 
+  // Not exited yet (an idle worker can be killed from outside, e.g. by the OOM killer).
+  bool alive() {
+    int status;
+    if (::waitpid(pid_, &status, WNOHANG) != pid_) return true;
+    pid_ = 0;
+    return false;
+  }
+
   // The next message. Errors: unavailable when `stop` is requested (the worker is killed);
-  // resource when it sends nothing for `silence` (killed); otherwise how it ended (ended()).
-  Result<Message> next(std::stop_token stop, std::chrono::milliseconds silence) {
+  // resource when it sends nothing for the silence limit, or its resident memory is over its
+  // budget (killed); otherwise how it ended (ended()).
+  Result<Message> next(std::stop_token stop, const WorkerSettings& settings) {
+    const auto silence = settings.silence_limit;
     auto deadline = Clock::now() + silence;
     for (;;) {
       if (stop.stop_requested()) {
         kill("stopped");
         return fail(ErrorCode::unavailable, "the transcode was cancelled");
+      }
+      if (std::uint64_t resident = settings.memory_bytes > 0 ? resident_bytes() : 0; resident > settings.memory_bytes) {
+        kill("over its memory budget");
+        return fail(ErrorCode::resource, fmt::format("the media worker used {} MiB, over its memory budget of {} MiB "
+                                                     "(pipeline.worker_memory_mb), and was stopped",
+                                                     resident >> 20, settings.memory_bytes >> 20));
       }
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
       if (left.count() <= 0) {
@@ -120,12 +147,13 @@ class WorkerProcess {
   // Waits for the worker to exit (a few seconds at most: then it is killed) and says how it ended.
   Error ended() {
     int status = 0;
-    for (int waited_ms = 0;; waited_ms += 10) {
-      pid_t done = ::waitpid(pid_, &status, WNOHANG);
+    // Exiting takes a worker a few milliseconds (unmapping its libraries): polled each one.
+    for (int waited_ms = 0;; ++waited_ms) {
+      pid_t done = ::wait4(pid_, &status, WNOHANG, &usage_);
       if (done == pid_) break;
       if (done < 0 && errno != EINTR) return Error{ErrorCode::internal, errno_message("waitpid", errno)};
       if (waited_ms == 5000) kill("closed its channel but did not exit");
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     pid_ = 0;
     if (WIFEXITED(status))
@@ -149,6 +177,27 @@ class WorkerProcess {
   // After its last message: reaped, or killed if it lingers.
   void finish() { (void)ended(); }
 
+  // What the worker used, once reaped.
+  std::uint64_t peak_resident_bytes() const { return static_cast<std::uint64_t>(usage_.ru_maxrss) << 10; }
+  double cpu_seconds() const {
+    auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+    return seconds(usage_.ru_utime) + seconds(usage_.ru_stime);
+  }
+
+  // Its resident set (/proc/PID/statm), 0 if it cannot be read.
+  std::uint64_t resident_bytes() const {
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/%d/statm", static_cast<int>(pid_));
+    auto file = File::open_read(path);
+    if (!file) return 0;
+    char text[128] = {};
+    auto n = file->read_some(text, sizeof text - 1);
+    if (!n) return 0;
+    unsigned long long size_pages = 0, resident_pages = 0;
+    if (std::sscanf(text, "%llu %llu", &size_pages, &resident_pages) != 2) return 0;
+    return resident_pages * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  }
+
  private:
   WorkerProcess(pid_t pid, Channel channel) : pid_(pid), channel_(std::move(channel)) {}
 
@@ -162,11 +211,17 @@ class WorkerProcess {
   pid_t pid_ = 0;
   Channel channel_;
   std::string killed_for_;
+  rusage usage_{};
 };
+
+namespace {
 
 SandboxLimits sandbox_for(const WorkerSettings& settings, std::uint64_t cpu_seconds) {
   SandboxLimits limits;
-  limits.address_space_bytes = settings.memory_bytes;
+  // The daemon checks the worker's resident memory four times a second; the address space
+  // cap is the backstop for a burst between two checks. Twice the budget and a GiB: threads'
+  // stacks and malloc's arenas reserve address space that is never resident.
+  if (settings.memory_bytes > 0) limits.address_space_bytes = settings.memory_bytes * 2 + (1ull << 30);
   limits.cpu_seconds = cpu_seconds;
   limits.nice = settings.nice;
   return limits;
@@ -280,10 +335,55 @@ WorkerSettings worker_settings(const Config& config) {
   return settings;
 }
 
-Result<media::TranscodeReport> transcode_in_worker(const media::TranscodeRequest& request,
-                                                   package::SegmentListener& listener,
-                                                   const std::function<void(const media::TranscodeProgress&)>& progress,
-                                                   std::stop_token stop, const WorkerSettings& settings) {
+struct WorkerPool::Idle {
+  std::mutex mutex;
+  std::deque<WorkerProcess> ready;
+};
+
+// Starts the pool's idle workers again when a probe or transcode is over (its worker gone).
+struct WorkerPool::Refill {
+  WorkerPool& pool;
+  ~Refill() { pool.refill(); }
+};
+
+WorkerPool::WorkerPool(WorkerSettings settings, int idle_workers)
+    : settings_(std::move(settings)), idle_workers_(idle_workers), idle_(std::make_unique<Idle>()) {
+  refill();
+}
+
+WorkerPool::~WorkerPool() = default;  // each idle worker is killed by its pid and reaped
+
+void WorkerPool::refill() {
+  std::lock_guard lock(idle_->mutex);
+  while (static_cast<int>(idle_->ready.size()) < idle_workers_) {
+    auto started = WorkerProcess::start(settings_);
+    if (!started) {
+      spdlog::warn("no media worker started ahead: {}", started.error().message);
+      return;
+    }
+    idle_->ready.push_back(std::move(*started));
+  }
+}
+
+// A worker that is up (its libraries loaded), or a new one when none is. Its replacement is
+// started when the work is done (Refill), not beside the work it would slow down.
+Result<WorkerProcess> WorkerPool::take() {
+  std::optional<WorkerProcess> taken;
+  {
+    std::lock_guard lock(idle_->mutex);
+    while (!taken && !idle_->ready.empty()) {
+      WorkerProcess worker = std::move(idle_->ready.front());
+      idle_->ready.pop_front();
+      if (worker.alive()) taken.emplace(std::move(worker));
+    }
+  }
+  if (taken) return std::move(*taken);
+  return WorkerProcess::start(settings_);
+}
+
+Result<media::TranscodeReport> WorkerPool::transcode(
+    const media::TranscodeRequest& request, package::SegmentListener& listener,
+    const std::function<void(const media::TranscodeProgress&)>& progress, std::stop_token stop) {
   TRY(File source, File::open_read(request.source));
   // The transcode stops itself at its wall-time budget; the CPU-time cap is a backstop in
   // case it cannot (every core busy for the whole of that time).
@@ -291,24 +391,36 @@ Result<media::TranscodeReport> transcode_in_worker(const media::TranscodeRequest
   auto cores = std::max(1u, std::thread::hardware_concurrency());
   auto cpu_seconds = static_cast<std::uint64_t>(budget_s * cores);
 
-  TRY(WorkerProcess worker, WorkerProcess::start(settings));
-  RETURN_IF_ERROR(worker.channel().send(messages::transcode_request(request, sandbox_for(settings, cpu_seconds)),
+  Refill refill(*this);
+  TRY(WorkerProcess worker, take());
+  RETURN_IF_ERROR(worker.channel().send(messages::transcode_request(request, sandbox_for(settings_, cpu_seconds)),
                                         source.fd()));
   source = File();  // the worker has its own
   EventReader reader(request, listener);
+  // A message that does not parse or check out is the worker's fault, not the input's: a
+  // worker that breaks the protocol has been subverted or is broken (crashed, not retried).
+  auto broken = [](Error error) {
+    if (error.code == ErrorCode::invalid_argument) error = {ErrorCode::crashed, "the media worker: " + error.message};
+    return tl::unexpected(std::move(error));
+  };
   for (;;) {
-    TRY(Message message, worker.next(stop, settings.silence_limit));
+    TRY(Message message, worker.next(stop, settings_));
     std::string event = message.header.value("event", "");
-    if (event == "init") RETURN_IF_ERROR(reader.init(message));
-    else if (event == "segment") RETURN_IF_ERROR(reader.segment(message));
-    else if (event == "finished") RETURN_IF_ERROR(reader.finished(message));
-    else if (event == "image") RETURN_IF_ERROR(reader.image(message));
+    Result<void> step;
+    if (event == "init") step = reader.init(message);
+    else if (event == "segment") step = reader.segment(message);
+    else if (event == "finished") step = reader.finished(message);
+    else if (event == "image") step = reader.image(message);
     else if (event == "progress") {
-      TRY(media::TranscodeProgress p, messages::parse_progress(message.header));
-      if (progress) progress(p);
+      auto parsed = messages::parse_progress(message.header);
+      if (parsed && progress) progress(*parsed);
+      if (!parsed) step = tl::unexpected(parsed.error());
     } else if (event == "done") {
       auto report = reader.done(message);
       worker.finish();
+      if (!report) return broken(report.error());
+      report->worker_peak_rss_bytes = worker.peak_resident_bytes();
+      report->worker_cpu_s = worker.cpu_seconds();
       return report;
     } else if (event == "error") {
       worker.finish();
@@ -316,17 +428,18 @@ Result<media::TranscodeReport> transcode_in_worker(const media::TranscodeRequest
     } else {
       return fail(ErrorCode::crashed, "the media worker sent an unknown event");
     }
+    if (!step) return broken(step.error());
   }
 }
 
-Result<media::MediaInfo> probe_in_worker(const std::filesystem::path& path, const MediaLimits& limits,
-                                         const WorkerSettings& settings) {
+Result<media::MediaInfo> WorkerPool::probe(const std::filesystem::path& path, const MediaLimits& limits) {
   TRY(File file, File::open_read(path));
-  TRY(WorkerProcess worker, WorkerProcess::start(settings));
-  RETURN_IF_ERROR(worker.channel().send(messages::probe_request(limits, sandbox_for(settings, kProbeCpuSeconds)),
+  Refill refill(*this);
+  TRY(WorkerProcess worker, take());
+  RETURN_IF_ERROR(worker.channel().send(messages::probe_request(limits, sandbox_for(settings_, kProbeCpuSeconds)),
                                         file.fd()));
   file = File();
-  auto answer = worker.next(std::stop_token(), settings.silence_limit);
+  auto answer = worker.next(std::stop_token(), settings_);
   if (!answer) {
     // A file that crashes or stalls a decoder is refused, as a file that fails to decode is.
     return fail(ErrorCode::unprocessable, "the file could not be read: " + answer.error().message);

@@ -91,7 +91,7 @@ struct PipelineConfig {
   double segment_s = 4;          // media segment duration
   std::string x264_preset = "veryfast";
   int nice = 10;                 // media workers run this much nicer than the daemon's serving
-  int worker_memory_mb = 4096;   // RLIMIT_AS of a media worker; 0: none
+  int worker_memory_mb = 4096;   // resident memory of a media worker; 0: no limit
   int worker_silence_s = 120;    // a worker silent this long is stopped
 };
 

@@ -39,7 +39,7 @@ Result<VideoMetadata> normalize_metadata(VideoMetadata metadata);
 class Ingestor {
  public:
   // Reads a staged file's media facts and checks them against the limits (the daemon runs
-  // media::probe_file in a sandboxed media worker: worker::probe_in_worker).
+  // media::probe_file in a sandboxed media worker: worker::WorkerPool::probe).
   using Prober = std::function<Result<media::MediaInfo>(const std::filesystem::path& staged)>;
 
   // `job_queued` is called after a new transcode job is committed (to wake a worker).

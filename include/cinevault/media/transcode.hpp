@@ -102,6 +102,9 @@ struct TranscodeReport {
   std::string encoder_name;  // "libx264", "h264_nvenc", …
   std::string fallback_reason;  // why a hardware encoder was not used, if one was wanted
   double wall_s = 0;
+  // Of the media worker that ran it (worker::WorkerPool::transcode), once it has exited.
+  std::uint64_t worker_peak_rss_bytes = 0;
+  double worker_cpu_s = 0;
   // Thumbnails are worth having but not worth failing a transcode for: when they could not
   // be made, `thumbnails` is empty and `thumbnails_error` says why.
   std::optional<Thumbnails> thumbnails;

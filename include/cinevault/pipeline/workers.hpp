@@ -13,6 +13,7 @@
 #include "cinevault/db/database.hpp"
 #include "cinevault/pipeline/job_queue.hpp"
 #include "cinevault/store/object_store.hpp"
+#include "cinevault/worker/worker_process.hpp"
 
 namespace cinevault::pipeline {
 
@@ -27,7 +28,8 @@ class Workers {
   virtual void stop() = 0;
 };
 
+// Each job runs in one of `media_workers`' processes.
 std::unique_ptr<Workers> make_workers(const Config& config, db::Database& database, store::ObjectStore& store,
-                                      JobQueue& queue);
+                                      JobQueue& queue, worker::WorkerPool& media_workers);
 
 }  // namespace cinevault::pipeline

@@ -6,13 +6,15 @@
 // hostile (worker/channel.hpp, and every field checked before it reaches the store or the
 // database). A worker that dies is named by its signal: `crashed` for SIGSEGV, SIGABRT,
 // SIGBUS, SIGSYS (a system call its sandbox forbids) and the like; `resource` for SIGKILL
-// (the OOM killer), SIGXCPU (its CPU-time budget), or silence beyond the limit. Workers are
+// (the OOM killer), SIGXCPU (its CPU-time budget), memory over its budget, or silence beyond
+// the limit. Workers are
 // stopped by their pid only.
 #pragma once
 
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <stop_token>
 #include <string>
 
@@ -28,7 +30,9 @@ namespace cinevault::worker {
 struct WorkerSettings {
   std::filesystem::path executable = "/proc/self/exe";  // this very binary, even if replaced on disk
   std::string log_level = "info";
-  std::uint64_t memory_bytes = 0;  // the worker's address space (RLIMIT_AS); 0: no limit
+  // The worker's resident memory budget: checked four times a second (over it: killed, the
+  // job fails as resource), and its address space capped at twice this and 1 GiB (RLIMIT_AS).
+  std::uint64_t memory_bytes = 0;  // 0: no limit
   int nice = 10;
   // A worker that sends nothing for this long is killed (a decoder in an endless loop).
   std::chrono::milliseconds silence_limit = std::chrono::seconds(120);
@@ -37,18 +41,41 @@ struct WorkerSettings {
 // From the configuration: pipeline.worker_memory_mb, worker_silence_s, nice, log_level.
 WorkerSettings worker_settings(const Config& config);
 
-// media::transcode in a new sandboxed worker, with the same contract (the source is opened
-// here, from request.source, and handed over; request.source_fd is not used); also returns crashed
-// or resource as above. Its CPU-time budget follows the transcode's wall-time budget
-// (media.max_transcode_time_factor). A stop request kills the worker (unavailable).
-Result<media::TranscodeReport> transcode_in_worker(const media::TranscodeRequest& request,
-                                                   package::SegmentListener& listener,
-                                                   const std::function<void(const media::TranscodeProgress&)>& progress,
-                                                   std::stop_token stop, const WorkerSettings& settings);
+class WorkerProcess;
 
-// media::probe_file in a new sandboxed worker; the answer is checked against `limits` again.
-// A worker that crashes on the file makes it unprocessable (the file is the likely cause).
-Result<media::MediaInfo> probe_in_worker(const std::filesystem::path& path, const MediaLimits& limits,
-                                         const WorkerSettings& settings);
+// The media workers of a daemon. Starting one takes about 150 ms (the dynamic loader maps the
+// ~170 shared libraries FFmpeg's brings): the pool keeps `idle_workers` started ahead, so
+// that an upload's probe does not wait for it, and starts another when the probe or
+// transcode that took one is over. Each worker does one piece of work and exits. Thread-safe.
+class WorkerPool {
+ public:
+  explicit WorkerPool(WorkerSettings settings, int idle_workers = 1);
+  ~WorkerPool();  // the idle workers are killed by their pids and reaped
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  // media::transcode in a sandboxed worker, with the same contract (the source is opened
+  // here, from request.source, and handed over; request.source_fd is not used); also
+  // crashed or resource as above. Its CPU-time budget follows the transcode's wall-time
+  // budget (media.max_transcode_time_factor). A stop request kills the worker (unavailable).
+  Result<media::TranscodeReport> transcode(const media::TranscodeRequest& request,
+                                           package::SegmentListener& listener,
+                                           const std::function<void(const media::TranscodeProgress&)>& progress,
+                                           std::stop_token stop);
+
+  // media::probe_file in a sandboxed worker; the answer is checked against `limits` again.
+  // A worker that crashes on the file makes it unprocessable (the file is the likely cause).
+  Result<media::MediaInfo> probe(const std::filesystem::path& path, const MediaLimits& limits);
+
+ private:
+  struct Idle;
+  struct Refill;
+  Result<WorkerProcess> take();
+  void refill();
+
+  const WorkerSettings settings_;
+  const int idle_workers_;
+  std::unique_ptr<Idle> idle_;
+};
 
 }  // namespace cinevault::worker

@@ -1,0 +1,134 @@
+// The daemon's side of the media worker against a worker that lies (fake_media_worker, one
+// scenario per test): every message out of order, out of range, unsealed or oversized ends
+// the job as `crashed` and reaches the listener no further; a worker that aborts, exits
+// early or goes silent is named for it. An honest run reaches the listener whole.
+#include "cinevault/worker/worker_process.hpp"
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace cinevault::worker {
+namespace {
+
+class RecordingListener final : public package::SegmentListener {
+ public:
+  Result<void> on_init_segment(const package::RenditionInfo& rendition, std::string bytes) override {
+    calls.push_back("init " + rendition.id + " " + bytes);
+    return {};
+  }
+  Result<void> on_media_segment(const package::RenditionInfo& rendition, const package::SegmentInfo& segment,
+                                std::string bytes) override {
+    calls.push_back("segment " + rendition.id + " " + std::to_string(segment.number) + " " + bytes);
+    return {};
+  }
+  Result<void> on_rendition_finished(const package::RenditionInfo& rendition, int average) override {
+    calls.push_back("finished " + rendition.id + " " + std::to_string(average));
+    return {};
+  }
+  std::vector<std::string> calls;
+};
+
+media::TranscodeRequest one_rung_request() {
+  media::TranscodeRequest request;
+  request.source = "/proc/self/exe";  // any readable file: the fake worker does not read it
+  request.source_info.duration_s = 4;
+  request.plan.video.push_back({{"360p", 360, 800, 856, 1200}, 640, 360});
+  request.plan.frame_rate_num = 25;
+  request.plan.frame_rate = 25;
+  return request;
+}
+
+struct Outcome {
+  Result<media::TranscodeReport> report;
+  std::vector<std::string> calls;
+};
+
+Outcome run(const char* scenario, std::chrono::milliseconds silence = std::chrono::seconds(30)) {
+  ::setenv("CINEVAULT_FAKE_WORKER", scenario, 1);
+  WorkerSettings settings;
+  settings.executable = CINEVAULT_FAKE_WORKER_PATH;
+  settings.silence_limit = silence;
+  WorkerPool pool(settings, /*idle_workers=*/0);
+  RecordingListener listener;
+  auto report = pool.transcode(one_rung_request(), listener, {}, std::stop_token());
+  return {std::move(report), std::move(listener.calls)};
+}
+
+void expect_failure(const Outcome& outcome, ErrorCode code, const std::string& words) {
+  ASSERT_FALSE(outcome.report) << "the run succeeded";
+  EXPECT_EQ(outcome.report.error().code, code) << outcome.report.error().message;
+  EXPECT_NE(outcome.report.error().message.find(words), std::string::npos) << outcome.report.error().message;
+}
+
+TEST(WorkerPool, AnHonestWorkersEventsReachTheListenerInOrder) {
+  Outcome outcome = run("honest");
+  ASSERT_TRUE(outcome.report) << outcome.report.error().message;
+  EXPECT_EQ(outcome.report->encoder_name, "libx264");
+  EXPECT_FALSE(outcome.report->thumbnails);
+  EXPECT_EQ(outcome.calls, (std::vector<std::string>{"init 360p init", "segment 360p 0 segment 0", "finished 360p 900000"}));
+}
+
+TEST(WorkerPool, ASegmentOfARenditionNeverAnnouncedIsRefused) {
+  Outcome outcome = run("unannounced");
+  expect_failure(outcome, ErrorCode::crashed, "did not announce");
+  EXPECT_TRUE(outcome.calls.empty());
+}
+
+TEST(WorkerPool, AnUnsealedMemoryFileIsRefused) {
+  Outcome outcome = run("unsealed");
+  expect_failure(outcome, ErrorCode::crashed, "not sealed");
+  EXPECT_TRUE(outcome.calls.empty());
+}
+
+TEST(WorkerPool, ASegmentOverTheSizeLimitIsRefusedUnread) {
+  Outcome outcome = run("oversized");
+  expect_failure(outcome, ErrorCode::crashed, "larger than allowed");
+  EXPECT_EQ(outcome.calls, std::vector<std::string>{"init 360p init"});
+}
+
+TEST(WorkerPool, MoreRenditionsThanThePlanHasAreRefused) {
+  Outcome outcome = run("too_many_renditions");
+  expect_failure(outcome, ErrorCode::crashed, "too many renditions");
+  EXPECT_EQ(outcome.calls, std::vector<std::string>{"init 360p init"});
+}
+
+TEST(WorkerPool, ASegmentOutOfOrderIsRefused) {
+  Outcome outcome = run("out_of_order");
+  expect_failure(outcome, ErrorCode::crashed, "out of order");
+  EXPECT_EQ(outcome.calls.size(), 2u);
+}
+
+TEST(WorkerPool, AFieldOutOfRangeIsRefused) {
+  expect_failure(run("bad_field"), ErrorCode::crashed, "'width'");
+}
+
+TEST(WorkerPool, ADatagramThatIsNotAHeaderIsRefused) {
+  expect_failure(run("not_json"), ErrorCode::crashed, "not a message");
+}
+
+TEST(WorkerPool, DoneBeforeEveryRenditionFinishedIsRefused) {
+  expect_failure(run("done_too_soon"), ErrorCode::crashed, "before rendition 360p finished");
+}
+
+TEST(WorkerPool, AWorkerCannotClaimAnErrorOnlyTheDaemonGives) {
+  Outcome outcome = run("claims_a_daemon_error");
+  expect_failure(outcome, ErrorCode::internal, "not a worker's error");
+}
+
+TEST(WorkerPool, AWorkerThatExitsBeforeItFinishesSaysSo) {
+  expect_failure(run("exits"), ErrorCode::internal, "exited with status 0 before it finished");
+}
+
+TEST(WorkerPool, AWorkerThatAbortsIsCrashedNamingTheSignal) {
+  expect_failure(run("aborts"), ErrorCode::crashed, "SIGABRT");
+}
+
+TEST(WorkerPool, ASilentWorkerIsKilledAtTheLimit) {
+  expect_failure(run("silent", std::chrono::milliseconds(500)), ErrorCode::resource, "sent nothing");
+}
+
+}  // namespace
+}  // namespace cinevault::worker
