@@ -4,10 +4,8 @@
 #include <unistd.h>
 
 #include <csignal>
-#include <cstdlib>
 #include <new>
 #include <optional>
-#include <string_view>
 
 #include <spdlog/spdlog.h>
 
@@ -92,9 +90,12 @@ Result<void> serve(Channel& channel, Message& message) {
 }  // namespace
 
 int run_media_worker(int channel_fd) {
-  // The worker must not outlive the daemon (nothing would read what it sends).
+  // The worker must not outlive the daemon (nothing would read what it sends). A daemon that
+  // died before this line left the channel closed: the receive below ends the worker. (Not
+  // getppid() == 1: in a container the daemon itself is process 1.)
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() == 1) return 1;
+  // Started as /proc/self/exe, the kernel would call it (and its threads) "exe" in ps and top.
+  ::prctl(PR_SET_NAME, "media-worker");
   // Only standard input, output, error and the channel: not the daemon's sockets, database
   // or store (its descriptors are not all close-on-exec: Asio opens sockets without it).
   if (channel_fd != kWorkerChannelFd || ::close_range(kWorkerChannelFd + 1, ~0U, 0) != 0) {

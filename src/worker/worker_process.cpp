@@ -342,8 +342,9 @@ struct WorkerPool::Idle {
 
 // Starts the pool's idle workers again when a probe or transcode is over (its worker gone).
 struct WorkerPool::Refill {
-  WorkerPool& pool;
+  explicit Refill(WorkerPool& pool) : pool(pool) {}
   ~Refill() { pool.refill(); }
+  WorkerPool& pool;
 };
 
 WorkerPool::WorkerPool(WorkerSettings settings, int idle_workers)
