@@ -157,6 +157,12 @@ std::vector<int> encoder_threads(const LadderPlan& plan, int job_threads) {
   return threads;
 }
 
+int keyframe_interval(const LadderConfig& ladder, double frame_rate) {
+  double longest_s = ladder.segment_s;
+  for (double s : ladder.first_segments_s) longest_s = std::max(longest_s, s);
+  return std::max(2, static_cast<int>(std::ceil(longest_s * frame_rate)) * 2);
+}
+
 Result<EncoderSelection> choose_encoder(const TranscodeRequest& request) {
   if (request.plan.video.empty()) return fail(ErrorCode::invalid_argument, "the ladder plan has no video rung");
   const PlannedRung& smallest = request.plan.video.back();
@@ -167,7 +173,7 @@ Result<EncoderSelection> choose_encoder(const TranscodeRequest& request) {
   settings.bitrate_kbps = smallest.spec.bitrate_kbps;
   settings.maxrate_kbps = smallest.spec.maxrate_kbps;
   settings.bufsize_kbits = smallest.spec.bufsize_kbits;
-  settings.keyint_frames = std::max(2, static_cast<int>(std::ceil(request.ladder.segment_s * request.plan.frame_rate)) * 2);
+  settings.keyint_frames = keyframe_interval(request.ladder, request.plan.frame_rate);
   settings.x264_preset = request.ladder.x264_preset;
   return select_video_encoder(request.encoder, settings);
 }

@@ -379,9 +379,7 @@ Result<void> Job::open_audio_track(int stream_index, int number) {
 
 Result<void> Job::open_rungs() {
   const std::vector<PlannedRung>& planned = request_.plan.video;
-  double longest_s = request_.ladder.segment_s;
-  for (double s : request_.ladder.first_segments_s) longest_s = std::max(longest_s, s);
-  int keyint = static_cast<int>(std::ceil(longest_s * av_q2d(frame_rate_))) * 2;
+  int keyint = keyframe_interval(request_.ladder, av_q2d(frame_rate_));
 
   std::vector<int> threads = encoder_threads(request_.plan, request_.threads);
   auto settings_for = [&](const PlannedRung& rung) {
@@ -392,7 +390,7 @@ Result<void> Job::open_rungs() {
     settings.bitrate_kbps = rung.spec.bitrate_kbps;
     settings.maxrate_kbps = rung.spec.maxrate_kbps;
     settings.bufsize_kbits = rung.spec.bufsize_kbits;
-    settings.keyint_frames = std::max(keyint, 2);
+    settings.keyint_frames = keyint;
     settings.threads = threads[static_cast<std::size_t>(&rung - planned.data())];
     settings.x264_preset = request_.ladder.x264_preset;
     settings.color_primaries = video_decoder_->color_primaries;

@@ -3,8 +3,6 @@
 #include <malloc.h>
 #include <pthread.h>
 
-#include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <deque>

@@ -89,7 +89,8 @@ class WorkerProcess {
       : pid_(std::exchange(other.pid_, 0)),
         channel_(std::move(other.channel_)),
         killed_for_(std::move(other.killed_for_)),
-        usage_(other.usage_) {}
+        usage_(other.usage_),
+        next_memory_check_(other.next_memory_check_) {}
   WorkerProcess& operator=(WorkerProcess&&) = delete;
   ~WorkerProcess() {
     if (pid_ <= 0) return;
@@ -120,7 +121,7 @@ class WorkerProcess {
         kill("stopped");
         return fail(ErrorCode::unavailable, "the transcode was cancelled");
       }
-      if (std::uint64_t resident = settings.memory_bytes > 0 ? resident_bytes() : 0; resident > settings.memory_bytes) {
+      if (std::uint64_t resident = memory_check_due(settings) ? resident_bytes() : 0; resident > settings.memory_bytes) {
         kill("over its memory budget");
         return fail(ErrorCode::resource, fmt::format("the media worker used {} MiB, over its memory budget of {} MiB "
                                                      "(pipeline.worker_memory_mb), and was stopped",
@@ -184,6 +185,13 @@ class WorkerProcess {
     return seconds(usage_.ru_utime) + seconds(usage_.ru_stime);
   }
 
+  // Whether to look at its memory now: with a budget, once per poll tick (not per message).
+  bool memory_check_due(const WorkerSettings& settings) {
+    if (settings.memory_bytes == 0 || Clock::now() < next_memory_check_) return false;
+    next_memory_check_ = Clock::now() + kPollTick;
+    return true;
+  }
+
   // Its resident set (/proc/PID/statm), 0 if it cannot be read.
   std::uint64_t resident_bytes() const {
     char path[64];
@@ -212,6 +220,7 @@ class WorkerProcess {
   Channel channel_;
   std::string killed_for_;
   rusage usage_{};
+  Clock::time_point next_memory_check_{};
 };
 
 namespace {

@@ -111,6 +111,10 @@ struct TranscodeReport {
   std::string thumbnails_error;
 };
 
+// The encoders' GOP length in frames: twice the longest segment, so that only the forced IDR
+// frames at segment boundaries start a GOP.
+int keyframe_interval(const LadderConfig& ladder, double frame_rate);
+
 // The video encoder `request` would use, found by opening it at the smallest rung (loading a
 // hardware encoder's libraries and opening its device on the way). Never fails for lack of
 // hardware; errors: codec when not even libx264 opens.
