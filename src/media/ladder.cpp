@@ -139,6 +139,7 @@ Result<LadderPlan> plan_ladder(const MediaInfo& source, const LadderConfig& ladd
     spec.height = portrait ? max_w : max_h;
     plan.video.push_back({spec, max_w, max_h});
   }
+  plan.start_rung = plan.video.size() - 1;
 
   for (const StreamInfo& stream : source.streams)
     if (stream.type == "audio" && stream.channels > 0) plan.audio_streams.push_back(stream.index);
@@ -163,19 +164,25 @@ int keyframe_interval(const LadderConfig& ladder, double frame_rate) {
   return std::max(2, static_cast<int>(std::ceil(longest_s * frame_rate)) * 2);
 }
 
-Result<EncoderSelection> choose_encoder(const TranscodeRequest& request) {
-  if (request.plan.video.empty()) return fail(ErrorCode::invalid_argument, "the ladder plan has no video rung");
-  const PlannedRung& smallest = request.plan.video.back();
+VideoEncoderSettings rung_encoder_settings(const TranscodeRequest& request, std::size_t index) {
+  const PlannedRung& rung = request.plan.video.at(index);
   VideoEncoderSettings settings;
-  settings.width = smallest.width;
-  settings.height = smallest.height;
+  settings.width = rung.width;
+  settings.height = rung.height;
   settings.frame_rate = {request.plan.frame_rate_num, request.plan.frame_rate_den};
-  settings.bitrate_kbps = smallest.spec.bitrate_kbps;
-  settings.maxrate_kbps = smallest.spec.maxrate_kbps;
-  settings.bufsize_kbits = smallest.spec.bufsize_kbits;
+  settings.bitrate_kbps = rung.spec.bitrate_kbps;
+  settings.maxrate_kbps = rung.spec.maxrate_kbps;
+  settings.bufsize_kbits = rung.spec.bufsize_kbits;
   settings.keyint_frames = keyframe_interval(request.ladder, request.plan.frame_rate);
+  settings.threads = encoder_threads(request.plan, request.threads).at(index);
   settings.x264_preset = request.ladder.x264_preset;
-  return select_video_encoder(request.encoder, settings);
+  return settings;
+}
+
+Result<EncoderSelection> choose_encoder(const TranscodeRequest& request) {
+  if (request.plan.start_rung >= request.plan.video.size())
+    return fail(ErrorCode::invalid_argument, "the ladder plan has no video rung to start with");
+  return select_video_encoder(request.encoder, rung_encoder_settings(request, request.plan.start_rung));
 }
 
 }  // namespace cinevault::media

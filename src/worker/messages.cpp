@@ -17,7 +17,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RungSpec, name, height, bitrate_
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LadderConfig, rungs, segment_s, first_segments_s, audio_bitrate_kbps,
                                                 x264_preset)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PlannedRung, spec, width, height)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LadderPlan, video_stream, video, audio_streams, deinterlace,
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LadderPlan, video_stream, video, start_rung, audio_streams, deinterlace,
                                                 rotation_deg, frame_rate_num, frame_rate_den, frame_rate)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ThumbnailOptions, poster_widths, tile_width, columns, rows,
                                                 min_interval_s, max_interval_s, target_tiles)

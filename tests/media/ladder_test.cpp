@@ -63,6 +63,8 @@ TEST(PlanLadder, FullHdGetsEveryRungUpTo1080pAndNeverUpscales) {
   ASSERT_TRUE(plan.has_value());
   EXPECT_EQ(sizes(*plan), (std::vector<std::string>{"1920x1080", "1280x720", "854x480", "640x360", "426x240"}));
   EXPECT_EQ(plan->video.front().spec.name, "1080p");
+  // Players start on the smallest rung: it is made first and publishes the version.
+  EXPECT_EQ(plan->start_rung, 4u);
   EXPECT_EQ(plan->frame_rate_num, 25);
   EXPECT_EQ(plan->frame_rate_den, 1);
   EXPECT_FALSE(plan->deinterlace);
@@ -90,6 +92,7 @@ TEST(PlanLadder, SmallSourceGetsOneRungAtItsOwnSize) {
   EXPECT_EQ(sizes(*plan), (std::vector<std::string>{"320x180"}));
   EXPECT_EQ(plan->video[0].spec.name, "180p");
   EXPECT_EQ(plan->video[0].spec.bitrate_kbps, 300);
+  EXPECT_EQ(plan->start_rung, 0u);
 }
 
 TEST(PlanLadder, RotatedPhoneVideoIsPortrait) {

@@ -55,6 +55,10 @@ struct PlannedRung {
 struct LadderPlan {
   int video_stream = -1;           // source stream index (MediaInfo::video_stream)
   std::vector<PlannedRung> video;  // at least one; tallest first, lowest last
+  // The rung a player starts on, an index into `video`: the smallest, the quickest to encode
+  // and to fetch. Its first segment is made before the other rungs', and a version is
+  // published as soon as that segment is stored.
+  std::size_t start_rung = 0;
   std::vector<int> audio_streams;  // source stream indexes, one rendition each
   bool deinterlace = false;
   int rotation_deg = 0;            // clockwise, applied before scaling (0/90/180/270)
@@ -115,7 +119,12 @@ struct TranscodeReport {
 // frames at segment boundaries start a GOP.
 int keyframe_interval(const LadderConfig& ladder, double frame_rate);
 
-// The video encoder `request` would use, found by opening it at the smallest rung (loading a
+// The encoder settings of rung `index` of request.plan: its size and bitrates, the plan's
+// frame rate, the GOP length, the rung's share of the job's threads (encoder_threads).
+// Colour tags are left unset (they come from the decoder).
+VideoEncoderSettings rung_encoder_settings(const TranscodeRequest& request, std::size_t index);
+
+// The video encoder `request` would use, found by opening it at the start rung (loading a
 // hardware encoder's libraries and opening its device on the way). Never fails for lack of
 // hardware; errors: codec when not even libx264 opens.
 Result<EncoderSelection> choose_encoder(const TranscodeRequest& request);

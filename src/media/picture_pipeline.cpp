@@ -1,0 +1,167 @@
+#include "picture_pipeline.hpp"
+
+#include <string_view>
+#include <vector>
+
+#include <sys/mman.h>
+
+#include <fmt/format.h>
+
+#include "safe_input.hpp"
+
+extern "C" {
+#include <libavfilter/buffersink.h>
+#include <libavfilter/buffersrc.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/pixdesc.h>
+}
+
+namespace cinevault::media {
+
+Result<void> PicturePipeline::build(const AVFrame& frame) {
+  graph_.reset(avfilter_graph_alloc());
+  filtered_ = make_frame();
+  if (!graph_ || !filtered_) return fail(ErrorCode::internal, "out of memory");
+  graph_->nb_threads = std::max(1, threads_);
+  AVRational sar = frame.sample_aspect_ratio.num > 0 ? frame.sample_aspect_ratio : AVRational{1, 1};
+  std::string source_args =
+      fmt::format("video_size={}x{}:pix_fmt={}:time_base={}/{}:pixel_aspect={}/{}", frame.width, frame.height,
+                  frame.format, time_base_.num, time_base_.den, sar.num, sar.den);
+  int error = avfilter_graph_create_filter(&source_, avfilter_get_by_name("buffer"), "in", source_args.c_str(),
+                                           nullptr, graph_.get());
+  if (error >= 0)
+    error = avfilter_graph_create_filter(&sink_filter_, avfilter_get_by_name("buffersink"), "out", nullptr, nullptr,
+                                         graph_.get());
+  if (error < 0) return fail(ErrorCode::internal, "creating the filter graph failed: " + av_error_text(error));
+
+  // Scaling is not in the graph: each rung scales on its own thread (libswscale), so the
+  // scaling runs in parallel too.
+  std::vector<std::string> chain;
+  if (plan_.deinterlace) chain.push_back("yadif=mode=send_frame:parity=auto:deint=interlaced");
+  switch (plan_.rotation_deg) {
+    case 90: chain.push_back("transpose=clock"); break;
+    case 180: chain.push_back("hflip,vflip"); break;
+    case 270: chain.push_back("transpose=cclock"); break;
+    default: break;
+  }
+  // start_time=0: output frame 0 is source time 0 (the first frame is repeated if the
+  // video starts late, frames before 0 are dropped); VFR becomes CFR here.
+  chain.push_back(fmt::format("fps=fps={}/{}:start_time=0", plan_.frame_rate_num, plan_.frame_rate_den));
+  std::string description;
+  for (const std::string& filter : chain) description += (description.empty() ? "" : ",") + filter;
+
+  FilterInOutPtr outputs(avfilter_inout_alloc());
+  FilterInOutPtr inputs(avfilter_inout_alloc());
+  if (!outputs || !inputs) return fail(ErrorCode::internal, "out of memory");
+  outputs->name = av_strdup("in");
+  outputs->filter_ctx = source_;
+  inputs->name = av_strdup("out");
+  inputs->filter_ctx = sink_filter_;
+  AVFilterInOut* raw_inputs = inputs.release();
+  AVFilterInOut* raw_outputs = outputs.release();
+  error = avfilter_graph_parse_ptr(graph_.get(), description.c_str(), &raw_inputs, &raw_outputs, nullptr);
+  inputs.reset(raw_inputs);  // what parsing left unlinked
+  outputs.reset(raw_outputs);
+  if (error >= 0) error = avfilter_graph_config(graph_.get(), nullptr);
+  if (error < 0)
+    return fail(ErrorCode::internal,
+                fmt::format("the filter graph \"{}\" failed: {}", description, av_error_text(error)));
+  return {};
+}
+
+Result<void> PicturePipeline::add(AVFrame& frame) {
+  if (!graph_) RETURN_IF_ERROR(build(frame));
+  int error = av_buffersrc_add_frame(source_, &frame);  // takes the frame's references
+  if (error < 0)
+    return fail(ErrorCode::unprocessable,
+                "the video frames cannot be filtered (does the picture size change?): " + av_error_text(error));
+  return pull();
+}
+
+Result<void> PicturePipeline::close(std::int64_t end) {
+  if (!graph_) return fail(ErrorCode::unprocessable, "no video frame could be decoded");
+  // Closed at the end of the last frame, not its start, or fps drops that frame.
+  int error = av_buffersrc_close(source_, end, AV_BUFFERSRC_FLAG_PUSH);
+  if (error < 0) return fail(ErrorCode::internal, "flushing the filter graph failed: " + av_error_text(error));
+  return pull();
+}
+
+Result<void> PicturePipeline::pull() {
+  AVRational sink_time_base = av_buffersink_get_time_base(sink_filter_);
+  AVRational frame_time_base{plan_.frame_rate_den, plan_.frame_rate_num};
+  for (;;) {
+    int error = av_buffersink_get_frame(sink_filter_, filtered_.get());
+    if (error == AVERROR(EAGAIN) || error == AVERROR_EOF) return {};
+    if (error < 0) return fail(ErrorCode::internal, "the filter graph failed: " + av_error_text(error));
+    filtered_->pts = av_rescale_q(filtered_->pts, sink_time_base, frame_time_base);  // the frame index
+    auto handled = sink_(*filtered_);
+    av_frame_unref(filtered_.get());
+    RETURN_IF_ERROR(handled);
+  }
+}
+
+Result<void> RungScaler::scale(const AVFrame& in, AVFrame& out) {
+  auto in_format = static_cast<AVPixelFormat>(in.format);
+  if (in.width == width_ && in.height == height_ && in_format == format_ && in.color_range != AVCOL_RANGE_JPEG) {
+    int error = av_frame_ref(&out, &in);
+    if (error < 0) return fail(ErrorCode::internal, "out of memory");
+    out.sample_aspect_ratio = AVRational{1, 1};
+    out.color_range = AVCOL_RANGE_MPEG;
+    return {};
+  }
+  SwsContext* previous = context_.get();
+  SwsContext* context = sws_getCachedContext(context_.release(), in.width, in.height, in_format, width_, height_,
+                                             format_, SWS_BICUBIC, nullptr, nullptr, nullptr);
+  context_.reset(context);
+  if (context == nullptr) return fail(ErrorCode::internal, "libswscale cannot convert this picture");
+  if (context != previous) {
+    // Keep the source's matrix; full-range input (phones) becomes limited range.
+    const AVPixFmtDescriptor* descriptor = av_pix_fmt_desc_get(in_format);
+    bool full_range = in.color_range == AVCOL_RANGE_JPEG ||
+                      (descriptor != nullptr && std::string_view(descriptor->name).substr(0, 4) == "yuvj");
+    const int* coefficients = sws_getCoefficients(SWS_CS_DEFAULT);
+    sws_setColorspaceDetails(context, coefficients, full_range ? 1 : 0, coefficients, 0, 0, 1 << 16, 1 << 16);
+  }
+  out.format = format_;
+  out.width = width_;
+  out.height = height_;
+  int error = av_frame_get_buffer(&out, 0);
+  if (error >= 0) error = sws_scale_frame(context, &out, &in);
+  if (error < 0) return fail(ErrorCode::internal, "scaling failed: " + av_error_text(error));
+  out.pts = in.pts;
+  out.sample_aspect_ratio = AVRational{1, 1};
+  out.color_range = AVCOL_RANGE_MPEG;
+  return {};
+}
+
+FramePtr private_copy(const AVFrame& picture) {
+  auto format = static_cast<AVPixelFormat>(picture.format);
+  int size = av_image_get_buffer_size(format, picture.width, picture.height, 64);
+  if (size <= 0) return nullptr;
+  void* memory = mmap(nullptr, static_cast<std::size_t>(size), PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  if (memory == MAP_FAILED) return nullptr;
+  AVBufferRef* buffer = av_buffer_create(
+      static_cast<std::uint8_t*>(memory), static_cast<std::size_t>(size),
+      [](void* length, std::uint8_t* data) { munmap(data, reinterpret_cast<std::size_t>(length)); },
+      reinterpret_cast<void*>(static_cast<std::size_t>(size)), 0);
+  if (buffer == nullptr) {
+    munmap(memory, static_cast<std::size_t>(size));
+    return nullptr;
+  }
+  FramePtr copy = make_frame();
+  if (!copy) {
+    av_buffer_unref(&buffer);
+    return nullptr;
+  }
+  copy->buf[0] = buffer;
+  copy->format = picture.format;
+  copy->width = picture.width;
+  copy->height = picture.height;
+  if (av_image_fill_arrays(copy->data, copy->linesize, buffer->data, format, picture.width, picture.height, 64) < 0 ||
+      av_frame_copy(copy.get(), &picture) < 0 || av_frame_copy_props(copy.get(), &picture) < 0)
+    return nullptr;
+  return copy;
+}
+
+}  // namespace cinevault::media

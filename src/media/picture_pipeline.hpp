@@ -1,0 +1,69 @@
+// The picture pipeline (internal to media/): what every rung shares, run once per source
+// picture — deinterlace, turn upright, constant frame rate (libavfilter) — and then the
+// scale cascade, one RungScaler per rung, each scaling the picture of the rung above it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "cinevault/core/result.hpp"
+#include "cinevault/media/av_ptr.hpp"
+#include "cinevault/media/transcode.hpp"
+
+namespace cinevault::media {
+
+class PicturePipeline {
+ public:
+  // Each output picture, its pts the output frame index (1/frame_rate); the sink may keep
+  // references to it.
+  using PictureSink = std::function<Result<void>(AVFrame&)>;
+
+  // `time_base`: of the decoded frames' pts. The graph is built at the first picture, when
+  // its size and format are known.
+  PicturePipeline(const LadderPlan& plan, AVRational time_base, int threads, PictureSink sink)
+      : plan_(plan), time_base_(time_base), threads_(threads), sink_(std::move(sink)) {}
+
+  // A decoded frame (its references are taken). Errors: unprocessable when the picture size
+  // or format changes mid-stream, internal.
+  Result<void> add(AVFrame& frame);
+  // No more frames; `end` (in the decoded frames' time base) is where the last one ends, so
+  // that it is not dropped. Errors: unprocessable when no frame ever came.
+  Result<void> close(std::int64_t end);
+
+ private:
+  Result<void> build(const AVFrame& frame);
+  Result<void> pull();
+
+  const LadderPlan& plan_;
+  AVRational time_base_;
+  int threads_;
+  PictureSink sink_;
+  FilterGraphPtr graph_;
+  AVFilterContext* source_ = nullptr;  // owned by graph_
+  AVFilterContext* sink_filter_ = nullptr;
+  FramePtr filtered_;
+};
+
+// Scales pictures to one rung's size and its encoder's pixel format, as limited-range video
+// with the source's matrix. Used by one thread at a time.
+class RungScaler {
+ public:
+  RungScaler(int width, int height, AVPixelFormat format) : width_(width), height_(height), format_(format) {}
+  // `out` is unreferenced on entry; it gets the picture (a new reference when `in` is already
+  // what the encoder takes: the top rung of most sources costs no copy).
+  Result<void> scale(const AVFrame& in, AVFrame& out);
+
+ private:
+  int width_;
+  int height_;
+  AVPixelFormat format_;
+  SwsContextPtr context_;
+};
+
+// A copy of `picture` in memory of its own, given back to the system when the copy is freed:
+// a picture kept for a while must not leave the decoder's buffer pool or the heap larger for
+// the rest of the job (peak memory is a goal, docs/transcoding.md). Null when out of memory.
+FramePtr private_copy(const AVFrame& picture);
+
+}  // namespace cinevault::media
