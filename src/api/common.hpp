@@ -18,7 +18,7 @@ std::string iso8601_utc(std::int64_t unix_ms);
 enum class Audience { anonymous, key_holder };
 Audience audience_of(const http::RequestContext& request);
 nlohmann::json video_json(const db::VideoRow& video, Audience audience);
-nlohmann::json job_json(const pipeline::Job& job, Audience audience);
+nlohmann::json job_json(const db::Job& job, Audience audience);
 
 // The bytes of a stored object with ETag, Range, 304 (objects.cpp); the hash must be valid.
 http::Response object_response(ApiContext& context, const http::RequestContext& request, const std::string& sha256,

@@ -17,11 +17,11 @@ std::optional<std::int64_t> parse_id(const std::string& text) {
 
 }  // namespace
 
-json job_json(const pipeline::Job& job, Audience audience) {
+json job_json(const db::Job& job, Audience audience) {
   json out = {{"id", job.id},
               {"video_id", job.video_id},
               {"kind", job.kind},
-              {"state", job.state},
+              {"state", db::to_string(job.state)},
               {"attempts", job.attempts},
               {"max_attempts", job.max_attempts},
               {"progress", {{"percent", job.progress_percent}, {"stage", job.stage}}},
@@ -29,7 +29,7 @@ json job_json(const pipeline::Job& job, Audience audience) {
               {"updated_at", iso8601_utc(job.updated_at_ms)}};
   if (job.fps) out["progress"]["fps"] = *job.fps;
   if (job.eta_s) out["progress"]["eta_s"] = *job.eta_s;
-  if (job.state == "queued" && job.attempts > 0) out["next_attempt_at"] = iso8601_utc(job.not_before_ms);
+  if (job.state == db::JobState::queued && job.attempts > 0) out["next_attempt_at"] = iso8601_utc(job.not_before_ms);
   if (job.error_class) {
     out["error"] = {{"class", *job.error_class}, {"message", job.error_message.value_or("")}};
     if (audience == Audience::key_holder) out["error"]["log_tail"] = job.log_tail.value_or("");
@@ -40,9 +40,10 @@ json job_json(const pipeline::Job& job, Audience audience) {
 
 void add_job_routes(ApiContext& context, std::vector<http::Route>& routes) {
   routes.push_back({http::Verb::get, "/api/v1/jobs", [&context](http::RequestContext& request) -> http::Response {
-                      auto state = request.query_value("state");
-                      if (state && *state != "queued" && *state != "running" && *state != "done" && *state != "dead" &&
-                          *state != "cancelled")
+                      auto text = request.query_value("state");
+                      std::optional<db::JobState> state;
+                      if (text) state = db::parse_job_state(*text);
+                      if (text && !state)
                         return http::error_response({ErrorCode::invalid_argument, "state must be queued, running, done, dead or cancelled"});
                       auto jobs = context.jobs.list(state, 200);
                       if (!jobs) return http::error_response(jobs.error());

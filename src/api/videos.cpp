@@ -138,7 +138,7 @@ json thumbnails_json(const std::vector<db::ThumbnailRow>& rows) {
 }
 
 // The video with what a viewer needs now: where to play it, and how its transcode is going.
-json video_with_status(const db::VideoRow& video, const db::PublishedVersion* published, const pipeline::Job* job,
+json video_with_status(const db::VideoRow& video, const db::PublishedVersion* published, const db::Job* job,
                        Audience audience) {
   json body = video_json(video, audience);
   if (published) {

@@ -32,7 +32,7 @@ constexpr std::size_t kLogTailLines = 20;
 // What happened in one run, kept for the dead letter's log tail.
 class JobLog {
  public:
-  explicit JobLog(const Job& job) : prefix_(fmt::format("job {} (video {})", job.id, job.video_id)) {}
+  explicit JobLog(const db::Job& job) : prefix_(fmt::format("job {} (video {})", job.id, job.video_id)) {}
   template <typename... Args>
   void info(fmt::format_string<Args...> format, Args&&... args) {
     add(spdlog::level::info, fmt::format(format, std::forward<Args>(args)...));
@@ -110,7 +110,7 @@ class WorkersImpl final : public Workers {
     }
   }
 
-  void run(const Job& job, std::stop_token worker_stop) {
+  void run(const db::Job& job, std::stop_token worker_stop) {
     JobLog log(job);
     log.info("attempt {} of {} started{}", job.attempts, job.max_attempts, job.force_software ? " (software encoding)" : "");
     // The job stops when the worker stops, or when its lease is lost.
@@ -139,7 +139,7 @@ class WorkersImpl final : public Workers {
       spdlog::error("job {}: recording the failure failed: {}", job.id, updated.error().message);
       return;
     }
-    if (updated->state == "dead") {
+    if (updated->state == db::JobState::dead) {
       // Nothing playable came of it: say so on the video (a published version stays as it is).
       (void)database_.write([&](db::Connection& c) -> Result<void> {
         TRY(auto published, db::load_published_version(c, job.video_id));
@@ -149,7 +149,7 @@ class WorkersImpl final : public Workers {
     }
   }
 
-  Result<void> transcode_video(const Job& job, JobLog& log, std::stop_source& stop) {
+  Result<void> transcode_video(const db::Job& job, JobLog& log, std::stop_source& stop) {
     TRY(auto video, database_.read([&](db::Connection& c) { return db::find_video(c, job.video_id); }));
     if (!video) return fail(ErrorCode::invalid_argument, "the video is gone");
     auto info_json = nlohmann::json::parse(video->media_info_json, nullptr, false);

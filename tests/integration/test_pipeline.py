@@ -410,6 +410,13 @@ class DeadLetterTest(PipelineTestCase):
         self.assertTrue(error["log_tail"].strip(), job)  # what the worker logged for this job
         print("\n  dead letter: class=%s attempts=%s message=%r" % (error["class"], job["attempts"],
                                                                    error["message"][:120]), end=" ")
+        # The dead-letter list has it, the done list does not; a state that does not exist is a 400.
+        dead_ids = [j["id"] for j in self.get_json("/api/v1/jobs?state=dead")["jobs"]]
+        self.assertIn(job_id, dead_ids)
+        self.assertNotIn(job_id, [j["id"] for j in self.get_json("/api/v1/jobs?state=done")["jobs"]])
+        status, _, body = self.daemon.request("GET", "/api/v1/jobs?state=finished")
+        self.assertEqual(status, 400, body)
+        self.assertIn("state must be", json.loads(body)["error"]["message"])
 
         # The published version is untouched.
         status, fetched = self.daemon.json("GET", "/api/v1/videos/" + video["id"])

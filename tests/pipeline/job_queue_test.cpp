@@ -66,7 +66,7 @@ TEST_F(JobQueueTest, ClaimTakesEachJobOnceWithALease) {
   auto second = queue.claim().value();
   ASSERT_TRUE(first && second);
   EXPECT_NE(first->id, second->id);
-  EXPECT_EQ(first->state, "running");
+  EXPECT_EQ(first->state, db::JobState::running);
   EXPECT_EQ(first->attempts, 1);
   EXPECT_EQ(first->lease_owner, "me");
   EXPECT_GT(*first->lease_expires_at_ms, db::now_ms());
@@ -101,7 +101,7 @@ TEST_F(JobQueueTest, ProgressIsRecordedAndCompleteFinishes) {
   EXPECT_EQ(seen.stage, "encoding");
   EXPECT_DOUBLE_EQ(*seen.fps, 61.0);
   ASSERT_TRUE(queue.complete(job));
-  EXPECT_EQ(queue.find(job.id).value()->state, "done");
+  EXPECT_EQ(queue.find(job.id).value()->state, db::JobState::done);
   // A lease that is gone cannot be used any more.
   EXPECT_EQ(queue.report_progress(job, {50, "encoding", {}, {}}).error().code, ErrorCode::conflict);
 }
@@ -115,17 +115,17 @@ TEST_F(JobQueueTest, FailuresRetryThenBecomeADeadLetterWithTheirError) {
     EXPECT_EQ(job->attempts, attempt);
     auto failed = queue.record_failure(*job, {ErrorCode::codec, "encoder exploded"}, "last lines");
     ASSERT_TRUE(failed);
-    EXPECT_EQ(failed->state, attempt < 3 ? "queued" : "dead");
+    EXPECT_EQ(failed->state, attempt < 3 ? db::JobState::queued : db::JobState::dead);
   }
   EXPECT_FALSE(queue.claim().value());
-  auto dead = queue.list(std::string("dead"), 10).value();
+  auto dead = queue.list(db::JobState::dead, 10).value();
   ASSERT_EQ(dead.size(), 1u);
   EXPECT_EQ(dead[0].error_class, "codec");
   EXPECT_EQ(dead[0].error_message, "encoder exploded");
   EXPECT_EQ(dead[0].log_tail, "last lines");
   // Retried by hand: queued again with fresh attempts.
   auto retried = queue.retry(dead[0].id).value();
-  EXPECT_EQ(retried->state, "queued");
+  EXPECT_EQ(retried->state, db::JobState::queued);
   EXPECT_EQ(retried->attempts, 0);
   EXPECT_TRUE(queue.claim().value());
   EXPECT_EQ(queue.retry(dead[0].id).error().code, ErrorCode::conflict);  // running now
@@ -138,11 +138,11 @@ TEST_F(JobQueueTest, TheConfiguredTriesApplyAndSuccessClearsOldErrors) {
   JobQueue queue(*db_, "me", two);
   auto job = *queue.claim().value();
   EXPECT_EQ(job.max_attempts, 2);
-  EXPECT_EQ(queue.record_failure(job, {ErrorCode::io, "disk full"}, "tail").value().state, "queued");
+  EXPECT_EQ(queue.record_failure(job, {ErrorCode::io, "disk full"}, "tail").value().state, db::JobState::queued);
   job = *queue.claim().value();
   ASSERT_TRUE(queue.complete(job));
   auto done = *queue.find(job.id).value();
-  EXPECT_EQ(done.state, "done");
+  EXPECT_EQ(done.state, db::JobState::done);
   EXPECT_FALSE(done.error_class);
   EXPECT_FALSE(done.log_tail);
 }
@@ -152,10 +152,10 @@ TEST_F(JobQueueTest, BadInputIsDeadAtOnceAndHardwareFailuresRetryInSoftware) {
   add_job("b");
   JobQueue queue(*db_, "me", fast());
   auto a = *queue.claim().value();
-  EXPECT_EQ(queue.record_failure(a, {ErrorCode::unprocessable, "no video stream"}, "").value().state, "dead");
+  EXPECT_EQ(queue.record_failure(a, {ErrorCode::unprocessable, "no video stream"}, "").value().state, db::JobState::dead);
   auto b = *queue.claim().value();
   auto retrying = queue.record_failure(b, {ErrorCode::hardware, "nvenc lost"}, "").value();
-  EXPECT_EQ(retrying.state, "queued");
+  EXPECT_EQ(retrying.state, db::JobState::queued);
   EXPECT_TRUE(retrying.force_software);
   EXPECT_TRUE(queue.claim().value()->force_software);
 }
@@ -225,14 +225,14 @@ TEST_F(JobQueueTest, LatestJobsOfManyVideosInOneRead) {
   // An older job in another state: the latest one is still the one reported.
   auto claimed = *queue.claim().value();
   ASSERT_EQ(claimed.id, a_first);
-  ASSERT_EQ(queue.record_failure(claimed, {ErrorCode::unprocessable, "no video stream"}, "").value().state, "dead");
+  ASSERT_EQ(queue.record_failure(claimed, {ErrorCode::unprocessable, "no video stream"}, "").value().state, db::JobState::dead);
 
   auto latest = queue.latest_for_videos({"a", "b", "quiet", "unknown"}).value();
   ASSERT_EQ(latest.size(), 2u);
   ASSERT_TRUE(latest.contains("a") && latest.contains("b"));
   EXPECT_EQ(latest.at("a").id, a_latest);
   EXPECT_EQ(latest.at("a").video_id, "a");
-  EXPECT_EQ(latest.at("a").state, "queued");
+  EXPECT_EQ(latest.at("a").state, db::JobState::queued);
   EXPECT_FALSE(latest.at("a").error_class);
   EXPECT_EQ(latest.at("b").id, b_latest);
   EXPECT_EQ(latest.at("b").video_id, "b");

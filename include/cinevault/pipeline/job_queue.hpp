@@ -13,37 +13,9 @@
 
 #include "cinevault/core/result.hpp"
 #include "cinevault/db/database.hpp"
+#include "cinevault/db/jobs.hpp"
 
 namespace cinevault::pipeline {
-
-struct Job {
-  std::int64_t id = 0;
-  std::string video_id;
-  std::string kind;
-  std::string state;  // queued, running, done, dead, cancelled
-  int attempts = 0;   // claims so far, this one included
-  int max_attempts = 0;
-  bool force_software = false;
-  std::optional<std::string> lease_owner;
-  std::optional<std::int64_t> lease_expires_at_ms;
-  std::int64_t not_before_ms = 0;
-  double progress_percent = 0;
-  std::string stage;
-  std::optional<double> fps;
-  std::optional<double> eta_s;
-  std::optional<std::string> error_class;
-  std::optional<std::string> error_message;
-  std::optional<std::string> log_tail;
-  std::int64_t created_at_ms = 0;
-  std::int64_t updated_at_ms = 0;
-};
-
-struct JobProgress {
-  double percent = 0;
-  std::string stage;
-  std::optional<double> fps;
-  std::optional<double> eta_s;
-};
 
 struct RetryPolicy {
   int max_attempts = 3;
@@ -61,25 +33,25 @@ class JobQueue {
   JobQueue(db::Database& database, std::string owner, RetryPolicy policy);
 
   // Takes the next job that is queued and due, or running under an expired lease.
-  Result<std::optional<Job>> claim();
+  Result<std::optional<db::Job>> claim();
   // Records progress and renews the lease. Fails with conflict if the lease was lost.
-  Result<void> report_progress(const Job& job, const JobProgress& progress);
-  Result<void> complete(const Job& job);
+  Result<void> report_progress(const db::Job& job, const db::JobProgress& progress);
+  Result<void> complete(const db::Job& job);
   // Retries with backoff while attempts remain (input errors: never), else a dead letter.
   // A hardware failure retries in software. Returns the job as it now stands.
-  Result<Job> record_failure(const Job& job, const Error& error, const std::string& log_tail);
+  Result<db::Job> record_failure(const db::Job& job, const Error& error, const std::string& log_tail);
   // Gives a job back without counting the attempt (shutdown).
-  Result<void> release(const Job& job);
+  Result<void> release(const db::Job& job);
   // At start-up: running jobs whose lease belongs to another (dead) process go back to the queue.
   Result<std::size_t> requeue_abandoned();
   // POST /api/v1/jobs/{id}/retry: a dead (or cancelled) job is queued again with fresh attempts.
-  Result<std::optional<Job>> retry(std::int64_t id);
+  Result<std::optional<db::Job>> retry(std::int64_t id);
 
-  Result<std::optional<Job>> find(std::int64_t id);
-  Result<std::vector<Job>> list(const std::optional<std::string>& state, int limit);
-  Result<std::optional<Job>> latest_for_video(const std::string& video_id);
+  Result<std::optional<db::Job>> find(std::int64_t id);
+  Result<std::vector<db::Job>> list(std::optional<db::JobState> state, int limit);
+  Result<std::optional<db::Job>> latest_for_video(const std::string& video_id);
   // The same for a page of videos in one query, by video id (videos without a job are left out).
-  Result<std::map<std::string, Job>> latest_for_videos(const std::vector<std::string>& video_ids);
+  Result<std::map<std::string, db::Job>> latest_for_videos(const std::vector<std::string>& video_ids);
 
   const std::string& owner() const { return owner_; }
   std::chrono::milliseconds backoff_after(int attempts) const;
