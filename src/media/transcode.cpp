@@ -39,8 +39,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using package::CmafSegmenter;
-using package::RenditionInfo;
-using package::SegmentInfo;
 using package::SegmentListener;
 using package::SegmentSchedule;
 
@@ -82,8 +80,8 @@ Result<void> check_picture_size(int width, int height, const MediaLimits& limits
 struct Event {
   enum class Kind { init, segment, finished };
   Kind kind = Kind::init;
-  RenditionInfo rendition;
-  SegmentInfo segment;
+  Rendition rendition;
+  Segment segment;
   std::string bytes;
   int average_bandwidth_bps = 0;
 };
@@ -120,16 +118,16 @@ struct Shared {
 class QueueingListener : public SegmentListener {
  public:
   explicit QueueingListener(Shared& shared) : shared_(shared) {}
-  Result<void> on_init_segment(const RenditionInfo& rendition, std::string bytes) override {
+  Result<void> on_init_segment(const Rendition& rendition, std::string bytes) override {
     shared_.post({Event::Kind::init, rendition, {}, std::move(bytes), 0});
     return {};
   }
-  Result<void> on_media_segment(const RenditionInfo& rendition, const SegmentInfo& segment,
+  Result<void> on_media_segment(const Rendition& rendition, const Segment& segment,
                                 std::string bytes) override {
     shared_.post({Event::Kind::segment, rendition, segment, std::move(bytes), 0});
     return {};
   }
-  Result<void> on_rendition_finished(const RenditionInfo& rendition, int average_bandwidth_bps) override {
+  Result<void> on_rendition_finished(const Rendition& rendition, int average_bandwidth_bps) override {
     shared_.post({Event::Kind::finished, rendition, {}, {}, average_bandwidth_bps});
     return {};
   }
@@ -360,9 +358,9 @@ Result<void> Job::open_audio_track(int stream_index, int number) {
   if (!track->fifo || !track->decoded || !track->resampled || !track->to_encode || !track->packet)
     return fail(ErrorCode::internal, "out of memory");
 
-  RenditionInfo info;
-  info.id = fmt::format("audio_{}", number);
-  info.kind = "audio";
+  Rendition info;
+  info.name = fmt::format("audio_{}", number);
+  info.kind = TrackKind::audio;
   info.channels = 2;
   info.sample_rate = kAudioRate;
   info.bandwidth_bps = request_.ladder.audio_bitrate_kbps * 1000;
@@ -418,9 +416,10 @@ Result<void> Job::open_rungs() {
         rung->first_segment_encoder.reset();
       }
     }
-    RenditionInfo info;
-    info.id = plan.spec.name;
-    info.kind = "video";
+    Rendition info;
+    info.name = plan.spec.name;
+    info.kind = TrackKind::video;
+    info.start = &plan == &planned.back();  // players start on the smallest rung
     info.width = plan.width;
     info.height = plan.height;
     info.frame_rate = av_q2d(frame_rate_);
