@@ -17,32 +17,14 @@ namespace {
 
 namespace field = http::beast_http;
 
-manifest::Version to_manifest(const db::VersionRow& row) {
+manifest::Version to_manifest(db::VersionRow row) {
   manifest::Version version;
   version.video_id = row.video_id;
   version.number = row.number;
   version.target_segment_s = row.segment_s;
   version.created_at_ms = row.created_at_ms;
   version.updated_at_ms = row.updated_at_ms;
-  for (auto& r : row.renditions) {
-    manifest::Rendition rendition;
-    rendition.name = r.name;
-    rendition.kind = r.kind;
-    rendition.codecs = r.codecs;
-    rendition.width = r.width;
-    rendition.height = r.height;
-    rendition.frame_rate = r.frame_rate;
-    rendition.bandwidth_bps = r.bandwidth;
-    rendition.average_bandwidth_bps = r.average_bandwidth;
-    rendition.language = r.language;
-    rendition.channels = r.channels;
-    rendition.sample_rate = r.sample_rate;
-    rendition.timescale = static_cast<std::uint32_t>(r.timescale);
-    rendition.init_sha256 = r.init_sha256;
-    rendition.finished = r.finished;
-    for (auto& s : r.segments) rendition.segments.push_back({s.start, s.duration, s.sha256});
-    version.renditions.push_back(std::move(rendition));
-  }
+  version.renditions = std::move(row.renditions);
   return version;
 }
 
@@ -77,7 +59,7 @@ Result<std::shared_ptr<const CachedVersion>> find_version(ApiContext& context, V
     if (!row) return fail(ErrorCode::not_found, "no such version");
     // Keyed by what was read: the row may be newer than the stamp asked a moment before.
     db::VersionStamp read{row->id, row->state, row->updated_at_ms};
-    found = cache.insert(std::move(read), to_manifest(*row));
+    found = cache.insert(std::move(read), to_manifest(std::move(*row)));
   }
   cache.name({video_id, number}, found, generation);
   return found;
@@ -197,7 +179,7 @@ http::Response version_playlist(const CachedVersion& version, const http::Reques
 // served from the stored objects. Immutable, like /objects/.
 http::Response version_segment(ApiContext& context, const CachedVersion& cached, const http::RequestContext& request) {
   const manifest::Version& version = cached.version;
-  const manifest::Rendition* rendition = nullptr;
+  const Rendition* rendition = nullptr;
   for (auto& r : version.renditions)
     if (r.name == request.params[2]) rendition = &r;
   if (!rendition) return http::error_response({ErrorCode::not_found, "no such rendition"});
@@ -209,7 +191,7 @@ http::Response version_segment(ApiContext& context, const CachedVersion& cached,
     time = parse_integer<std::int64_t>(std::string_view(file).substr(0, file.size() - kM4s.size())).value_or(-1);
   // Segments are in presentation order.
   auto segment = std::lower_bound(rendition->segments.begin(), rendition->segments.end(), time,
-                                  [](const manifest::Segment& s, std::int64_t t) { return s.start < t; });
+                                  [](const Segment& s, std::int64_t t) { return s.start < t; });
   if (segment != rendition->segments.end() && segment->start == time)
     return object_response(context, request, segment->sha256, "video/iso.segment");
   return http::error_response({ErrorCode::not_found, "no such segment (yet)"});

@@ -216,6 +216,17 @@ ALTER TABLE jobs_new RENAME TO jobs;
 CREATE INDEX jobs_claimable ON jobs (state, not_before);
 CREATE INDEX jobs_video ON jobs (video_id);
 )sql",
+      // 6: the rendition a player starts on, and whose first segment publishes a building
+      // version; for versions made before, the video rendition of least height (then least
+      // bandwidth), the one manifests started on.
+      R"sql(
+ALTER TABLE renditions ADD COLUMN start INTEGER NOT NULL DEFAULT 0 CHECK (start IN (0, 1));
+UPDATE renditions SET start = 1 WHERE id IN (
+  SELECT (SELECT r.id FROM renditions AS r WHERE r.version_id = versions.id AND r.kind = 'video'
+          ORDER BY r.height, r.bandwidth, r.name DESC LIMIT 1)
+  FROM versions);
+CREATE UNIQUE INDEX renditions_start ON renditions (version_id) WHERE start = 1;
+)sql",
   };
   return list;
 }

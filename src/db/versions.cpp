@@ -26,42 +26,53 @@ VersionRow read_version(const Statement& s) {
   return v;
 }
 
+// renditions.kind: the only place the text of a TrackKind is read or written in db/.
+const char* kind_text(TrackKind kind) { return kind == TrackKind::video ? "video" : "audio"; }
+
+Result<TrackKind> parse_kind(const std::string& text) {
+  if (text == "video") return TrackKind::video;
+  if (text == "audio") return TrackKind::audio;
+  return fail(ErrorCode::database, "a rendition has kind '" + text + "'");
+}
+
 Result<void> load_parts(Connection& c, VersionRow& version) {
   TRY(auto renditions, c.prepare("SELECT id, name, kind, codecs, width, height, frame_rate, bandwidth, "
-                                 "average_bandwidth, language, channels, sample_rate, timescale, init_sha256, finished "
-                                 "FROM renditions WHERE version_id = ? "
+                                 "average_bandwidth, language, channels, sample_rate, timescale, init_sha256, "
+                                 "finished, start FROM renditions WHERE version_id = ? "
                                  "ORDER BY kind = 'audio', height DESC, bandwidth DESC, name"));
   renditions.bind(1, version.id);
+  std::vector<std::int64_t> row_ids;  // renditions.id, in the order of version.renditions
   for (;;) {
     TRY(bool row, renditions.step());
     if (!row) break;
-    RenditionRow r;
-    r.id = renditions.int64(0);
+    Rendition r;
+    row_ids.push_back(renditions.int64(0));
     r.name = renditions.text(1);
-    r.kind = renditions.text(2);
+    TRY(r.kind, parse_kind(renditions.text(2)));
     r.codecs = renditions.text(3);
     r.width = static_cast<int>(renditions.int64(4));
     r.height = static_cast<int>(renditions.int64(5));
     r.frame_rate = renditions.real(6);
-    r.bandwidth = static_cast<int>(renditions.int64(7));
-    r.average_bandwidth = static_cast<int>(renditions.int64(8));
+    r.bandwidth_bps = static_cast<int>(renditions.int64(7));
+    r.average_bandwidth_bps = static_cast<int>(renditions.int64(8));
     r.language = renditions.text(9);
     r.channels = static_cast<int>(renditions.int64(10));
     r.sample_rate = static_cast<int>(renditions.int64(11));
-    r.timescale = renditions.int64(12);
+    r.timescale = static_cast<std::uint32_t>(renditions.int64(12));
     r.init_sha256 = renditions.text(13);
     r.finished = renditions.int64(14) != 0;
+    r.start = renditions.int64(15) != 0;
     version.renditions.push_back(std::move(r));
   }
   TRY(auto segments, c.prepare("SELECT number, start, duration, size, sha256 FROM segments WHERE rendition_id = ? "
                                "ORDER BY number"));
-  for (auto& r : version.renditions) {
-    segments.bind(1, r.id);
+  for (std::size_t i = 0; i < version.renditions.size(); ++i) {
+    segments.bind(1, row_ids[i]);
     for (;;) {
       TRY(bool row, segments.step());
       if (!row) break;
-      r.segments.push_back({static_cast<int>(segments.int64(0)), segments.int64(1), segments.int64(2),
-                            segments.int64(3), segments.text(4)});
+      version.renditions[i].segments.push_back({static_cast<int>(segments.int64(0)), segments.int64(1),
+                                                segments.int64(2), segments.int64(3), segments.text(4)});
     }
     RETURN_IF_ERROR(segments.reset());
   }
@@ -93,29 +104,30 @@ Result<VersionRow> create_version(Connection& c, const std::string& video_id, st
   return read_version(stmt);
 }
 
-Result<std::int64_t> insert_rendition(Connection& c, std::int64_t version_id, const RenditionRow& r) {
+Result<std::int64_t> insert_rendition(Connection& c, std::int64_t version_id, const Rendition& r) {
   TRY(auto stmt, c.prepare("INSERT INTO renditions (version_id, name, kind, codecs, width, height, frame_rate, "
-                           "bandwidth, language, channels, sample_rate, timescale, init_sha256) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"));
+                           "bandwidth, language, channels, sample_rate, timescale, init_sha256, start) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"));
   stmt.bind(1, version_id)
       .bind(2, r.name)
-      .bind(3, r.kind)
+      .bind(3, kind_text(r.kind))
       .bind(4, r.codecs)
       .bind(5, r.width)
       .bind(6, r.height)
       .bind(7, r.frame_rate)
-      .bind(8, r.bandwidth)
+      .bind(8, r.bandwidth_bps)
       .bind(9, r.language)
       .bind(10, r.channels)
       .bind(11, r.sample_rate)
-      .bind(12, r.timescale)
-      .bind(13, r.init_sha256);
+      .bind(12, static_cast<std::int64_t>(r.timescale))
+      .bind(13, r.init_sha256)
+      .bind(14, r.start ? 1 : 0);
   TRY(bool row, stmt.step());
   if (!row) return fail(ErrorCode::database, "insert rendition returned nothing");
   return stmt.int64(0);
 }
 
-Result<void> insert_segment(Connection& c, std::int64_t rendition_id, const SegmentRow& s) {
+Result<void> insert_segment(Connection& c, std::int64_t rendition_id, const Segment& s) {
   TRY(auto stmt, c.prepare("INSERT INTO segments (rendition_id, number, start, duration, size, sha256) "
                            "VALUES (?, ?, ?, ?, ?, ?)"));
   return stmt.bind(1, rendition_id).bind(2, s.number).bind(3, s.start).bind(4, s.duration).bind(5, s.size).bind(6, s.sha256).run();

@@ -27,13 +27,13 @@ bool is_codecs(std::string_view codecs) {
 Result<void> check_rendition(const Version& version, const Rendition& rendition) {
   const std::string& name = rendition.name;
   if (!is_safe_name(name)) return broken(version, fmt::format("rendition name '{}' is not URL-safe", name));
-  if (rendition.kind != "video" && rendition.kind != "audio") {
-    return broken(version, fmt::format("rendition {} has kind '{}'", name, rendition.kind));
+  if (rendition.kind != TrackKind::video && rendition.kind != TrackKind::audio) {
+    return broken(version, fmt::format("rendition {} has kind {}", name, static_cast<int>(rendition.kind)));
   }
   if (!is_codecs(rendition.codecs)) {
     return broken(version, fmt::format("rendition {} has codecs '{}'", name, rendition.codecs));
   }
-  if (rendition.kind == "video" && (rendition.width <= 0 || rendition.height <= 0)) {
+  if (rendition.kind == TrackKind::video && (rendition.width <= 0 || rendition.height <= 0)) {
     return broken(version, fmt::format("video rendition {} has no size", name));
   }
   if (!std::isfinite(rendition.frame_rate) || rendition.frame_rate < 0) {
@@ -42,6 +42,9 @@ Result<void> check_rendition(const Version& version, const Rendition& rendition)
   if (rendition.bandwidth_bps <= 0 || rendition.average_bandwidth_bps < 0 || rendition.channels < 0 ||
       rendition.sample_rate < 0) {
     return broken(version, fmt::format("rendition {} has a negative or missing bandwidth, channels or rate", name));
+  }
+  if (rendition.start && rendition.kind != TrackKind::video) {
+    return broken(version, fmt::format("audio rendition {} is marked start", name));
   }
   if (rendition.timescale == 0) return broken(version, fmt::format("rendition {} has timescale 0", name));
   if (!is_sha256_hex(rendition.init_sha256)) {
@@ -80,14 +83,17 @@ Result<void> check_version(const Version& version) {
   }
   std::set<std::string_view> names;
   bool has_video = false;
+  int starts = 0;
   for (const Rendition& rendition : version.renditions) {
     RETURN_IF_ERROR(check_rendition(version, rendition));
     if (!names.insert(rendition.name).second) {
       return broken(version, fmt::format("two renditions are named {}", rendition.name));
     }
-    has_video = has_video || rendition.kind == "video";
+    has_video = has_video || rendition.kind == TrackKind::video;
+    starts += rendition.start ? 1 : 0;
   }
   if (!has_video) return broken(version, "no video rendition");
+  if (starts != 1) return broken(version, fmt::format("{} renditions are marked start, not one", starts));
   return {};
 }
 
@@ -105,8 +111,7 @@ Result<void> check_playable(const Version& version) {
 Result<void> check_startable(const Version& version) {
   const Sorted sorted = sort_renditions(version);
   for (const Rendition* audio : sorted.audio) RETURN_IF_ERROR(check_has_segment(version, *audio));
-  if (sorted.video.empty()) return {};
-  return check_has_segment(version, *sorted.video.back());  // sorted from the largest
+  return check_has_segment(version, *sorted.start);
 }
 
 Result<std::string> checked_base_url(const Options& options) {
@@ -128,7 +133,8 @@ Sorted sort_renditions(const Version& version) {
   Sorted sorted;
   sorted.complete = true;
   for (const Rendition& rendition : version.renditions) {
-    (rendition.kind == "video" ? sorted.video : sorted.audio).push_back(&rendition);
+    (rendition.kind == TrackKind::video ? sorted.video : sorted.audio).push_back(&rendition);
+    if (rendition.start) sorted.start = &rendition;
     sorted.complete = sorted.complete && rendition.finished;
   }
   std::stable_sort(sorted.video.begin(), sorted.video.end(), [](const Rendition* a, const Rendition* b) {

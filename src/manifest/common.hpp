@@ -20,9 +20,9 @@ Result<void> check_has_segment(const Version& version, const Rendition& renditio
 // `unavailable` unless every rendition has at least one segment.
 Result<void> check_playable(const Version& version);
 
-// `unavailable` unless every audio rendition and the smallest video rendition have at least
-// one segment: enough for a player that starts on that rung (the transcoder stores its first
-// segment before the others'); the other rungs' playlists follow.
+// `unavailable` unless every audio rendition and the start rendition have at least one
+// segment: enough for a player that starts on that rung (the transcoder stores its first
+// segment before the others'); the other rungs' playlists follow. After check_version.
 Result<void> check_startable(const Version& version);
 
 // Options::base_url without a trailing '/'. invalid_argument when it has a character that
@@ -33,6 +33,7 @@ Result<std::string> checked_base_url(const Options& options);
 struct Sorted {
   std::vector<const Rendition*> video;  // tallest first, then highest bandwidth first
   std::vector<const Rendition*> audio;  // as given; the first one is the default
+  const Rendition* start = nullptr;     // the one marked start (never null after check_version)
   bool complete = false;                // every rendition is finished
 };
 Sorted sort_renditions(const Version& version);

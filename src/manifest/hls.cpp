@@ -33,9 +33,9 @@ std::int64_t target_duration_s(const Version& version) {
   double video_overshoot_s = 0;
   double audio_overshoot_s = 0;
   for (const Rendition& rendition : version.renditions) {
-    if (rendition.kind == "video" && rendition.frame_rate > 0) {
+    if (rendition.kind == TrackKind::video && rendition.frame_rate > 0) {
       video_overshoot_s = std::max(video_overshoot_s, 1 / rendition.frame_rate);
-    } else if (rendition.kind == "audio" && rendition.sample_rate > 0) {
+    } else if (rendition.kind == TrackKind::audio && rendition.sample_rate > 0) {
       audio_overshoot_s = std::max(audio_overshoot_s, kAacFrameSamples / 2 / rendition.sample_rate);
     }
   }

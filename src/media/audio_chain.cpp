@@ -60,9 +60,9 @@ Result<std::unique_ptr<AudioChain>> AudioChain::open(const TranscodeRequest& req
   if (!chain->fifo_ || !chain->decoded_ || !chain->resampled_ || !chain->to_encode_ || !chain->packet_)
     return fail(ErrorCode::internal, "out of memory");
 
-  package::RenditionInfo info;
-  info.id = fmt::format("audio_{}", number);
-  info.kind = "audio";
+  Rendition info;
+  info.name = fmt::format("audio_{}", number);
+  info.kind = TrackKind::audio;
   info.channels = 2;
   info.sample_rate = kAudioRate;
   info.bandwidth_bps = request.ladder.audio_bitrate_kbps * 1000;

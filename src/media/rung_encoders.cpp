@@ -26,8 +26,6 @@ extern "C" {
 namespace cinevault::media {
 namespace {
 
-using package::RenditionInfo;
-
 // Pictures waiting per rung: the decoder runs at most this far ahead of the slowest
 // encoder (frames are shared references, not copies). Each waiting picture is memory the
 // decoder or the scaler cannot reuse; 2 keeps every encoder fed (measured against 4: the
@@ -146,13 +144,14 @@ Result<std::unique_ptr<RungEncoders>> RungEncoders::start(const TranscodeRequest
         rung->first_segment_encoder.reset();
       }
     }
-    RenditionInfo info;
-    info.id = planned.spec.name;
-    info.kind = "video";
+    Rendition info;
+    info.name = planned.spec.name;
+    info.kind = TrackKind::video;
     info.width = planned.width;
     info.height = planned.height;
     info.frame_rate = plan.frame_rate;
     info.bandwidth_bps = planned.spec.maxrate_kbps * 1000;
+    info.start = rung->start;
     CodecParametersPtr parameters(avcodec_parameters_alloc());
     if (!parameters) return fail(ErrorCode::internal, "out of memory");
     avcodec_parameters_from_context(parameters.get(), &rung->encoder->context());

@@ -10,18 +10,18 @@ void SegmentRelay::post(Report report) {
   posted_.notify_all();
 }
 
-Result<void> SegmentRelay::on_init_segment(const package::RenditionInfo& rendition, std::string bytes) {
+Result<void> SegmentRelay::on_init_segment(const Rendition& rendition, std::string bytes) {
   post({Report::Kind::init, rendition, {}, std::move(bytes), 0});
   return {};
 }
 
-Result<void> SegmentRelay::on_media_segment(const package::RenditionInfo& rendition,
-                                            const package::SegmentInfo& segment, std::string bytes) {
+Result<void> SegmentRelay::on_media_segment(const Rendition& rendition,
+                                            const Segment& segment, std::string bytes) {
   post({Report::Kind::segment, rendition, segment, std::move(bytes), 0});
   return {};
 }
 
-Result<void> SegmentRelay::on_rendition_finished(const package::RenditionInfo& rendition,
+Result<void> SegmentRelay::on_rendition_finished(const Rendition& rendition,
                                                  int average_bandwidth_bps) {
   post({Report::Kind::finished, rendition, {}, {}, average_bandwidth_bps});
   return {};

@@ -20,10 +20,10 @@ class SegmentRelay : public package::SegmentListener {
   SegmentRelay(std::mutex& mutex, std::condition_variable& posted) : mutex_(mutex), posted_(posted) {}
 
   // Called on the rung threads.
-  Result<void> on_init_segment(const package::RenditionInfo& rendition, std::string bytes) override;
-  Result<void> on_media_segment(const package::RenditionInfo& rendition, const package::SegmentInfo& segment,
+  Result<void> on_init_segment(const Rendition& rendition, std::string bytes) override;
+  Result<void> on_media_segment(const Rendition& rendition, const Segment& segment,
                                 std::string bytes) override;
-  Result<void> on_rendition_finished(const package::RenditionInfo& rendition, int average_bandwidth_bps) override;
+  Result<void> on_rendition_finished(const Rendition& rendition, int average_bandwidth_bps) override;
 
   // Whether reports wait; the caller holds the mutex.
   bool pending() const { return !reports_.empty(); }
@@ -34,8 +34,8 @@ class SegmentRelay : public package::SegmentListener {
   struct Report {
     enum class Kind { init, segment, finished };
     Kind kind = Kind::init;
-    package::RenditionInfo rendition;
-    package::SegmentInfo segment;
+    Rendition rendition;
+    Segment segment;
     std::string bytes;
     int average_bandwidth_bps = 0;
   };

@@ -121,7 +121,7 @@ Result<std::string> rfc6381_codecs(const AVCodecParameters& parameters) {
 }
 
 struct CmafSegmenter::State {
-  RenditionInfo rendition;
+  Rendition rendition;
   const SegmentSchedule* schedule = nullptr;
   SegmentListener* listener = nullptr;
   AVRational packet_time_base{0, 1};
@@ -176,7 +176,10 @@ struct CmafSegmenter::State {
     if (error < 0) return fail(ErrorCode::internal, "cutting a CMAF fragment failed: " + error_text(error));
     std::string bytes = take_written();
     if (bytes.empty()) return fail(ErrorCode::internal, "the muxer wrote an empty CMAF fragment");
-    SegmentInfo info{segment, segment_start, segment_end - segment_start};
+    Segment info;  // size and sha256 are the listener's, once stored
+    info.number = segment;
+    info.start = segment_start;
+    info.duration = segment_end - segment_start;
     total_bytes += static_cast<std::int64_t>(bytes.size());
     total_duration += info.duration;
     return listener->on_media_segment(rendition, info, std::move(bytes));
@@ -186,9 +189,9 @@ struct CmafSegmenter::State {
 CmafSegmenter::CmafSegmenter(std::unique_ptr<State> state) : state_(std::move(state)) {}
 CmafSegmenter::~CmafSegmenter() = default;
 
-const RenditionInfo& CmafSegmenter::rendition() const { return state_->rendition; }
+const Rendition& CmafSegmenter::rendition() const { return state_->rendition; }
 
-Result<std::unique_ptr<CmafSegmenter>> CmafSegmenter::create(RenditionInfo rendition,
+Result<std::unique_ptr<CmafSegmenter>> CmafSegmenter::create(Rendition rendition,
                                                              const AVCodecParameters& parameters,
                                                              AVRational packet_time_base,
                                                              const SegmentSchedule& schedule, SegmentListener& listener,
@@ -283,26 +286,26 @@ Result<void> CmafSegmenter::write(const AVPacket& packet) {
   State& state = *state_;
   if (state.finished) return fail(ErrorCode::internal, "write() after finish()");
   if (packet.pts == AV_NOPTS_VALUE || packet.dts == AV_NOPTS_VALUE)
-    return fail(ErrorCode::internal, fmt::format("{}: a packet without timestamps", state.rendition.id));
+    return fail(ErrorCode::internal, fmt::format("{}: a packet without timestamps", state.rendition.name));
   if (packet.dts <= state.last_dts && state.last_dts != std::numeric_limits<std::int64_t>::min())
-    return fail(ErrorCode::internal, fmt::format("{}: decode timestamps go backwards ({} after {})", state.rendition.id,
-                                                 packet.dts, state.last_dts));
+    return fail(ErrorCode::internal, fmt::format("{}: decode timestamps go backwards ({} after {})",
+                                                 state.rendition.name, packet.dts, state.last_dts));
   if (packet.pts < packet.dts)
     return fail(ErrorCode::internal, fmt::format("{}: a frame presented before it is decoded (pts {}, dts {})",
-                                                 state.rendition.id, packet.pts, packet.dts));
+                                                 state.rendition.name, packet.pts, packet.dts));
 
   int number = state.video ? state.schedule->segment_of(packet.pts, state.packet_time_base)
                            : state.schedule->segment_of_audio(packet.pts, packet.duration, state.packet_time_base);
   if (state.segment >= 0 && number < state.segment)
     return fail(ErrorCode::internal, fmt::format("{}: a frame at pts {} belongs before the segment {} it is coded in",
-                                                 state.rendition.id, packet.pts, state.segment));
+                                                 state.rendition.name, packet.pts, state.segment));
   if (number > state.segment && state.video && !(packet.flags & AV_PKT_FLAG_KEY))
     return fail(ErrorCode::internal, fmt::format("{}: segment {} would not start with a keyframe (pts {})",
-                                                 state.rendition.id, number, packet.pts));
+                                                 state.rendition.name, number, packet.pts));
   if (number > state.segment && state.segment_open) RETURN_IF_ERROR(state.close_segment());
   if (number == state.segment && !state.segment_open && state.segment >= 0)
     return fail(ErrorCode::internal, fmt::format("{}: a frame at pts {} belongs to segment {}, already reported",
-                                                 state.rendition.id, packet.pts, state.segment));
+                                                 state.rendition.name, packet.pts, state.segment));
 
   AVPacket* scratch = state.scratch.get();
   int error = av_packet_ref(scratch, &packet);
@@ -314,7 +317,7 @@ Result<void> CmafSegmenter::write(const AVPacket& packet) {
   if (state.last_dts == std::numeric_limits<std::int64_t>::min() && scratch->dts != -state.reorder_delay) {
     std::string message =
         fmt::format("{}: the first packet decodes at {} (pts {}), not at minus the encoder's reorder delay {}",
-                    state.rendition.id, scratch->dts, scratch->pts, state.reorder_delay);
+                    state.rendition.name, scratch->dts, scratch->pts, state.reorder_delay);
     av_packet_unref(scratch);
     return fail(ErrorCode::internal, std::move(message));
   }
@@ -334,7 +337,7 @@ Result<void> CmafSegmenter::write(const AVPacket& packet) {
   av_packet_unref(scratch);
   if (error < 0)
     return fail(ErrorCode::internal,
-                fmt::format("{}: muxing a packet failed: {}", state.rendition.id, error_text(error)));
+                fmt::format("{}: muxing a packet failed: {}", state.rendition.name, error_text(error)));
   return {};
 }
 
@@ -352,7 +355,7 @@ Result<void> CmafSegmenter::finish() {
   int error = av_write_trailer(state.format.get());
   if (error < 0) return fail(ErrorCode::internal, "finishing the CMAF track failed: " + error_text(error));
   if (!state.take_written().empty())
-    return fail(ErrorCode::internal, state.rendition.id + ": the muxer wrote bytes after the last segment");
+    return fail(ErrorCode::internal, state.rendition.name + ": the muxer wrote bytes after the last segment");
   int average = 0;
   if (state.total_duration > 0)
     average = static_cast<int>(av_rescale(state.total_bytes * 8, state.rendition.timescale, state.total_duration));

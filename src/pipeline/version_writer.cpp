@@ -27,48 +27,38 @@ Result<store::StoredObject> VersionWriter::store_object(std::string_view bytes, 
   return object;
 }
 
-Result<void> VersionWriter::on_init_segment(const package::RenditionInfo& r, std::string bytes) {
-  db::RenditionRow row;
-  row.name = r.id;
-  row.kind = r.kind;
-  row.codecs = r.codecs;
-  row.width = r.width;
-  row.height = r.height;
-  row.frame_rate = r.frame_rate;
-  row.bandwidth = r.bandwidth_bps;
-  row.language = r.language;
-  row.channels = r.channels;
-  row.sample_rate = r.sample_rate;
-  row.timescale = r.timescale;
+Result<void> VersionWriter::on_init_segment(const Rendition& r, std::string bytes) {
+  Rendition stored = r;
   std::int64_t id = 0;
   RETURN_IF_ERROR(store_object(bytes, "init", [&](db::Connection& c, const store::StoredObject& object) -> Result<void> {
-    row.init_sha256 = object.sha256;
-    TRY(id, db::insert_rendition(c, version_.id, row));
+    stored.init_sha256 = object.sha256;
+    TRY(id, db::insert_rendition(c, version_.id, stored));
     return {};
   }));
-  renditions_[r.id] = {id, r.kind == "video", r.height, false};
+  renditions_[r.name] = {id, r.kind, r.start, false};
   return {};
 }
 
 bool VersionWriter::startable() const {
   if (static_cast<int>(renditions_.size()) != expected_renditions_) return false;
-  const Known* smallest = nullptr;
+  bool start_has_segment = false;
   for (const auto& [name, known] : renditions_) {
-    if (!known.video && !known.has_segment) return false;
-    if (known.video && (smallest == nullptr || known.height < smallest->height)) smallest = &known;
+    if (known.kind == TrackKind::audio && !known.has_segment) return false;
+    if (known.start) start_has_segment = known.has_segment;
   }
-  return smallest != nullptr && smallest->has_segment;
+  return start_has_segment;
 }
 
-Result<void> VersionWriter::on_media_segment(const package::RenditionInfo& r, const package::SegmentInfo& s,
-                                             std::string bytes) {
-  auto it = renditions_.find(r.id);
-  if (it == renditions_.end()) return fail(ErrorCode::internal, "segment before the init segment of " + r.id);
+Result<void> VersionWriter::on_media_segment(const Rendition& r, const Segment& s, std::string bytes) {
+  auto it = renditions_.find(r.name);
+  if (it == renditions_.end()) return fail(ErrorCode::internal, "segment before the init segment of " + r.name);
   it->second.has_segment = true;
   bool publish_now = publish_early_ && !published_ && startable();
+  Segment stored = s;
   RETURN_IF_ERROR(store_object(bytes, "segment", [&](db::Connection& c, const store::StoredObject& object) -> Result<void> {
-    RETURN_IF_ERROR(db::insert_segment(c, it->second.row_id, {s.number, s.start, s.duration,
-                                                       static_cast<std::int64_t>(object.size), object.sha256}));
+    stored.size = static_cast<std::int64_t>(object.size);
+    stored.sha256 = object.sha256;
+    RETURN_IF_ERROR(db::insert_segment(c, it->second.row_id, stored));
     RETURN_IF_ERROR(db::touch_version(c, version_.id));
     if (publish_now) RETURN_IF_ERROR(db::publish_version(c, version_.video_id, version_.id));
     return {};
@@ -80,9 +70,9 @@ Result<void> VersionWriter::on_media_segment(const package::RenditionInfo& r, co
   return {};
 }
 
-Result<void> VersionWriter::on_rendition_finished(const package::RenditionInfo& r, int average_bandwidth_bps) {
-  auto it = renditions_.find(r.id);
-  if (it == renditions_.end()) return fail(ErrorCode::internal, "finished before the init segment of " + r.id);
+Result<void> VersionWriter::on_rendition_finished(const Rendition& r, int average_bandwidth_bps) {
+  auto it = renditions_.find(r.name);
+  if (it == renditions_.end()) return fail(ErrorCode::internal, "finished before the init segment of " + r.name);
   return database_.write([&](db::Connection& c) -> Result<void> {
     RETURN_IF_ERROR(db::finish_rendition(c, it->second.row_id, average_bandwidth_bps));
     return db::touch_version(c, version_.id);

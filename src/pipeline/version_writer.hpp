@@ -18,15 +18,14 @@ class VersionWriter final : public package::SegmentListener {
  public:
   // `publish_early`: make the version the published one as soon as a player can start it
   // (the video has nothing better to show): once all `expected_renditions` are known, when
-  // every audio rendition and the smallest video rendition have a segment. The transcoder
-  // stores that rung's first segment before the others' (docs/transcoding.md).
+  // every audio rendition and the start rendition (Rendition::start) have a segment. The
+  // transcoder stores that rung's first segment before the others' (docs/transcoding.md).
   VersionWriter(db::Database& database, store::ObjectStore& store, db::VersionRow version, int expected_renditions,
                 bool publish_early);
 
-  Result<void> on_init_segment(const package::RenditionInfo& rendition, std::string bytes) override;
-  Result<void> on_media_segment(const package::RenditionInfo& rendition, const package::SegmentInfo& segment,
-                                std::string bytes) override;
-  Result<void> on_rendition_finished(const package::RenditionInfo& rendition, int average_bandwidth_bps) override;
+  Result<void> on_init_segment(const Rendition& rendition, std::string bytes) override;
+  Result<void> on_media_segment(const Rendition& rendition, const Segment& segment, std::string bytes) override;
+  Result<void> on_rendition_finished(const Rendition& rendition, int average_bandwidth_bps) override;
 
   // Posters, sprite sheets and the trickplay track that points into them, as objects and rows.
   Result<void> add_thumbnails(const media::Thumbnails& thumbnails);
@@ -40,7 +39,7 @@ class VersionWriter final : public package::SegmentListener {
  private:
   using Recorder = std::function<Result<void>(db::Connection&, const store::StoredObject&)>;
   Result<store::StoredObject> store_object(std::string_view bytes, const char* kind, const Recorder& record);
-  // Once every expected rendition is known: the audio and the smallest video rendition have a segment.
+  // Once every expected rendition is known: the audio and the start rendition have a segment.
   bool startable() const;
 
   db::Database& database_;
@@ -52,11 +51,11 @@ class VersionWriter final : public package::SegmentListener {
 
   struct Known {
     std::int64_t row_id = 0;  // renditions.id
-    bool video = false;
-    int height = 0;
+    TrackKind kind = TrackKind::video;
+    bool start = false;
     bool has_segment = false;
   };
-  std::map<std::string, Known> renditions_;  // by RenditionInfo::id
+  std::map<std::string, Known> renditions_;  // by Rendition::name
 };
 
 }  // namespace cinevault::pipeline

@@ -23,16 +23,15 @@ class ChannelListener final : public package::SegmentListener {
  public:
   explicit ChannelListener(Channel& channel) : channel_(channel) {}
 
-  Result<void> on_init_segment(const package::RenditionInfo& rendition, std::string bytes) override {
+  Result<void> on_init_segment(const Rendition& rendition, std::string bytes) override {
     TRY(File memory, sealed_memory_file(bytes));
     return channel_.send(messages::init_event(rendition), memory.fd());
   }
-  Result<void> on_media_segment(const package::RenditionInfo& rendition, const package::SegmentInfo& segment,
-                                std::string bytes) override {
+  Result<void> on_media_segment(const Rendition& rendition, const Segment& segment, std::string bytes) override {
     TRY(File memory, sealed_memory_file(bytes));
     return channel_.send(messages::segment_event(rendition, segment), memory.fd());
   }
-  Result<void> on_rendition_finished(const package::RenditionInfo& rendition, int average_bandwidth_bps) override {
+  Result<void> on_rendition_finished(const Rendition& rendition, int average_bandwidth_bps) override {
     return channel_.send(messages::finished_event(rendition, average_bandwidth_bps));
   }
 

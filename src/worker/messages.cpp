@@ -71,6 +71,11 @@ class Fields {
     if (value.size() > max_bytes || !is_utf8(value)) return tl::unexpected(bad(key, "too long or not UTF-8"));
     return value;
   }
+  Result<bool> boolean(const char* key) const {
+    auto it = object_.find(key);
+    if (it == object_.end() || !it->is_boolean()) return tl::unexpected(bad(key, "no boolean"));
+    return it->get<bool>();
+  }
   // Text made only of letters, digits and the characters in `also` (identifiers, codec strings).
   Result<std::string> word(const char* key, std::size_t max_bytes, std::string_view also) const {
     TRY(std::string value, text(key, max_bytes));
@@ -131,25 +136,32 @@ Result<MediaLimits> parse_probe_limits(const json& header) { return from_daemon<
 
 Result<SandboxLimits> parse_sandbox(const json& header) { return from_daemon<SandboxLimits>(header, "sandbox"); }
 
-json init_event(const package::RenditionInfo& r) {
-  return {{"event", "init"},        {"id", r.id},
-          {"kind", r.kind},         {"codecs", r.codecs},
-          {"width", r.width},       {"height", r.height},
-          {"frame_rate", r.frame_rate}, {"bandwidth_bps", r.bandwidth_bps},
-          {"language", r.language},  {"channels", r.channels},
-          {"sample_rate", r.sample_rate}, {"timescale", r.timescale}};
+json init_event(const Rendition& r) {
+  return {{"event", "init"},
+          {"id", r.name},
+          {"kind", r.kind == TrackKind::video ? "video" : "audio"},
+          {"codecs", r.codecs},
+          {"width", r.width},
+          {"height", r.height},
+          {"frame_rate", r.frame_rate},
+          {"bandwidth_bps", r.bandwidth_bps},
+          {"language", r.language},
+          {"channels", r.channels},
+          {"sample_rate", r.sample_rate},
+          {"timescale", r.timescale},
+          {"start", r.start}};
 }
 
-json segment_event(const package::RenditionInfo& rendition, const package::SegmentInfo& segment) {
+json segment_event(const Rendition& rendition, const Segment& segment) {
   return {{"event", "segment"},
-          {"id", rendition.id},
+          {"id", rendition.name},
           {"number", segment.number},
           {"start", segment.start},
           {"duration", segment.duration}};
 }
 
-json finished_event(const package::RenditionInfo& rendition, int average_bandwidth_bps) {
-  return {{"event", "finished"}, {"id", rendition.id}, {"average_bandwidth_bps", average_bandwidth_bps}};
+json finished_event(const Rendition& rendition, int average_bandwidth_bps) {
+  return {{"event", "finished"}, {"id", rendition.name}, {"average_bandwidth_bps", average_bandwidth_bps}};
 }
 
 json progress_event(const media::TranscodeProgress& p) {
@@ -183,12 +195,18 @@ json error_event(const Error& error) {
   return {{"event", "error"}, {"code", to_string(error.code)}, {"message", to_utf8(error.message)}};
 }
 
-Result<package::RenditionInfo> parse_rendition(const json& header) {
+Result<Rendition> parse_rendition(const json& header) {
   Fields f(header);
-  package::RenditionInfo r;
-  TRY(r.id, f.word("id", 32, "_-"));
-  TRY(r.kind, f.word("kind", 8, ""));
-  if (r.kind != "video" && r.kind != "audio") return tl::unexpected(bad("kind", "an unknown"));
+  Rendition r;
+  TRY(r.name, f.word("id", 32, "_-"));
+  TRY(std::string kind, f.word("kind", 8, ""));
+  if (kind == "video") {
+    r.kind = TrackKind::video;
+  } else if (kind == "audio") {
+    r.kind = TrackKind::audio;
+  } else {
+    return tl::unexpected(bad("kind", "an unknown"));
+  }
   TRY(r.codecs, f.word("codecs", 64, "."));
   TRY(r.width, f.small("width", 0, kMaxPixelsSide));
   TRY(r.height, f.small("height", 0, kMaxPixelsSide));
@@ -199,12 +217,13 @@ Result<package::RenditionInfo> parse_rendition(const json& header) {
   TRY(r.sample_rate, f.small("sample_rate", 0, 1'000'000));
   TRY(std::int64_t timescale, f.integer("timescale", 1, std::numeric_limits<std::uint32_t>::max()));
   r.timescale = static_cast<std::uint32_t>(timescale);
+  TRY(r.start, f.boolean("start"));
   return r;
 }
 
-Result<package::SegmentInfo> parse_segment(const json& header) {
+Result<Segment> parse_segment(const json& header) {
   Fields f(header);
-  package::SegmentInfo s;
+  Segment s;
   TRY(s.number, f.small("number", 0, std::numeric_limits<int>::max()));
   TRY(s.start, f.integer("start", 0, kMaxInt64 / 2));
   TRY(s.duration, f.integer("duration", 0, kMaxInt64 / 2));

@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cinevault/core/rendition.hpp"
 #include "cinevault/core/result.hpp"
 #include "cinevault/media/thumbnails.hpp"
 #include "cinevault/media/transcode.hpp"
@@ -31,9 +32,9 @@ Result<MediaLimits> parse_probe_limits(const nlohmann::json& header);
 Result<SandboxLimits> parse_sandbox(const nlohmann::json& header);
 
 // Worker to daemon.
-nlohmann::json init_event(const package::RenditionInfo& rendition);
-nlohmann::json segment_event(const package::RenditionInfo& rendition, const package::SegmentInfo& segment);
-nlohmann::json finished_event(const package::RenditionInfo& rendition, int average_bandwidth_bps);
+nlohmann::json init_event(const Rendition& rendition);
+nlohmann::json segment_event(const Rendition& rendition, const Segment& segment);
+nlohmann::json finished_event(const Rendition& rendition, int average_bandwidth_bps);
 nlohmann::json progress_event(const media::TranscodeProgress& progress);
 nlohmann::json image_event(const char* use, const media::EncodedImage& image);  // use: "poster", "sprite"
 nlohmann::json done_event(const media::TranscodeReport& report);  // images were sent before
@@ -41,8 +42,8 @@ nlohmann::json probed_event(const media::MediaInfo& info);
 nlohmann::json error_event(const Error& error);
 
 // Each returns invalid_argument for a field of the wrong type, out of range or too long.
-Result<package::RenditionInfo> parse_rendition(const nlohmann::json& header);
-Result<package::SegmentInfo> parse_segment(const nlohmann::json& header);
+Result<Rendition> parse_rendition(const nlohmann::json& header);
+Result<Segment> parse_segment(const nlohmann::json& header);
 Result<int> parse_average_bandwidth(const nlohmann::json& header);
 Result<media::TranscodeProgress> parse_progress(const nlohmann::json& header);
 struct ImageHeader {

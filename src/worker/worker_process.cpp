@@ -243,6 +243,9 @@ class EventReader {
       : listener_(listener),
         max_video_(request.plan.video.size()),
         max_audio_(request.plan.audio_streams.size()),
+        start_name_(request.plan.start_rung < request.plan.video.size()
+                        ? request.plan.video[request.plan.start_rung].spec.name
+                        : std::string()),
         // No rendition has more segments than a one-second segment per second of the longest
         // media allowed, and a few: a worker cannot fill the disk with a stream of segments.
         max_segments_(static_cast<int>(std::ceil(request.source_info.duration_s > 0 ? request.source_info.duration_s
@@ -250,19 +253,28 @@ class EventReader {
                       16) {}
 
   Result<void> init(const Message& message) {
-    TRY(package::RenditionInfo rendition, messages::parse_rendition(message.header));
-    if (renditions_.count(rendition.id)) return protocol("announced a rendition twice");
-    std::size_t& count = rendition.kind == "video" ? videos_ : audios_;
-    if (++count > (rendition.kind == "video" ? max_video_ : max_audio_)) return protocol("announced too many renditions");
+    TRY(Rendition rendition, messages::parse_rendition(message.header));
+    if (renditions_.count(rendition.name)) return protocol("announced a rendition twice");
+    const bool video = rendition.kind == TrackKind::video;
+    std::size_t& count = video ? videos_ : audios_;
+    if (++count > (video ? max_video_ : max_audio_)) return protocol("announced too many renditions");
+    if (rendition.start) {
+      if (!video) return protocol("marked an audio rendition as the start rendition");
+      if (start_announced_) return protocol("marked two start renditions");
+      start_announced_ = true;
+    }
+    // The plan chose the start rung; the worker only repeats it.
+    if (video && rendition.start != (rendition.name == start_name_))
+      return protocol("marked a start rendition other than the plan's start rung");
     TRY(std::string bytes, read_sealed(message.attachment, kMaxInitBytes));
-    auto& known = renditions_[rendition.id];
+    auto& known = renditions_[rendition.name];
     known.info = rendition;
     return listener_.on_init_segment(known.info, std::move(bytes));
   }
 
   Result<void> segment(const Message& message) {
     TRY(Known* known, find(message));
-    TRY(package::SegmentInfo segment, messages::parse_segment(message.header));
+    TRY(Segment segment, messages::parse_segment(message.header));
     if (known->finished || segment.number != known->segments || segment.number >= max_segments_)
       return protocol("sent a segment out of order");
     ++known->segments;
@@ -308,7 +320,7 @@ class EventReader {
 
  private:
   struct Known {
-    package::RenditionInfo info;
+    Rendition info;
     int segments = 0;
     bool finished = false;
   };
@@ -329,6 +341,8 @@ class EventReader {
   std::size_t max_video_, max_audio_;
   int max_segments_;
   std::size_t videos_ = 0, audios_ = 0;
+  std::string start_name_;
+  bool start_announced_ = false;
   std::map<std::string, Known> renditions_;
   media::Thumbnails thumbnails_;  // images, until the report comes
 };

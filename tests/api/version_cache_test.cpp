@@ -8,9 +8,9 @@ namespace {
 // A version of one rendition with `segments` segments, cached under its stamp.
 std::shared_ptr<const CachedVersion> insert(VersionCache& cache, std::int64_t id, std::int64_t updated_at,
                                             int segments, const char* state = "building") {
-  manifest::Rendition rendition;
+  Rendition rendition;
   rendition.name = "240p";
-  for (int i = 0; i < segments; ++i) rendition.segments.push_back({i * 90000, 90000, "ab"});
+  for (int i = 0; i < segments; ++i) rendition.segments.push_back({i, i * 90000, 90000, 2, "ab"});
   manifest::Version version;
   version.renditions.push_back(rendition);
   return cache.insert({id, state, updated_at}, std::move(version));

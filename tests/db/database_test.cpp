@@ -68,8 +68,10 @@ TEST_F(DatabaseTest, MigrationFrom4KeepsJobsAndTheVersionsThatNameThem) {
     return job;
   });
   ASSERT_TRUE(made) << made.error().message;
-  // Back to schema 4's jobs table (its CHECK knew five classes), as a database of that release.
+  // Back to schema 4's jobs table (its CHECK knew five classes) and renditions table (no
+  // start column), as a database of that release.
   ASSERT_TRUE(db_->write([](Connection& c) -> Result<void> {
+    RETURN_IF_ERROR(c.exec("DROP INDEX renditions_start; ALTER TABLE renditions DROP COLUMN start"));
     TRY(auto stmt, c.prepare("SELECT sql FROM sqlite_schema WHERE name = 'jobs'"));
     TRY(bool row, stmt.step());
     if (!row) return fail(ErrorCode::internal, "no jobs table");
@@ -105,6 +107,65 @@ TEST_F(DatabaseTest, MigrationFrom4KeepsJobsAndTheVersionsThatNameThem) {
     return c.exec("UPDATE jobs SET error_class = 'crashed' WHERE id = " + std::to_string(*made));
   });
   EXPECT_TRUE(crashed) << crashed.error().message;
+}
+
+// Schema 6 marks the rendition players start on: in versions made before, the video
+// rendition of least height, the one manifests started on.
+TEST_F(DatabaseTest, MigrationFrom5MarksTheSmallestVideoRenditionStart) {
+  add_video("v1", 1);
+  auto made = db_->write([](Connection& c) -> Result<std::vector<std::int64_t>> {
+    RETURN_IF_ERROR(insert_object(c, {sha256_hex("init"), 4, "init"}));
+    auto add = [&](std::int64_t version, const std::string& name, TrackKind kind, int height) {
+      Rendition r;
+      r.name = name;
+      r.kind = kind;
+      r.codecs = kind == TrackKind::video ? "avc1.64001f" : "mp4a.40.2";
+      r.height = height;
+      r.bandwidth_bps = 1000;
+      r.timescale = 90000;
+      r.init_sha256 = sha256_hex("init");
+      return insert_rendition(c, version, r);
+    };
+    std::vector<std::int64_t> versions;
+    for (int i = 0; i < 3; ++i) {
+      TRY(VersionRow version, create_version(c, "v1", std::nullopt, 4.0, ""));
+      versions.push_back(version.id);
+    }
+    RETURN_IF_ERROR(add(versions[0], "720p", TrackKind::video, 720));
+    RETURN_IF_ERROR(add(versions[0], "audio_0", TrackKind::audio, 0));
+    RETURN_IF_ERROR(add(versions[0], "240p", TrackKind::video, 240));
+    RETURN_IF_ERROR(add(versions[0], "480p", TrackKind::video, 480));
+    RETURN_IF_ERROR(add(versions[1], "1080p", TrackKind::video, 1080));
+    RETURN_IF_ERROR(add(versions[2], "audio_0", TrackKind::audio, 0));
+    return versions;
+  });
+  ASSERT_TRUE(made) << made.error().message;
+  ASSERT_TRUE(db_->write([](Connection& c) {
+    return c.exec("DROP INDEX renditions_start; ALTER TABLE renditions DROP COLUMN start; PRAGMA user_version = 5");
+  }));
+  db_.reset();
+  auto reopened = Database::open(dir_ / "test.db");
+  ASSERT_TRUE(reopened) << reopened.error().message;
+  db_ = std::move(*reopened);
+  EXPECT_EQ(db_->schema_version(), latest_schema_version());
+
+  auto starts = [&](std::int64_t id) {
+    auto version = db_->read([&](Connection& c) { return load_version(c, id); });
+    std::vector<std::string> names;
+    if (!version || !*version) return std::vector<std::string>{"(not loaded)"};
+    for (const Rendition& r : (*version)->renditions)
+      if (r.start) names.push_back(r.name);
+    return names;
+  };
+  EXPECT_EQ(starts((*made)[0]), std::vector<std::string>{"240p"});
+  EXPECT_EQ(starts((*made)[1]), std::vector<std::string>{"1080p"});
+  EXPECT_EQ(starts((*made)[2]), std::vector<std::string>{}) << "no video, no start";
+
+  // One start rendition per version.
+  auto second = db_->write([&](Connection& c) {
+    return c.exec("UPDATE renditions SET start = 1 WHERE name = '720p'");
+  });
+  EXPECT_FALSE(second);
 }
 
 TEST_F(DatabaseTest, RefusesAFileFromANewerVersion) {

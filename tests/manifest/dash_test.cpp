@@ -26,7 +26,7 @@ Version with_durations(const std::vector<std::int64_t>& durations, bool finished
   Rendition rendition = video("720p", 1280, 720, 3000000, "avc1.64001f", kNtsc, 90000, 600, 0);
   std::int64_t start = 0;
   for (std::size_t i = 0; i < durations.size(); ++i) {
-    rendition.segments.push_back(Segment{start, durations[i], sha256_of(std::to_string(i))});
+    rendition.segments.push_back(Segment{static_cast<int>(i), start, durations[i], 0, sha256_of(std::to_string(i))});
     start += durations[i];
   }
   rendition.finished = finished;

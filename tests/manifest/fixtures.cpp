@@ -47,7 +47,7 @@ Rendition video(const std::string& name, int width, int height, int bandwidth_bp
                 FrameRate rate, std::uint32_t timescale, std::int64_t total_frames, int count) {
   Rendition rendition;
   rendition.name = name;
-  rendition.kind = "video";
+  rendition.kind = TrackKind::video;
   rendition.codecs = codecs;
   rendition.width = width;
   rendition.height = height;
@@ -61,8 +61,8 @@ Rendition video(const std::string& name, int width, int height, int bandwidth_bp
   for (int k = 0; k < listed; ++k) {
     const std::int64_t first = start_frame(k, rate);
     const std::int64_t end = k + 1 < all ? start_frame(k + 1, rate) : total_frames;
-    rendition.segments.push_back(
-        Segment{first * ticks_per_frame, (end - first) * ticks_per_frame, sha256_of(name + "/" + std::to_string(k))});
+    rendition.segments.push_back(Segment{k, first * ticks_per_frame, (end - first) * ticks_per_frame, 0,
+                                         sha256_of(name + "/" + std::to_string(k))});
   }
   if (count < 0) {
     rendition.finished = true;
@@ -75,7 +75,7 @@ Rendition audio(const std::string& name, const std::string& language, FrameRate 
                 int count) {
   Rendition rendition;
   rendition.name = name;
-  rendition.kind = "audio";
+  rendition.kind = TrackKind::audio;
   rendition.codecs = "mp4a.40.2";
   rendition.bandwidth_bps = 128000;
   rendition.language = language;
@@ -91,7 +91,7 @@ Rendition audio(const std::string& name, const std::string& language, FrameRate 
   for (int k = 0; k < listed; ++k) {
     const std::int64_t first = k == 0 ? 0 : audio_frame_at(start_frame(k, rate), rate);
     const std::int64_t end = k + 1 < all ? audio_frame_at(start_frame(k + 1, rate), rate) : total_aac_frames;
-    rendition.segments.push_back(Segment{first * kAacFrameSamples, (end - first) * kAacFrameSamples,
+    rendition.segments.push_back(Segment{k, first * kAacFrameSamples, (end - first) * kAacFrameSamples, 0,
                                          sha256_of(name + "/" + std::to_string(k))});
   }
   if (count < 0) {
@@ -109,6 +109,10 @@ Version version_of(std::vector<Rendition> renditions, int number) {
   version.created_at_ms = kCreatedAtMs;
   version.updated_at_ms = kCreatedAtMs + 6250;
   version.renditions = std::move(renditions);
+  Rendition* smallest = nullptr;
+  for (Rendition& rendition : version.renditions)
+    if (rendition.kind == TrackKind::video && (!smallest || rendition.height < smallest->height)) smallest = &rendition;
+  if (smallest) smallest->start = true;
   return version;
 }
 

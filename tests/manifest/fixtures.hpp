@@ -36,7 +36,8 @@ Rendition audio(const std::string& name, const std::string& language, FrameRate 
 // The hex SHA-256 of `seed`.
 std::string sha256_of(const std::string& seed);
 
-// The video id every fixture uses.
+// The version of those renditions, with the video id every fixture uses; its smallest
+// video rendition is the start one, as the transcoder makes it.
 Version version_of(std::vector<Rendition> renditions, int number = 3);
 
 }  // namespace cinevault::manifest::testing

@@ -106,9 +106,9 @@ TEST(HlsMedia, RenditionWithoutSegmentsIsUnavailable) {
   EXPECT_EQ(text.error().code, ErrorCode::unavailable);
 }
 
-// A player that starts on the smallest rung needs it and the audio; the others' playlists
+// A player that starts on the start rung needs it and the audio; the others' playlists
 // follow (the daemon holds their requests until their first segment is stored).
-TEST(HlsMaster, AvailableOnceTheAudioAndTheSmallestRungHaveASegment) {
+TEST(HlsMaster, AvailableOnceTheAudioAndTheStartRungHaveASegment) {
   auto three_rungs = [] {
     return version_of({video("1080p", 1920, 1080, 6000000, "avc1.640028", kNtsc, 90000, 600, 1),
                        video("240p", 426, 240, 400000, "avc1.640015", kNtsc, 90000, 600, 1),
@@ -123,13 +123,22 @@ TEST(HlsMaster, AvailableOnceTheAudioAndTheSmallestRungHaveASegment) {
   for (const char* name : {"/1080p.m3u8", "/480p.m3u8", "/240p.m3u8", "/audio_0.m3u8"})
     EXPECT_NE(text->find(name), std::string::npos) << name << " is listed before its first segment";
 
-  for (std::size_t missing : {1u, 3u}) {  // the smallest rung, the audio
+  for (std::size_t missing : {1u, 3u}) {  // the start rung (the smallest), the audio
     version = three_rungs();
     version.renditions[missing].segments.clear();
     text = hls_master(version, {});
     ASSERT_FALSE(text.has_value()) << version.renditions[missing].name;
     EXPECT_EQ(text.error().code, ErrorCode::unavailable);
   }
+
+  // The rung marked start is the one needed, whatever its height.
+  version = three_rungs();
+  version.renditions[1].start = false;
+  version.renditions[2].start = true;
+  version.renditions[1].segments.clear();
+  EXPECT_TRUE(hls_master(version, {}).has_value()) << "240p is not the start rung";
+  version.renditions[2].segments.clear();
+  EXPECT_FALSE(hls_master(version, {}).has_value()) << "480p is";
 }
 
 TEST(HlsMaster, VariantsTallestFirstWhateverTheInputOrder) {
@@ -184,8 +193,15 @@ TEST(Manifest, BrokenDataIsAnInternalError) {
       {"zero duration", [](Version& v) { v.renditions[0].segments[1].duration = 0; }},
       {"timescale 0", [](Version& v) { v.renditions[0].timescale = 0; }},
       {"codecs with a quote", [](Version& v) { v.renditions[0].codecs = "avc1\""; }},
-      {"unknown kind", [](Version& v) { v.renditions[0].kind = "subtitles"; }},
+      {"unknown kind", [](Version& v) { v.renditions[0].kind = static_cast<TrackKind>(2); }},
       {"no video", [](Version& v) { v.renditions.erase(v.renditions.begin()); }},
+      {"no start rendition", [](Version& v) { v.renditions[0].start = false; }},
+      {"two start renditions", [](Version& v) {
+         Rendition other = v.renditions[0];
+         other.name = "360p";
+         v.renditions.push_back(other);
+       }},
+      {"audio start rendition", [](Version& v) { v.renditions[1].start = true; }},
       {"finished without segments", [](Version& v) {
          v.renditions[1].finished = true;
          v.renditions[1].segments.clear();

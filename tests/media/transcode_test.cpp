@@ -154,10 +154,10 @@ std::unique_ptr<Run> transcode_clip(const std::string& name, LadderConfig ladder
 
 // Checks what every rendition must satisfy and returns the video segment starts in seconds.
 std::vector<double> check_video_rendition(const test::RecordedRendition& r, int width, int height) {
-  SCOPED_TRACE(r.info.id);
+  SCOPED_TRACE(r.info.name);
   EXPECT_TRUE(r.order_errors.empty());
   EXPECT_TRUE(r.finished);
-  EXPECT_EQ(r.info.kind, "video");
+  EXPECT_EQ(r.info.kind, TrackKind::video);
   EXPECT_EQ(r.info.width, width);
   EXPECT_EQ(r.info.height, height);
   EXPECT_GT(r.average_bandwidth_bps, 0);
@@ -217,6 +217,9 @@ TEST(Transcode, LadderOfAlignedCmafRenditionsWithAudio) {
   // The ramp: 1 s, 2 s, then 4 s, and the 1 s left of 8 s; the same cut times in every rung.
   EXPECT_EQ(top, (std::vector<double>{0, 1, 3, 7}));
   EXPECT_EQ(low, top);
+  EXPECT_TRUE(renditions.at("144p").info.start) << "players start on the last rung of the plan";
+  EXPECT_FALSE(renditions.at("240p").info.start);
+  EXPECT_FALSE(renditions.at("audio_0").info.start);
   const auto& segments = renditions.at("240p").segments;
   ASSERT_EQ(segments.size(), 4u);
   EXPECT_EQ(segments[0].info.duration, 90000);
@@ -448,8 +451,7 @@ TEST(Transcode, StopRequestedMidJobReturnsUnavailablePromptly) {
   class StoppingListener : public RecordingListener {
    public:
     explicit StoppingListener(std::stop_source& stop) : stop_(stop) {}
-    Result<void> on_media_segment(const package::RenditionInfo& r, const package::SegmentInfo& s,
-                                  std::string bytes) override {
+    Result<void> on_media_segment(const Rendition& r, const Segment& s, std::string bytes) override {
       if (!stop_.stop_requested()) {
         stopper_ = std::jthread([this] { stop_.request_stop(); });
         requested_at = std::chrono::steady_clock::now();

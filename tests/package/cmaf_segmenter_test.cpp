@@ -153,15 +153,15 @@ class QuietLibav : public ::testing::Environment {
 
 SegmentSchedule schedule_25fps() { return *SegmentSchedule::create({1.0, 2.0}, 4.0, {25, 1}); }
 
-// The segmenter of rendition `id` of an encoded track (its parameters and time base). The
+// The segmenter of rendition `name` of an encoded track (its parameters and time base). The
 // schedule and the listener must outlive it.
 Result<std::unique_ptr<CmafSegmenter>> make_segmenter(const Track& track, const SegmentSchedule& schedule,
-                                                      SegmentListener& listener, std::string id,
-                                                      std::string kind = "", std::string language = "") {
+                                                      SegmentListener& listener, std::string name,
+                                                      TrackKind kind = TrackKind::video, std::string language = "") {
   ParametersPtr parameters(parameters_of(track));
-  RenditionInfo info;
-  info.id = std::move(id);
-  info.kind = std::move(kind);
+  Rendition info;
+  info.name = std::move(name);
+  info.kind = kind;
   info.language = std::move(language);
   return CmafSegmenter::create(info, *parameters, track.encoder->time_base, schedule, listener);
 }
@@ -194,7 +194,7 @@ TEST(CmafSegmenter, VideoSegmentsFollowTheRampAndStartWithIdrAtTheirTfdt) {
   SegmentSchedule schedule = schedule_25fps();
   Track track = encode_video(schedule, 200);  // 8 s: 1 + 2 + 4 + 1
   RecordingListener listener;
-  auto segmenter = make_segmenter(track, schedule, listener, "96p", "video");
+  auto segmenter = make_segmenter(track, schedule, listener, "96p", TrackKind::video);
   ASSERT_TRUE(segmenter.has_value()) << segmenter.error().message;
   for (const PacketPtr& packet : track.packets) ASSERT_TRUE((*segmenter)->write(*packet).has_value());
   ASSERT_TRUE((*segmenter)->finish().has_value());
@@ -258,7 +258,7 @@ TEST(CmafSegmenter, AudioIsCutAtTheFrameNearestEachVideoBoundary) {
   SegmentSchedule schedule = schedule_25fps();
   Track track = encode_audio(48000 * 5 / 1024);  // ~5 s
   RecordingListener listener;
-  auto segmenter = make_segmenter(track, schedule, listener, "audio_0", "audio", "fra");
+  auto segmenter = make_segmenter(track, schedule, listener, "audio_0", TrackKind::audio, "fra");
   ASSERT_TRUE(segmenter.has_value()) << segmenter.error().message;
   for (const PacketPtr& packet : track.packets) ASSERT_TRUE((*segmenter)->write(*packet).has_value());
   ASSERT_TRUE((*segmenter)->finish().has_value());
@@ -293,7 +293,7 @@ TEST(CmafSegmenter, EndSegmentReportsTheOpenSegmentAtOnce) {
   SegmentSchedule schedule = schedule_25fps();
   Track track = encode_video(schedule, 100);  // 4 s: 1 + 2 + 1
   RecordingListener listener;
-  auto segmenter = make_segmenter(track, schedule, listener, "v", "video");
+  auto segmenter = make_segmenter(track, schedule, listener, "v", TrackKind::video);
   ASSERT_TRUE(segmenter.has_value());
   ASSERT_TRUE((*segmenter)->end_segment().has_value()) << "nothing open yet: nothing to do";
   bool ended = false;
@@ -315,7 +315,7 @@ TEST(CmafSegmenter, EndSegmentReportsTheOpenSegmentAtOnce) {
 
   // A packet of a segment already reported is refused.
   RecordingListener other;
-  auto again = make_segmenter(track, schedule, other, "v", "video");
+  auto again = make_segmenter(track, schedule, other, "v", TrackKind::video);
   ASSERT_TRUE(again.has_value());
   ASSERT_TRUE((*again)->write(*track.packets[0]).has_value());
   ASSERT_TRUE((*again)->end_segment().has_value());

@@ -78,12 +78,12 @@ inline void write_file(const fs::path& path, const std::string& a, const std::st
 }
 
 struct RecordedSegment {
-  package::SegmentInfo info;
+  Segment info;
   std::string bytes;
 };
 
 struct RecordedRendition {
-  package::RenditionInfo info;
+  Rendition info;
   std::string init;
   std::vector<RecordedSegment> segments;
   bool finished = false;
@@ -94,30 +94,29 @@ struct RecordedRendition {
 // Records every call and checks the call order per rendition.
 class RecordingListener : public package::SegmentListener {
  public:
-  Result<void> on_init_segment(const package::RenditionInfo& rendition, std::string bytes) override {
-    RecordedRendition& r = renditions[rendition.id];
+  Result<void> on_init_segment(const Rendition& rendition, std::string bytes) override {
+    RecordedRendition& r = renditions[rendition.name];
     if (!r.init.empty()) r.order_errors.push_back("init twice");
     r.info = rendition;
     r.init = std::move(bytes);
-    events.push_back("init " + rendition.id);
+    events.push_back("init " + rendition.name);
     return {};
   }
-  Result<void> on_media_segment(const package::RenditionInfo& rendition, const package::SegmentInfo& segment,
-                                std::string bytes) override {
-    RecordedRendition& r = renditions[rendition.id];
+  Result<void> on_media_segment(const Rendition& rendition, const Segment& segment, std::string bytes) override {
+    RecordedRendition& r = renditions[rendition.name];
     if (r.init.empty()) r.order_errors.push_back("segment before init");
     if (r.finished) r.order_errors.push_back("segment after finished");
     r.segments.push_back({segment, std::move(bytes)});
-    events.push_back("segment " + rendition.id + " " + std::to_string(segment.number));
+    events.push_back("segment " + rendition.name + " " + std::to_string(segment.number));
     if (fail_after_segments >= 0 && static_cast<int>(events.size()) > fail_after_segments)
       return fail(ErrorCode::io, "the listener refuses");
     return {};
   }
-  Result<void> on_rendition_finished(const package::RenditionInfo& rendition, int average_bandwidth_bps) override {
-    RecordedRendition& r = renditions[rendition.id];
+  Result<void> on_rendition_finished(const Rendition& rendition, int average_bandwidth_bps) override {
+    RecordedRendition& r = renditions[rendition.name];
     r.finished = true;
     r.average_bandwidth_bps = average_bandwidth_bps;
-    events.push_back("finished " + rendition.id);
+    events.push_back("finished " + rendition.name);
     return {};
   }
 

@@ -10,14 +10,24 @@
 namespace cinevault::pipeline {
 namespace {
 
-package::RenditionInfo rendition(const std::string& id, const std::string& kind, int height) {
-  package::RenditionInfo info;
-  info.id = id;
-  info.kind = kind;
-  info.codecs = kind == "video" ? "avc1.64001f" : "mp4a.40.2";
+Rendition video(const std::string& name, int height, bool start = false) {
+  Rendition info;
+  info.name = name;
+  info.kind = TrackKind::video;
+  info.codecs = "avc1.64001f";
   info.height = height;
   info.width = height * 16 / 9;
-  info.timescale = kind == "video" ? 90000 : 48000;
+  info.timescale = 90000;
+  info.start = start;
+  return info;
+}
+
+Rendition audio(const std::string& name) {
+  Rendition info;
+  info.name = name;
+  info.kind = TrackKind::audio;
+  info.codecs = "mp4a.40.2";
+  info.timescale = 48000;
   return info;
 }
 
@@ -45,12 +55,15 @@ class VersionWriterTest : public ::testing::Test {
     return published && published->id == version_.id;
   }
 
-  void announce(VersionWriter& writer, std::initializer_list<package::RenditionInfo> renditions) {
-    for (const auto& info : renditions) ASSERT_TRUE(writer.on_init_segment(info, info.id + " init"));
+  void announce(VersionWriter& writer, std::initializer_list<Rendition> renditions) {
+    for (const auto& info : renditions) ASSERT_TRUE(writer.on_init_segment(info, info.name + " init"));
   }
 
-  void segment(VersionWriter& writer, const package::RenditionInfo& info, int number) {
-    ASSERT_TRUE(writer.on_media_segment(info, {number, 0, 90000}, info.id + " segment " + std::to_string(number)));
+  void segment(VersionWriter& writer, const Rendition& info, int number) {
+    Segment segment;
+    segment.number = number;
+    segment.duration = 90000;
+    ASSERT_TRUE(writer.on_media_segment(info, segment, info.name + " segment " + std::to_string(number)));
   }
 
   test_support::ScratchDir dir_{"version-writer"};
@@ -59,24 +72,41 @@ class VersionWriterTest : public ::testing::Test {
   db::VersionRow version_;
 };
 
-// A player can start on the smallest rung: the video is published as soon as it and the
-// audio have a segment, whatever the larger rungs have yet.
-TEST_F(VersionWriterTest, PublishedOnceTheAudioAndTheSmallestRungHaveASegment) {
+// A player can start on the start rung: the video is published as soon as it and the
+// audio have a segment, whatever the other rungs have yet.
+TEST_F(VersionWriterTest, PublishedOnceTheAudioAndTheStartRungHaveASegment) {
   VersionWriter writer(*db_, *store_, version_, 3, /*publish_early=*/true);
-  auto tall = rendition("1080p", "video", 1080), small = rendition("240p", "video", 240);
-  auto sound = rendition("audio_0", "audio", 0);
+  auto tall = video("1080p", 1080), small = video("240p", 240, /*start=*/true);
+  auto sound = audio("audio_0");
   announce(writer, {tall, small, sound});
   segment(writer, tall, 0);
   segment(writer, sound, 0);
-  EXPECT_FALSE(published()) << "the smallest rung has no segment yet";
+  EXPECT_FALSE(published()) << "the start rung has no segment yet";
   segment(writer, small, 0);
   EXPECT_TRUE(published());
   EXPECT_TRUE(writer.published());
 }
 
+// The rung marked start decides, not its height; and the mark is stored with the rendition.
+TEST_F(VersionWriterTest, TheStartRungIsTheOneMarkedStart) {
+  VersionWriter writer(*db_, *store_, version_, 2, /*publish_early=*/true);
+  auto marked = video("360p", 360, /*start=*/true), smaller = video("240p", 240);
+  announce(writer, {marked, smaller});
+  segment(writer, smaller, 0);
+  EXPECT_FALSE(published()) << "240p is smaller but not the start rung";
+  segment(writer, marked, 0);
+  EXPECT_TRUE(published());
+  auto stored = db_->read([&](db::Connection& c) { return db::load_version(c, version_.id); }).value();
+  ASSERT_TRUE(stored);
+  ASSERT_EQ(stored->renditions.size(), 2u);
+  EXPECT_EQ(stored->renditions[0].name, "360p");
+  EXPECT_TRUE(stored->renditions[0].start);
+  EXPECT_FALSE(stored->renditions[1].start);
+}
+
 TEST_F(VersionWriterTest, NotPublishedWithoutTheAudio) {
   VersionWriter writer(*db_, *store_, version_, 2, /*publish_early=*/true);
-  auto small = rendition("240p", "video", 240), sound = rendition("audio_0", "audio", 0);
+  auto small = video("240p", 240, /*start=*/true), sound = audio("audio_0");
   announce(writer, {small, sound});
   segment(writer, small, 0);
   segment(writer, small, 1);
@@ -85,18 +115,18 @@ TEST_F(VersionWriterTest, NotPublishedWithoutTheAudio) {
   EXPECT_TRUE(published());
 }
 
-// Until every expected rendition has announced itself, which rung is the smallest is not known.
+// Until every expected rendition has announced itself, the start rung may be still to come.
 TEST_F(VersionWriterTest, NotPublishedBeforeEveryRenditionIsKnown) {
   VersionWriter writer(*db_, *store_, version_, 3, /*publish_early=*/true);
-  auto small = rendition("360p", "video", 360), sound = rendition("audio_0", "audio", 0);
+  auto small = video("360p", 360), sound = audio("audio_0");
   announce(writer, {small, sound});
   segment(writer, small, 0);
   segment(writer, sound, 0);
   EXPECT_FALSE(published());
-  auto smaller = rendition("240p", "video", 240);
+  auto smaller = video("240p", 240, /*start=*/true);
   announce(writer, {smaller});
   segment(writer, small, 1);
-  EXPECT_FALSE(published()) << "240p is the smallest now";
+  EXPECT_FALSE(published()) << "240p is the start rung";
   segment(writer, smaller, 0);
   EXPECT_TRUE(published());
 }
@@ -104,7 +134,7 @@ TEST_F(VersionWriterTest, NotPublishedBeforeEveryRenditionIsKnown) {
 // A re-transcode publishes only when it is complete: the published version plays on.
 TEST_F(VersionWriterTest, ARerunIsNotPublishedEarly) {
   VersionWriter writer(*db_, *store_, version_, 1, /*publish_early=*/false);
-  auto small = rendition("240p", "video", 240);
+  auto small = video("240p", 240, /*start=*/true);
   announce(writer, {small});
   segment(writer, small, 0);
   EXPECT_FALSE(published());

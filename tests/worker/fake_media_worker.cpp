@@ -21,10 +21,18 @@ using nlohmann::json;
 
 namespace {
 
-json rendition(const std::string& id) {
+json rendition(const std::string& id, bool start = true) {
   return {{"event", "init"},     {"id", id},         {"kind", "video"},  {"codecs", "avc1.64001f"},
           {"width", 640},        {"height", 360},    {"frame_rate", 25}, {"bandwidth_bps", 1000000},
-          {"language", ""},      {"channels", 0},    {"sample_rate", 0}, {"timescale", 12800}};
+          {"language", ""},      {"channels", 0},    {"sample_rate", 0}, {"timescale", 12800},
+          {"start", start}};
+}
+
+json audio_rendition(const std::string& id, bool start) {
+  return {{"event", "init"},     {"id", id},         {"kind", "audio"},     {"codecs", "mp4a.40.2"},
+          {"width", 0},          {"height", 0},      {"frame_rate", 0},     {"bandwidth_bps", 128000},
+          {"language", "eng"},   {"channels", 2},    {"sample_rate", 48000}, {"timescale", 48000},
+          {"start", start}};
 }
 
 json segment(const std::string& id, int number) {
@@ -65,7 +73,14 @@ int main() {
     (void)channel.send(segment("360p", 0), fd);
   } else if (scenario == "too_many_renditions") {
     send_with_bytes(channel, rendition("360p"), "init");
-    send_with_bytes(channel, rendition("361p"), "init");
+    send_with_bytes(channel, rendition("361p", false), "init");
+  } else if (scenario == "two_starts") {
+    send_with_bytes(channel, rendition("360p"), "init");
+    send_with_bytes(channel, rendition("240p"), "init");
+  } else if (scenario == "wrong_start") {
+    send_with_bytes(channel, rendition("360p"), "init");
+  } else if (scenario == "audio_start") {
+    send_with_bytes(channel, audio_rendition("audio_0", true), "init");
   } else if (scenario == "out_of_order") {
     send_with_bytes(channel, rendition("360p"), "init");
     send_with_bytes(channel, segment("360p", 0), "segment 0");

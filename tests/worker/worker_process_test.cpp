@@ -15,27 +15,29 @@ namespace {
 
 class RecordingListener final : public package::SegmentListener {
  public:
-  Result<void> on_init_segment(const package::RenditionInfo& rendition, std::string bytes) override {
-    calls.push_back("init " + rendition.id + " " + bytes);
+  Result<void> on_init_segment(const Rendition& rendition, std::string bytes) override {
+    calls.push_back("init " + rendition.name + (rendition.start ? " (start) " : " ") + bytes);
     return {};
   }
-  Result<void> on_media_segment(const package::RenditionInfo& rendition, const package::SegmentInfo& segment,
-                                std::string bytes) override {
-    calls.push_back("segment " + rendition.id + " " + std::to_string(segment.number) + " " + bytes);
+  Result<void> on_media_segment(const Rendition& rendition, const Segment& segment, std::string bytes) override {
+    calls.push_back("segment " + rendition.name + " " + std::to_string(segment.number) + " " + bytes);
     return {};
   }
-  Result<void> on_rendition_finished(const package::RenditionInfo& rendition, int average) override {
-    calls.push_back("finished " + rendition.id + " " + std::to_string(average));
+  Result<void> on_rendition_finished(const Rendition& rendition, int average) override {
+    calls.push_back("finished " + rendition.name + " " + std::to_string(average));
     return {};
   }
   std::vector<std::string> calls;
 };
 
-media::TranscodeRequest one_rung_request() {
+// One rung (360p), and a second (240p) when `two_rungs`; an audio stream when `audio`.
+media::TranscodeRequest request_of(bool two_rungs = false, bool audio = false) {
   media::TranscodeRequest request;
   request.source = "/proc/self/exe";  // any readable file: the fake worker does not read it
   request.source_info.duration_s = 4;
   request.plan.video.push_back({{"360p", 360, 800, 856, 1200}, 640, 360});
+  if (two_rungs) request.plan.video.push_back({{"240p", 240, 400, 428, 600}, 426, 240});
+  if (audio) request.plan.audio_streams.push_back(1);
   request.plan.frame_rate_num = 25;
   request.plan.frame_rate = 25;
   return request;
@@ -46,14 +48,15 @@ struct Outcome {
   std::vector<std::string> calls;
 };
 
-Outcome run(const char* scenario, std::chrono::milliseconds silence = std::chrono::seconds(30)) {
+Outcome run(const char* scenario, const media::TranscodeRequest& request = request_of(),
+            std::chrono::milliseconds silence = std::chrono::seconds(30)) {
   ::setenv("CINEVAULT_FAKE_WORKER", scenario, 1);
   WorkerSettings settings;
   settings.executable = CINEVAULT_FAKE_WORKER_PATH;
   settings.silence_limit = silence;
   WorkerPool pool(settings, /*idle_workers=*/0);
   RecordingListener listener;
-  auto report = pool.transcode(one_rung_request(), listener, {}, std::stop_token());
+  auto report = pool.transcode(request, listener, {}, std::stop_token());
   return {std::move(report), std::move(listener.calls)};
 }
 
@@ -68,7 +71,8 @@ TEST(WorkerPool, AnHonestWorkersEventsReachTheListenerInOrder) {
   ASSERT_TRUE(outcome.report) << outcome.report.error().message;
   EXPECT_EQ(outcome.report->encoder_name, "libx264");
   EXPECT_FALSE(outcome.report->thumbnails);
-  EXPECT_EQ(outcome.calls, (std::vector<std::string>{"init 360p init", "segment 360p 0 segment 0", "finished 360p 900000"}));
+  EXPECT_EQ(outcome.calls, (std::vector<std::string>{"init 360p (start) init", "segment 360p 0 segment 0",
+                                                "finished 360p 900000"}));
 }
 
 TEST(WorkerPool, ASegmentOfARenditionNeverAnnouncedIsRefused) {
@@ -86,13 +90,33 @@ TEST(WorkerPool, AnUnsealedMemoryFileIsRefused) {
 TEST(WorkerPool, ASegmentOverTheSizeLimitIsRefusedUnread) {
   Outcome outcome = run("oversized");
   expect_failure(outcome, ErrorCode::crashed, "larger than allowed");
-  EXPECT_EQ(outcome.calls, std::vector<std::string>{"init 360p init"});
+  EXPECT_EQ(outcome.calls, std::vector<std::string>{"init 360p (start) init"});
 }
 
 TEST(WorkerPool, MoreRenditionsThanThePlanHasAreRefused) {
   Outcome outcome = run("too_many_renditions");
   expect_failure(outcome, ErrorCode::crashed, "too many renditions");
-  EXPECT_EQ(outcome.calls, std::vector<std::string>{"init 360p init"});
+  EXPECT_EQ(outcome.calls, std::vector<std::string>{"init 360p (start) init"});
+}
+
+TEST(WorkerPool, TwoStartRenditionsAreRefused) {
+  Outcome outcome = run("two_starts", request_of(/*two_rungs=*/true));
+  expect_failure(outcome, ErrorCode::crashed, "two start renditions");
+  EXPECT_EQ(outcome.calls, std::vector<std::string>{"init 360p (start) init"});
+}
+
+TEST(WorkerPool, AStartRenditionOtherThanThePlansIsRefused) {
+  media::TranscodeRequest request = request_of(/*two_rungs=*/true);
+  request.plan.start_rung = 1;  // 240p; the worker marks 360p
+  Outcome outcome = run("wrong_start", request);
+  expect_failure(outcome, ErrorCode::crashed, "other than the plan's start rung");
+  EXPECT_TRUE(outcome.calls.empty());
+}
+
+TEST(WorkerPool, AnAudioStartRenditionIsRefused) {
+  Outcome outcome = run("audio_start", request_of(/*two_rungs=*/false, /*audio=*/true));
+  expect_failure(outcome, ErrorCode::crashed, "audio rendition as the start rendition");
+  EXPECT_TRUE(outcome.calls.empty());
 }
 
 TEST(WorkerPool, ASegmentOutOfOrderIsRefused) {
@@ -127,7 +151,7 @@ TEST(WorkerPool, AWorkerThatAbortsIsCrashedNamingTheSignal) {
 }
 
 TEST(WorkerPool, ASilentWorkerIsKilledAtTheLimit) {
-  expect_failure(run("silent", std::chrono::milliseconds(500)), ErrorCode::resource, "sent nothing");
+  expect_failure(run("silent", request_of(), std::chrono::milliseconds(500)), ErrorCode::resource, "sent nothing");
 }
 
 }  // namespace

@@ -8,37 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "cinevault/core/rendition.hpp"
 #include "cinevault/core/result.hpp"
 #include "cinevault/db/sqlite.hpp"
 
 namespace cinevault::db {
-
-struct SegmentRow {
-  int number = 0;
-  std::int64_t start = 0;
-  std::int64_t duration = 0;
-  std::int64_t size = 0;
-  std::string sha256;
-};
-
-struct RenditionRow {
-  std::int64_t id = 0;
-  std::string name;
-  std::string kind;
-  std::string codecs;
-  int width = 0;
-  int height = 0;
-  double frame_rate = 0;
-  int bandwidth = 0;
-  int average_bandwidth = 0;
-  std::string language;
-  int channels = 0;
-  int sample_rate = 0;
-  std::int64_t timescale = 0;
-  std::string init_sha256;
-  bool finished = false;
-  std::vector<SegmentRow> segments;  // filled by load_version
-};
 
 struct VersionRow {
   std::int64_t id = 0;
@@ -50,13 +24,15 @@ struct VersionRow {
   std::string encoder;
   std::int64_t created_at_ms = 0;
   std::int64_t updated_at_ms = 0;
-  std::vector<RenditionRow> renditions;  // filled by load_version: video tallest first, then audio
+  std::vector<Rendition> renditions;  // filled by load_version: video tallest first, then audio
 };
 
 Result<VersionRow> create_version(Connection& c, const std::string& video_id, std::optional<std::int64_t> job_id,
                                   double segment_s, const std::string& encoder);
-Result<std::int64_t> insert_rendition(Connection& c, std::int64_t version_id, const RenditionRow& rendition);
-Result<void> insert_segment(Connection& c, std::int64_t rendition_id, const SegmentRow& segment);
+// The rendition as reported before its segments (its segments, `finished` and average
+// bandwidth are not written here); returns its renditions.id.
+Result<std::int64_t> insert_rendition(Connection& c, std::int64_t version_id, const Rendition& rendition);
+Result<void> insert_segment(Connection& c, std::int64_t rendition_id, const Segment& segment);
 Result<void> finish_rendition(Connection& c, std::int64_t rendition_id, int average_bandwidth);
 Result<void> complete_version(Connection& c, std::int64_t version_id);
 Result<void> touch_version(Connection& c, std::int64_t version_id);

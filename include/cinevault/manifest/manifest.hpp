@@ -12,10 +12,10 @@
 //         serves those two routes from the stored objects.
 //
 // Errors: `unavailable` while a rendition the manifest needs has no segment yet (retry
-// shortly): the MPD needs every rendition, the HLS master the audio and the smallest video
-// rendition (players starting there need no more), a media playlist its own rendition;
-// `not_found` for an unknown rendition name; `internal`
-// when the data breaks the contract below (a bug upstream, never the viewer's fault);
+// shortly): the MPD needs every rendition, the HLS master the audio and the start video
+// rendition (Rendition::start: players starting there need no more), a media playlist its
+// own rendition; `not_found` for an unknown rendition name; `internal` when the data breaks
+// the contract below and in core/rendition.hpp (a bug upstream, never the viewer's fault);
 // `invalid_argument` for an unusable Options::base_url.
 #pragma once
 
@@ -24,33 +24,10 @@
 #include <string_view>
 #include <vector>
 
+#include "cinevault/core/rendition.hpp"
 #include "cinevault/core/result.hpp"
 
 namespace cinevault::manifest {
-
-struct Segment {
-  std::int64_t start = 0;     // presentation time of the first sample, in the rendition's timescale
-  std::int64_t duration = 0;  // > 0, same unit; the next segment starts at start + duration
-  std::string sha256;         // lowercase hex; served at /objects/<sha256>.m4s
-};
-
-struct Rendition {
-  std::string name;          // "720p", "audio_0": unique in the version, [A-Za-z0-9._~-]
-  std::string kind;          // "video" or "audio"
-  std::string codecs;        // RFC 6381: "avc1.64001f", "mp4a.40.2"
-  int width = 0;             // video
-  int height = 0;
-  double frame_rate = 0;     // video; 0 = unknown (attributes left out)
-  int bandwidth_bps = 0;          // peak, > 0
-  int average_bandwidth_bps = 0;  // measured when finished; 0 = unknown
-  std::string language;           // audio: ISO 639-1/2 or BCP 47 ("eng", "en-US"); "" or "und" = unknown
-  int channels = 0;               // audio; 0 = unknown
-  int sample_rate = 0;            // audio; 0 = unknown
-  std::uint32_t timescale = 0;    // > 0: ticks per second of start and duration
-  std::string init_sha256;        // lowercase hex; served at /objects/<sha256>.mp4
-  bool finished = false;          // every segment is listed (then at least one)
-  std::vector<Segment> segments;  // in presentation order, contiguous
-};
 
 struct Version {
   std::string video_id;           // [A-Za-z0-9._~-], appears in URLs
@@ -58,8 +35,9 @@ struct Version {
   double target_segment_s = 4;    // the segment duration this version was cut with (> 0)
   std::int64_t created_at_ms = 0; // Unix ms; fixes the DASH availabilityStartTime of this version
   std::int64_t updated_at_ms = 0; // Unix ms of the last change; DASH publishTime
-  // At least one video rendition. Video renditions are listed tallest first whatever their
-  // order here; audio renditions keep their order and the first one is the default.
+  // At least one video rendition, exactly one of them `start`. Video renditions are listed
+  // tallest first whatever their order here; audio renditions keep their order and the first
+  // one is the default. Segment::number and size are not used.
   // The version is complete (VOD) when every rendition is finished.
   std::vector<Rendition> renditions;
 };

@@ -47,7 +47,7 @@ class CmafSegmenter {
   // frame lasts a whole number of ticks at the schedule's frame rate, else a multiple of
   // the frame rate. `parameters` must carry the encoder's global header (extradata).
   // The listener and schedule must outlive the segmenter.
-  static Result<std::unique_ptr<CmafSegmenter>> create(RenditionInfo rendition, const AVCodecParameters& parameters,
+  static Result<std::unique_ptr<CmafSegmenter>> create(Rendition rendition, const AVCodecParameters& parameters,
                                                        AVRational packet_time_base, const SegmentSchedule& schedule,
                                                        SegmentListener& listener, std::uint32_t timescale = 0);
 
@@ -68,7 +68,7 @@ class CmafSegmenter {
   // Reports the last segment and on_rendition_finished. Call once; nothing after it.
   Result<void> finish();
 
-  const RenditionInfo& rendition() const;
+  const Rendition& rendition() const;
 
   struct State;  // defined in the .cpp (also the AVIOContext's opaque)
 
