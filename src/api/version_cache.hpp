@@ -31,7 +31,7 @@ class CachedVersion {
       : stamp(std::move(stamp)), version(std::move(version)) {}
   const db::VersionStamp stamp;
   const manifest::Version version;
-  bool complete() const { return stamp.state == "complete"; }
+  bool complete() const { return stamp.state == db::VersionState::complete; }
 
   // The manifest `name` rendered once by `render`; failures are not kept (a rendition
   // without its first segment yet becomes renderable later).

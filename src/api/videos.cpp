@@ -145,7 +145,7 @@ json video_with_status(const db::VideoRow& video, const db::PublishedVersion* pu
     body["playback"] = {{"hls", "/videos/" + video.id + "/master.m3u8"},
                         {"dash", "/videos/" + video.id + "/manifest.mpd"},
                         {"version", published->number},
-                        {"complete", published->state == "complete"}};
+                        {"complete", published->state == db::VersionState::complete}};
   } else {
     body["playback"] = nullptr;
   }
@@ -188,7 +188,7 @@ json video_json(const db::VideoRow& video, Audience audience) {
               {"title", video.title},
               {"description", video.description},
               {"tags", video.tags},
-              {"state", video.state},
+              {"state", db::to_string(video.state)},
               {"media", media.is_discarded() ? json::object() : media},
               {"created_at", iso8601_utc(video.created_at_ms)},
               {"updated_at", iso8601_utc(video.updated_at_ms)}};

@@ -12,13 +12,18 @@ namespace {
 constexpr const char* kVersionColumns =
     "id, video_id, number, job_id, state, segment_s, encoder, created_at, updated_at";
 
+// The table's CHECK admits only 'building' and 'complete'.
+VersionState version_state(const std::string& text) {
+  return text == "complete" ? VersionState::complete : VersionState::building;
+}
+
 VersionRow read_version(const Statement& s) {
   VersionRow v;
   v.id = s.int64(0);
   v.video_id = s.text(1);
   v.number = static_cast<int>(s.int64(2));
   v.job_id = s.optional_int64(3);
-  v.state = s.text(4);
+  v.state = version_state(s.text(4));
   v.segment_s = s.real(5);
   v.encoder = s.text(6);
   v.created_at_ms = s.int64(7);
@@ -173,9 +178,9 @@ Result<std::int64_t> delete_stale_versions(Connection& c, std::int64_t now, std:
   return c.changes();
 }
 
-Result<void> set_video_state(Connection& c, const std::string& video_id, const std::string& state) {
+Result<void> set_video_state(Connection& c, const std::string& video_id, VideoState state) {
   TRY(auto stmt, c.prepare("UPDATE videos SET state = ?, updated_at = ? WHERE id = ?"));
-  return stmt.bind(1, state).bind(2, now_ms()).bind(3, video_id).run();
+  return stmt.bind(1, to_string(state)).bind(2, now_ms()).bind(3, video_id).run();
 }
 
 Result<std::optional<VersionRow>> load_version(Connection& c, std::int64_t version_id) {
@@ -196,7 +201,7 @@ namespace {
 Result<std::optional<VersionStamp>> read_stamp(Statement& stmt) {
   TRY(bool row, stmt.step());
   if (!row) return std::optional<VersionStamp>();
-  return std::optional<VersionStamp>(VersionStamp{stmt.int64(0), stmt.text(1), stmt.int64(2)});
+  return std::optional<VersionStamp>(VersionStamp{stmt.int64(0), version_state(stmt.text(1)), stmt.int64(2)});
 }
 
 }  // namespace
@@ -242,7 +247,7 @@ Result<std::map<std::string, PublishedVersion>> published_version_summaries(Conn
     TRY(bool row, stmt.step());
     if (!row) break;
     auto version =
-        found.try_emplace(stmt.text(0), PublishedVersion{static_cast<int>(stmt.int64(1)), stmt.text(2), {}}).first;
+        found.try_emplace(stmt.text(0), PublishedVersion{static_cast<int>(stmt.int64(1)), version_state(stmt.text(2)), {}}).first;
     if (stmt.is_null(3)) continue;  // no thumbnails (yet)
     version->second.thumbnails.push_back({stmt.text(3), stmt.text(4), static_cast<int>(stmt.int64(5)),
                                           static_cast<int>(stmt.int64(6)), static_cast<int>(stmt.int64(7)),

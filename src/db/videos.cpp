@@ -12,6 +12,14 @@
 namespace cinevault::db {
 namespace {
 
+// The table's CHECK admits only these four.
+VideoState parse_video_state(const std::string& text) {
+  if (text == "processing") return VideoState::processing;
+  if (text == "ready") return VideoState::ready;
+  if (text == "failed") return VideoState::failed;
+  return VideoState::queued;
+}
+
 constexpr const char* kColumns =
     "id, title, description, tags, state, source_sha256, source_filename, media_info, created_at, updated_at";
 
@@ -24,7 +32,7 @@ VideoRow read_row(const Statement& s) {
   if (tags.is_array())
     for (auto& t : tags)
       if (t.is_string()) v.tags.push_back(t.get<std::string>());
-  v.state = s.text(4);
+  v.state = parse_video_state(s.text(4));
   v.source_sha256 = s.text(5);
   v.source_filename = s.text(6);
   v.media_info_json = s.text(7);
@@ -44,6 +52,16 @@ std::optional<std::pair<std::int64_t, std::string>> parse_cursor(const std::stri
 
 }  // namespace
 
+const char* to_string(VideoState state) {
+  switch (state) {
+    case VideoState::queued: return "queued";
+    case VideoState::processing: return "processing";
+    case VideoState::ready: return "ready";
+    case VideoState::failed: return "failed";
+  }
+  return "queued";
+}
+
 std::string new_video_id() { return random_hex(8); }
 
 Result<void> insert_video(Connection& c, const VideoRow& v) {
@@ -52,7 +70,7 @@ Result<void> insert_video(Connection& c, const VideoRow& v) {
       .bind(2, v.title)
       .bind(3, v.description)
       .bind(4, json_text(nlohmann::json(v.tags)))
-      .bind(5, v.state)
+      .bind(5, to_string(v.state))
       .bind(6, v.source_sha256)
       .bind(7, v.source_filename)
       .bind(8, v.media_info_json)

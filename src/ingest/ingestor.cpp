@@ -92,7 +92,7 @@ Result<IngestedVideo> Ingestor::ingest(StagedFile staged, const VideoMetadata& m
   video.title = metadata.title;
   video.description = metadata.description;
   video.tags = metadata.tags;
-  video.state = "queued";
+  video.state = db::VideoState::queued;
   video.source_sha256 = object.sha256;
   video.source_filename = metadata.filename;
   video.media_info_json = json_text(media::to_json(info));

@@ -115,7 +115,7 @@ Result<void> VersionWriter::publish() {
   RETURN_IF_ERROR(database_.write([&](db::Connection& c) -> Result<void> {
     RETURN_IF_ERROR(db::complete_version(c, version_.id));
     RETURN_IF_ERROR(db::publish_version(c, version_.video_id, version_.id));
-    return db::set_video_state(c, version_.video_id, "ready");
+    return db::set_video_state(c, version_.video_id, db::VideoState::ready);
   }));
   published_ = true;
   spdlog::info("video {}: version {} published", version_.video_id, version_.number);

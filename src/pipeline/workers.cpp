@@ -143,8 +143,8 @@ class WorkersImpl final : public Workers {
       // Nothing playable came of it: say so on the video (a published version stays as it is).
       (void)database_.write([&](db::Connection& c) -> Result<void> {
         TRY(auto published, db::load_published_version(c, job.video_id));
-        if (published && published->state == "complete") return {};
-        return db::set_video_state(c, job.video_id, "failed");
+        if (published && published->state == db::VersionState::complete) return {};
+        return db::set_video_state(c, job.video_id, db::VideoState::failed);
       });
     }
   }
@@ -168,11 +168,11 @@ class WorkersImpl final : public Workers {
       TRY(auto others, db::other_versions(c, job.video_id, published ? published->id : 0));
       for (auto id : others) {
         TRY(auto other, db::load_version(c, id));
-        if (other && other->state == "building") RETURN_IF_ERROR(db::delete_version(c, id));
+        if (other && other->state == db::VersionState::building) RETURN_IF_ERROR(db::delete_version(c, id));
       }
       TRY(auto created, db::create_version(c, job.video_id, job.id, ladder.segment_s, ""));
-      bool has_complete = published && published->state == "complete";
-      if (!has_complete) RETURN_IF_ERROR(db::set_video_state(c, job.video_id, "processing"));
+      bool has_complete = published && published->state == db::VersionState::complete;
+      if (!has_complete) RETURN_IF_ERROR(db::set_video_state(c, job.video_id, db::VideoState::processing));
       return std::pair{created, !has_complete};
     }));
     auto& [version_row, publish_early] = version;

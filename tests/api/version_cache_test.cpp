@@ -7,7 +7,7 @@ namespace {
 
 // A version of one rendition with `segments` segments, cached under its stamp.
 std::shared_ptr<const CachedVersion> insert(VersionCache& cache, std::int64_t id, std::int64_t updated_at,
-                                            int segments, const char* state = "building") {
+                                            int segments, db::VersionState state = db::VersionState::building) {
   Rendition rendition;
   rendition.name = "240p";
   for (int i = 0; i < segments; ++i) rendition.segments.push_back({i, i * 90000, 90000, 2, "ab"});
@@ -19,29 +19,29 @@ std::shared_ptr<const CachedVersion> insert(VersionCache& cache, std::int64_t id
 TEST(VersionCache, HitOnlyWhileTheStampIsUnchanged) {
   VersionCache cache(1000);
   insert(cache, 1, 100, 3);
-  EXPECT_NE(cache.find({1, "building", 100}), nullptr);
-  EXPECT_EQ(cache.find({1, "building", 101}), nullptr);  // a segment landed since
-  EXPECT_EQ(cache.find({1, "complete", 100}), nullptr);
-  EXPECT_EQ(cache.find({2, "building", 100}), nullptr);
+  EXPECT_NE(cache.find({1, db::VersionState::building, 100}), nullptr);
+  EXPECT_EQ(cache.find({1, db::VersionState::building, 101}), nullptr);  // a segment landed since
+  EXPECT_EQ(cache.find({1, db::VersionState::complete, 100}), nullptr);
+  EXPECT_EQ(cache.find({2, db::VersionState::building, 100}), nullptr);
   insert(cache, 1, 101, 4);
-  EXPECT_EQ(cache.find({1, "building", 100}), nullptr);  // replaced
-  ASSERT_NE(cache.find({1, "building", 101}), nullptr);
-  EXPECT_EQ(cache.find({1, "building", 101})->version.renditions[0].segments.size(), 4u);
+  EXPECT_EQ(cache.find({1, db::VersionState::building, 100}), nullptr);  // replaced
+  ASSERT_NE(cache.find({1, db::VersionState::building, 101}), nullptr);
+  EXPECT_EQ(cache.find({1, db::VersionState::building, 101})->version.renditions[0].segments.size(), 4u);
 }
 
 TEST(VersionCache, EvictsLeastRecentlyUsedBeyondTheSegmentBound) {
   VersionCache cache(10);
   insert(cache, 1, 1, 4);
   insert(cache, 2, 1, 4);
-  EXPECT_NE(cache.find({1, "building", 1}), nullptr);  // 1 is now the most recently used
+  EXPECT_NE(cache.find({1, db::VersionState::building, 1}), nullptr);  // 1 is now the most recently used
   insert(cache, 3, 1, 4);                 // 12 > 10: the least recent (2) goes
-  EXPECT_NE(cache.find({1, "building", 1}), nullptr);
-  EXPECT_EQ(cache.find({2, "building", 1}), nullptr);
-  EXPECT_NE(cache.find({3, "building", 1}), nullptr);
+  EXPECT_NE(cache.find({1, db::VersionState::building, 1}), nullptr);
+  EXPECT_EQ(cache.find({2, db::VersionState::building, 1}), nullptr);
+  EXPECT_NE(cache.find({3, db::VersionState::building, 1}), nullptr);
   // One version larger than the bound is still kept (alone): it is being played.
   insert(cache, 4, 1, 50);
-  EXPECT_NE(cache.find({4, "building", 1}), nullptr);
-  EXPECT_EQ(cache.find({1, "building", 1}), nullptr);
+  EXPECT_NE(cache.find({4, db::VersionState::building, 1}), nullptr);
+  EXPECT_EQ(cache.find({1, db::VersionState::building, 1}), nullptr);
 }
 
 TEST(VersionCache, NamedVersionIsFoundOnlyAtTheGenerationItWasNamedAt) {
@@ -85,14 +85,14 @@ TEST(VersionCache, NamesOfTheSameVideoAreDistinctAndOwnTheirText) {
 // last. The cache keeps the newer copy, and a name given to one copy never finds another.
 TEST(VersionCache, ASlowerRequestDoesNotPutAnOlderCopyBack) {
   VersionCache cache(100);
-  auto complete = insert(cache, 1, 200, 4, "complete");
-  auto stale = insert(cache, 1, 100, 3, "building");  // read earlier, inserted later
+  auto complete = insert(cache, 1, 200, 4, db::VersionState::complete);
+  auto stale = insert(cache, 1, 100, 3, db::VersionState::building);  // read earlier, inserted later
   EXPECT_EQ(stale, complete);
-  EXPECT_EQ(cache.find({1, "complete", 200}), complete);
+  EXPECT_EQ(cache.find({1, db::VersionState::complete, 200}), complete);
   cache.name({"video", ""}, complete, 9);
   ASSERT_EQ(cache.find_named({"video", ""}, 9), complete);
   // A name given to a copy the cache no longer holds finds nothing.
-  auto newer = insert(cache, 1, 300, 5, "complete");
+  auto newer = insert(cache, 1, 300, 5, db::VersionState::complete);
   cache.name({"video", ""}, complete, 9);
   EXPECT_EQ(cache.find_named({"video", ""}, 9), nullptr);
   cache.name({"video", ""}, newer, 9);

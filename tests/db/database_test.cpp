@@ -30,7 +30,7 @@ class DatabaseTest : public ::testing::Test {
     VideoRow v;
     v.id = id;
     v.title = "t-" + id;
-    v.state = "queued";
+    v.state = VideoState::queued;
     v.source_sha256 = sha;
     v.media_info_json = "{}";
     v.created_at_ms = v.updated_at_ms = created;
@@ -333,7 +333,7 @@ TEST_F(DatabaseTest, PublishedVersionSummariesOfAPageInOneQuery) {
   ASSERT_EQ(found->size(), 2u);
   const PublishedVersion& a = found->at("a");
   EXPECT_EQ(a.number, 1);
-  EXPECT_EQ(a.state, "complete");
+  EXPECT_EQ(a.state, VersionState::complete);
   std::vector<std::string> order;
   for (const auto& t : a.thumbnails) order.push_back(t.kind + "/" + std::to_string(t.number) + "/" + t.format);
   // The sheets are left out; by kind, number, format.

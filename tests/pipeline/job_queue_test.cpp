@@ -30,7 +30,7 @@ class JobQueueTest : public ::testing::Test {
       db::VideoRow v;
       v.id = video_id;
       v.title = video_id;
-      v.state = "queued";
+      v.state = db::VideoState::queued;
       v.source_sha256 = sha;
       v.media_info_json = "{}";
       return db::insert_video(c, v);

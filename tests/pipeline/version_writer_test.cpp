@@ -41,7 +41,7 @@ class VersionWriterTest : public ::testing::Test {
       db::VideoRow video;
       video.id = "v1";
       video.title = "v1";
-      video.state = "processing";
+      video.state = db::VideoState::processing;
       video.source_sha256 = sha256_hex("source");
       video.media_info_json = "{}";
       return db::insert_video(c, video);

@@ -11,15 +11,19 @@
 #include "cinevault/core/rendition.hpp"
 #include "cinevault/core/result.hpp"
 #include "cinevault/db/sqlite.hpp"
+#include "cinevault/db/videos.hpp"
 
 namespace cinevault::db {
+
+// building while a transcode adds segments, complete when every rendition is finished.
+enum class VersionState { building, complete };
 
 struct VersionRow {
   std::int64_t id = 0;
   std::string video_id;
   int number = 0;
   std::optional<std::int64_t> job_id;
-  std::string state;  // building, complete
+  VersionState state = VersionState::building;
   double segment_s = 0;
   std::string encoder;
   std::int64_t created_at_ms = 0;
@@ -43,7 +47,7 @@ Result<void> publish_version(Connection& c, const std::string& video_id, std::in
 // Versions nobody should be playing any more: superseded more than `grace_ms` ago, or runs
 // abandoned (not published, no running job) for that long. Their objects go to GC.
 Result<std::int64_t> delete_stale_versions(Connection& c, std::int64_t now, std::int64_t grace_ms);
-Result<void> set_video_state(Connection& c, const std::string& video_id, const std::string& state);
+Result<void> set_video_state(Connection& c, const std::string& video_id, VideoState state);
 
 // A version with its renditions and segments, by id or by (video, number).
 Result<std::optional<VersionRow>> load_version(Connection& c, std::int64_t version_id);
@@ -55,7 +59,7 @@ Result<std::optional<VersionRow>> load_published_version(Connection& c, const st
 // segments moves `updated_at_ms` (strictly: two changes in one millisecond still differ).
 struct VersionStamp {
   std::int64_t id = 0;
-  std::string state;
+  VersionState state = VersionState::building;
   std::int64_t updated_at_ms = 0;
   bool operator==(const VersionStamp&) const = default;
 };
@@ -75,7 +79,7 @@ Result<void> insert_thumbnail(Connection& c, std::int64_t version_id, const Thum
 // The number and state of the published version, without its renditions.
 struct PublishedVersion {
   int number = 0;
-  std::string state;
+  VersionState state = VersionState::building;
   std::vector<ThumbnailRow> thumbnails;  // posters and the trickplay track, not the sheets
 };
 Result<std::optional<PublishedVersion>> published_version_summary(Connection& c, const std::string& video_id);

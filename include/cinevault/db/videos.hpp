@@ -11,12 +11,18 @@
 
 namespace cinevault::db {
 
+// queued until its first transcode starts, processing until a version plays, ready, or
+// failed when the transcode is a dead letter and nothing was ever published.
+enum class VideoState { queued, processing, ready, failed };
+// As stored and as the API shows it.
+const char* to_string(VideoState state);
+
 struct VideoRow {
   std::string id;
   std::string title;
   std::string description;
   std::vector<std::string> tags;
-  std::string state;  // queued, processing, ready, failed
+  VideoState state = VideoState::queued;
   std::string source_sha256;
   std::string source_filename;
   std::string media_info_json;
