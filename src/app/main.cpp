@@ -23,6 +23,12 @@ void print_help() {
             << "  cinevault keys create [NAME]       create an API key and print it once\n"
             << "  cinevault keys list                list API keys\n"
             << "  cinevault keys revoke ID           revoke an API key\n"
+            << "  cinevault users add NAME --role admin|uploader|viewer [--password-stdin]\n"
+            << "                                     add a user (the password from standard input)\n"
+            << "  cinevault users list               list users and their roles\n"
+            << "  cinevault users passwd NAME [--password-stdin]\n"
+            << "                                     change a user's password\n"
+            << "  cinevault users remove NAME        remove a user\n"
             << "  cinevault gc                       remove unreferenced objects (daemon stopped)\n"
             << "  cinevault media-worker             (started by the daemon: one probe or transcode)\n"
             << "  cinevault --print-config           print the effective configuration as JSON\n"
@@ -69,6 +75,13 @@ int main(int argc, char** argv) {
       print_config = true;
       continue;
     }
+    // The users command's own options (the rest are configuration keys).
+    if (!positional.empty() && positional[0] == "users" &&
+        (arg == "--password-stdin" || arg == "--role" || arg.rfind("--role=", 0) == 0)) {
+      positional.push_back(arg);
+      if (arg == "--role" && i + 1 < args.size()) positional.push_back(args[++i]);
+      continue;
+    }
     if (arg.rfind("--", 0) == 0) {
       std::string name = arg.substr(2), value;
       if (auto eq = name.find('='); eq != std::string::npos) {
@@ -111,6 +124,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> rest(positional.begin() + (positional.empty() ? 0 : 1), positional.end());
   if (command == "serve" && rest.empty()) return app::serve(config);
   if (command == "keys") return app::keys_command(config, rest);
+  if (command == "users") return app::users_command(config, rest);
   if (command == "gc" && rest.empty()) return app::gc_command(config);
   if (command == "media-worker" && rest.empty()) app::media_worker_command(config);
   return usage_error("unknown command '" + command + (rest.empty() ? "" : " " + rest[0]) + "'");

@@ -227,6 +227,18 @@ UPDATE renditions SET start = 1 WHERE id IN (
   FROM versions);
 CREATE UNIQUE INDEX renditions_start ON renditions (version_id) WHERE start = 1;
 )sql",
+      // 7: people with a role and an Argon2id password hash (libsodium's string form);
+      // names are unique whatever their case.
+      R"sql(
+CREATE TABLE users (
+  id             INTEGER PRIMARY KEY,
+  name           TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  role           TEXT NOT NULL CHECK (role IN ('admin', 'uploader', 'viewer')),
+  password_hash  TEXT NOT NULL,
+  created_at     INTEGER NOT NULL,
+  updated_at     INTEGER NOT NULL
+);
+)sql",
   };
   return list;
 }

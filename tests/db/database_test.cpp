@@ -11,6 +11,7 @@
 #include "cinevault/db/migrations.hpp"
 #include "cinevault/db/objects.hpp"
 #include "cinevault/db/uploads.hpp"
+#include "cinevault/db/users.hpp"
 #include "cinevault/db/versions.hpp"
 #include "cinevault/db/videos.hpp"
 #include "scratch_dir.hpp"
@@ -69,9 +70,9 @@ TEST_F(DatabaseTest, MigrationFrom4KeepsJobsAndTheVersionsThatNameThem) {
   });
   ASSERT_TRUE(made) << made.error().message;
   // Back to schema 4's jobs table (its CHECK knew five classes) and renditions table (no
-  // start column), as a database of that release.
+  // start column), and no users table, as a database of that release.
   ASSERT_TRUE(db_->write([](Connection& c) -> Result<void> {
-    RETURN_IF_ERROR(c.exec("DROP INDEX renditions_start; ALTER TABLE renditions DROP COLUMN start"));
+    RETURN_IF_ERROR(c.exec("DROP TABLE users; DROP INDEX renditions_start; ALTER TABLE renditions DROP COLUMN start"));
     TRY(auto stmt, c.prepare("SELECT sql FROM sqlite_schema WHERE name = 'jobs'"));
     TRY(bool row, stmt.step());
     if (!row) return fail(ErrorCode::internal, "no jobs table");
@@ -141,7 +142,8 @@ TEST_F(DatabaseTest, MigrationFrom5MarksTheSmallestVideoRenditionStart) {
   });
   ASSERT_TRUE(made) << made.error().message;
   ASSERT_TRUE(db_->write([](Connection& c) {
-    return c.exec("DROP INDEX renditions_start; ALTER TABLE renditions DROP COLUMN start; PRAGMA user_version = 5");
+    return c.exec("DROP TABLE users; DROP INDEX renditions_start; ALTER TABLE renditions DROP COLUMN start; "
+                  "PRAGMA user_version = 5");
   }));
   db_.reset();
   auto reopened = Database::open(dir_ / "test.db");
@@ -411,6 +413,43 @@ TEST_F(DatabaseTest, ConcurrentWritersAndReadersFromManyThreads) {
   for (auto& t : threads) t.join();
   auto page = db_->read([](Connection& c) { return list_videos(c, 1, std::nullopt); });
   EXPECT_EQ(page->total, 100);
+}
+
+TEST_F(DatabaseTest, UsersHaveOneNameWhateverItsCaseAndARole) {
+  auto made = db_->write([](Connection& c) { return create_user(c, "Alice", Role::admin, "$argon2id$hash-a"); });
+  ASSERT_TRUE(made) << made.error().message;
+  EXPECT_EQ(made->name, "Alice");
+  EXPECT_EQ(made->role, Role::admin);
+  auto taken = db_->write([](Connection& c) { return create_user(c, "alice", Role::viewer, "$argon2id$hash-b"); });
+  ASSERT_FALSE(taken);
+  EXPECT_EQ(taken.error().code, ErrorCode::conflict);
+  ASSERT_TRUE(db_->write([](Connection& c) { return create_user(c, "bob", Role::viewer, "$argon2id$hash-b"); }));
+
+  auto users = db_->read([](Connection& c) { return list_users(c); });
+  ASSERT_TRUE(users);
+  ASSERT_EQ(users->size(), 2u);
+  EXPECT_EQ((*users)[0].name, "Alice");
+  EXPECT_EQ((*users)[1].role, Role::viewer);
+  EXPECT_EQ(db_->read([](Connection& c) { return count_admins(c); }).value(), 1);
+
+  EXPECT_TRUE(db_->write([](Connection& c) { return set_user_password(c, "BOB", "$argon2id$hash-c"); }).value());
+  EXPECT_FALSE(db_->write([](Connection& c) { return set_user_password(c, "carol", "x"); }).value());
+  EXPECT_TRUE(db_->write([](Connection& c) { return remove_user(c, "bob"); }).value());
+  EXPECT_FALSE(db_->write([](Connection& c) { return remove_user(c, "bob"); }).value());
+  EXPECT_FALSE(db_->read([](Connection& c) { return find_user(c, "bob"); }).value().has_value());
+}
+
+TEST_F(DatabaseTest, UserNamesAndRolesAreChecked) {
+  for (const char* bad : {"", ".hidden", "-dash", "has space", "sl/ash", "\xc3\xa9", "a;b"}) {
+    auto made = db_->write([&](Connection& c) { return create_user(c, bad, Role::viewer, "h"); });
+    ASSERT_FALSE(made) << bad;
+    EXPECT_EQ(made.error().code, ErrorCode::invalid_argument) << bad;
+  }
+  EXPECT_TRUE(check_user_name(std::string(64, 'a')));
+  EXPECT_FALSE(check_user_name(std::string(65, 'a')));
+  EXPECT_EQ(parse_role("uploader"), Role::uploader);
+  EXPECT_FALSE(parse_role("root").has_value());
+  EXPECT_FALSE(parse_role("Admin").has_value());
 }
 
 }  // namespace

@@ -134,7 +134,8 @@ class HelpAndConfigTest(CliTestCase):
         if os.path.exists(SHIPPED_CONFIG):
             for key in flatten(load_json_with_comments(SHIPPED_CONFIG)):
                 self.assertIn(key, listed)
-        for command in ("keys create", "keys list", "keys revoke", "gc", "--version", "--print-config"):
+        for command in ("keys create", "keys list", "keys revoke", "users add", "users list", "users passwd",
+                        "users remove", "gc", "--version", "--print-config"):
             self.assertIn(command, text)
 
     def test_h_is_help(self):
@@ -300,6 +301,122 @@ class KeysTest(CliTestCase):
         # The admin key is untouched.
         status, _, _ = daemon.request("POST", "/api/v1/admin/gc", headers=daemon.auth())
         self.assertEqual(status, 200)
+
+
+class UsersTest(CliTestCase):
+    def setUp(self):
+        super().setUp()
+        os.makedirs(self.data_dir)
+
+    def users(self, *args, password=None):
+        return subprocess.run([BINARY, "users", *args, "--data", self.data_dir], input=password, capture_output=True,
+                              text=True, timeout=60)
+
+    def listed(self):
+        result = self.users("list")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        return {fields[0]: fields for fields in (line.split() for line in result.stdout.splitlines()[1:])}
+
+    def stored_hash(self, name):
+        """The password column, read with the sqlite3 tool rather than our code."""
+        out = subprocess.run(["sqlite3", os.path.join(self.data_dir, "cinevault.db"),
+                              "SELECT password_hash FROM users WHERE name = '%s'" % name],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        return out
+
+    def test_add_list_passwd_remove(self):
+        """users add NAME --role ROLE --password-stdin stores an Argon2id hash (never the password);
+        users list shows names and roles; passwd replaces the hash; remove deletes the user."""
+        result = self.users("add", "alice", "--role", "admin", "--password-stdin", password="a long secret\n")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("alice", result.stderr)
+        self.assertEqual(self.users("add", "bob", "--role=viewer", "--password-stdin",
+                                    password="another secret").returncode, 0)
+        rows = self.listed()
+        self.assertEqual(rows["alice"][1], "admin")
+        self.assertEqual(rows["bob"][1], "viewer")
+        first = self.stored_hash("alice")
+        self.assertTrue(first.startswith("$argon2id$"), first)
+        self.assertNotIn("a long secret", first)
+        with open(os.path.join(self.data_dir, "cinevault.db"), "rb") as db:
+            self.assertNotIn(b"a long secret", db.read())
+
+        result = self.users("passwd", "alice", "--password-stdin", password="a newer secret\n")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        second = self.stored_hash("alice")
+        self.assertTrue(second.startswith("$argon2id$"), second)
+        self.assertNotEqual(first, second)
+
+        self.assertEqual(self.users("remove", "bob").returncode, 0)
+        self.assertNotIn("bob", self.listed())
+        self.assert_one_line_error(self.users("remove", "bob"), "bob")
+
+    def passwd_on_a_terminal(self, name, first, second):
+        """`users passwd NAME` with a terminal as its standard input: answers each prompt as it comes
+        (the prompt flushes what was typed ahead); returns (exit code, stderr)."""
+        master, slave = os.openpty()
+        process = subprocess.Popen([BINARY, "users", "passwd", name, "--data", self.data_dir], stdin=slave,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        os.close(slave)
+        seen = b""
+        try:
+            for prompt, answer in ((b"password: ", first), (b"again: ", second)):
+                while prompt not in seen:
+                    chunk = os.read(process.stderr.fileno(), 256)
+                    self.assertTrue(chunk, seen)
+                    seen += chunk
+                time.sleep(0.2)  # the echo is off once the prompt is out; let the flush pass
+                os.write(master, answer.encode() + b"\n")
+            rest = process.stderr.read()
+            process.wait(timeout=60)
+        finally:
+            os.close(master)
+            if process.poll() is None:
+                process.kill()
+        return process.returncode, (seen + rest).decode()
+
+    def test_passwd_asks_twice_on_a_terminal(self):
+        """Without --password-stdin on a terminal, passwd asks twice: two different answers change
+        nothing; the same one twice replaces the hash."""
+        self.assertEqual(self.users("add", "alice", "--role", "viewer", "--password-stdin",
+                                    password="a long secret").returncode, 0)
+        before = self.stored_hash("alice")
+        code, err = self.passwd_on_a_terminal("alice", "first answer", "second answer")
+        self.assertNotEqual(code, 0, err)
+        self.assertIn("differ", err)
+        self.assertEqual(self.stored_hash("alice"), before)
+        code, err = self.passwd_on_a_terminal("alice", "the same answer", "the same answer")
+        self.assertEqual(code, 0, err)
+        self.assertNotEqual(self.stored_hash("alice"), before)
+
+    def test_refusals_are_one_line_and_change_nothing(self):
+        """A taken name (in any case), a role that does not exist, a bad name, a short or missing password,
+        passwd of a user that does not exist: non-zero, one line, and the users are as they were."""
+        self.assertEqual(self.users("add", "alice", "--role", "uploader", "--password-stdin",
+                                    password="a long secret").returncode, 0)
+        before = self.stored_hash("alice")
+        self.assert_one_line_error(self.users("add", "ALICE", "--role", "viewer", "--password-stdin",
+                                              password="a long secret"), "exists")
+        self.assert_one_line_error(self.users("add", "carol", "--role", "root", "--password-stdin",
+                                              password="a long secret"), "admin, uploader or viewer")
+        self.assert_one_line_error(self.users("add", "../etc", "--role", "viewer", "--password-stdin",
+                                              password="a long secret"), "user name")
+        self.assert_one_line_error(self.users("add", "carol", "--role", "viewer", "--password-stdin",
+                                              password="short\n"), "at least 8")
+        self.assert_one_line_error(self.users("add", "carol", "--role", "viewer", "--password-stdin", password=""),
+                                   "no password")
+        # Without --password-stdin the password is only read from a terminal.
+        self.assert_one_line_error(self.users("add", "carol", "--role", "viewer", password="a long secret\n"),
+                                   "--password-stdin")
+        self.assert_one_line_error(self.users("passwd", "dave", "--password-stdin", password="a long secret"),
+                                   "dave")
+        for args in ((), ("add", "erin"), ("list", "extra"), ("remove",), ("destroy", "alice")):
+            result = self.users(*args)
+            self.assertNotEqual(result.returncode, 0, args)
+            self.assertIn("usage", result.stderr, args)
+        self.assertEqual(sorted(self.listed()), ["alice"])
+        self.assertEqual(self.listed()["alice"][1], "uploader")
+        self.assertEqual(self.stored_hash("alice"), before)
 
 
 class GcTest(CliTestCase):
