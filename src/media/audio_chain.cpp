@@ -75,14 +75,16 @@ Result<std::unique_ptr<AudioChain>> AudioChain::open(const TranscodeRequest& req
   return chain;
 }
 
-Result<void> AudioChain::send(const AVPacket& packet) {
+Result<void> AudioChain::send(const AVPacket& packet) { return decode(&packet); }
+
+// A damaged audio packet is always skipped: no failure of the decoder is the file's fault.
+Result<void> AudioChain::decode(const AVPacket* packet) {
   return decode_packet(
-      *decoder_, &packet, *decoded_, [] { return Result<void>{}; }, [this](AVFrame& frame) { return on_frame(&frame); });
+      *decoder_, packet, *decoded_, [] { return Result<void>{}; }, [this](AVFrame& frame) { return on_frame(&frame); });
 }
 
 Result<void> AudioChain::finish() {
-  RETURN_IF_ERROR(decode_packet(
-      *decoder_, nullptr, *decoded_, [] { return Result<void>{}; }, [this](AVFrame& frame) { return on_frame(&frame); }));
+  RETURN_IF_ERROR(decode(nullptr));  // flush the decoder
   if (resampler_) RETURN_IF_ERROR(on_frame(nullptr));  // what swr still holds
   int left = av_audio_fifo_size(fifo_.get());
   if (left > 0) RETURN_IF_ERROR(encode(left));  // a short last frame

@@ -35,6 +35,7 @@ class AudioChain {
 
  private:
   AudioChain(const TranscodeRequest& request, AVStream& stream) : request_(request), stream_(&stream) {}
+  Result<void> decode(const AVPacket* packet);  // nullptr flushes
   std::optional<std::int64_t> output_position(const AVFrame& frame) const;
   Result<void> follow_timestamps(const AVFrame& frame);
   Result<void> on_frame(const AVFrame* frame);

@@ -190,10 +190,12 @@ Result<void> RungEncoders::push(FramePtr picture, const Poll& poll) {
   }
 }
 
-void RungEncoders::close() {
+void RungEncoders::close() { close(*rungs_.front()); }
+
+void RungEncoders::close(Rung& rung) {
   {
     std::lock_guard lock(shared_->mutex);
-    rungs_.front()->closed = true;
+    rung.closed = true;
   }
   shared_->changed.notify_all();
 }
@@ -362,13 +364,7 @@ Result<void> RungEncoders::encode(Rung& rung) {
     RETURN_IF_ERROR(encode_kept());
     RETURN_IF_ERROR(encode_picture(scaled.get()));
   }
-  if (rung.next) {
-    {
-      std::lock_guard lock(shared_->mutex);
-      rung.next->closed = true;
-    }
-    shared_->changed.notify_all();
-  }
+  if (rung.next) close(*rung.next);
   RETURN_IF_ERROR(encode_kept());
   if (first_segment) RETURN_IF_ERROR(end_first_segment());  // a video shorter than its first segment
   RETURN_IF_ERROR(rung.encoder->send(nullptr));

@@ -55,6 +55,7 @@ class RungEncoders {
 
  private:
   RungEncoders();
+  void close(Rung& rung);  // no more pictures for this rung
   void run(Rung& rung);
   Result<void> encode(Rung& rung);
 

@@ -127,7 +127,6 @@ Result<std::optional<db::Job>> JobQueue::latest_for_video(const std::string& vid
 }
 
 Result<std::map<std::string, db::Job>> JobQueue::latest_for_videos(const std::vector<std::string>& video_ids) {
-  if (video_ids.empty()) return std::map<std::string, db::Job>();
   return database_.read([&](db::Connection& c) { return db::latest_jobs(c, video_ids); });
 }
 
