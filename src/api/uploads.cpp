@@ -155,7 +155,6 @@ void add_upload_routes(ApiContext& context, std::vector<http::Route>& routes) {
          if (*length > context.uploads.max_size())
            return fail(ErrorCode::too_large, "Upload-Length is over Tus-Max-Size " + std::to_string(context.uploads.max_size()));
          TRY(auto metadata, parse_upload_metadata(request.header_value("Upload-Metadata")));
-         metadata.try_emplace("visibility", context.config.uploads.default_visibility);
          bool body = has_body(request);
          if (body && !is_offset_stream(request.header_value(field::field::content_type)))
            return fail(ErrorCode::unsupported_media, "data sent with the creation must be application/offset+octet-stream");

@@ -188,10 +188,10 @@ const std::vector<KeyBinding>& bindings() {
                                       [](Config& c) -> std::int64_t& { return c.uploads.reserve_bytes; }, 0, kI64Max));
     t.push_back(integer<int>("uploads.max_open_uploads", "unfinished tus uploads on the server (429 beyond)",
                              [](Config& c) -> int& { return c.uploads.max_open_uploads; }, 1, 1000000));
-    t.push_back(integer<int>("uploads.max_open_uploads_per_key", "unfinished tus uploads of one API key (429 beyond)",
+    t.push_back(integer<int>("uploads.max_open_uploads_per_key", "unfinished tus uploads of one uploader, all their keys and sessions (429 beyond)",
                              [](Config& c) -> int& { return c.uploads.max_open_uploads_per_key; }, 1, 1000000));
     t.push_back(integer<std::int64_t>("uploads.max_pending_bytes_per_key",
-                                      "declared bytes of one API key's unfinished uploads (507 beyond)",
+                                      "declared bytes of one uploader's unfinished uploads (507 beyond)",
                                       [](Config& c) -> std::int64_t& { return c.uploads.max_pending_bytes_per_key; },
                                       1, kI64Max));
     t.push_back(number("media.max_duration_s", "longest accepted video, in seconds",
