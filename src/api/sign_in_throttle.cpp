@@ -23,9 +23,9 @@ void SignInThrottle::count(LruMap<std::string, Failures>& map, const std::string
                            Clock::time_point now) {
   Failures* failures = map.try_emplace(key, Failures{}).first;
   ++failures->count;
-  int over = failures->count - free_failures;
-  if (over <= 0) return;
-  auto wait = std::chrono::seconds(1LL << std::min(over - 1, 10));  // 1 s, 2 s, 4 s, … 1024 s
+  int over = failures->count - free_failures;  // from the last free failure on, each one waits
+  if (over < 0) return;
+  auto wait = std::chrono::seconds(1LL << std::min(over, 10));  // 1 s, 2 s, 4 s, … 1024 s
   failures->until = now + std::min<std::chrono::seconds>(wait, kLongestWait);
 }
 

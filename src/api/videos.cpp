@@ -144,6 +144,14 @@ json thumbnails_json(const std::vector<db::ThumbnailRow>& rows, const std::strin
   return {{"poster", posters}, {"trickplay", trickplay}};
 }
 
+// Where the signed-in requester stopped watching; null when they never played it. Absent for
+// anonymous requests and share links.
+void add_progress(json& body, const http::RequestContext& request, const db::WatchProgress* progress) {
+  if (!request.principal) return;
+  body["progress"] = progress ? json{{"position_s", progress->position_s}, {"updated_at", iso8601_utc(progress->updated_at_ms)}}
+                              : json(nullptr);
+}
+
 // The video with what a viewer needs now: where to play it, and how its transcode is going.
 json video_with_status(const db::VideoRow& video, const db::PublishedVersion* published, const db::Job* job,
                        const http::RequestContext& request) {
@@ -171,8 +179,7 @@ Result<json> video_with_status(ApiContext& context, const db::VideoRow& video, c
   if (request.principal) {
     TRY(auto progress, context.database.read(
                            [&](db::Connection& c) { return db::find_progress(c, request.principal->user_id, video.id); }));
-    body["progress"] = progress ? json{{"position_s", progress->position_s}, {"updated_at", iso8601_utc(progress->updated_at_ms)}}
-                                : json(nullptr);
+    add_progress(body, request, progress ? &*progress : nullptr);
   }
   return body;
 }
@@ -239,6 +246,7 @@ void add_video_routes(ApiContext& context, std::vector<http::Route>& routes) {
                         db::VideoPage page;
                         std::vector<std::string> ids;
                         std::map<std::string, db::PublishedVersion> published;
+                        std::map<std::string, db::WatchProgress> progress;
                       };
                       auto listed = context.database.read([&](db::Connection& c) -> Result<Listed> {
                         TRY(auto page, db::list_videos(c, list_scope(request), *limit, request.query_value("cursor"),
@@ -246,7 +254,11 @@ void add_video_routes(ApiContext& context, std::vector<http::Route>& routes) {
                         std::vector<std::string> ids;
                         for (auto& video : page.videos) ids.push_back(video.id);
                         TRY(auto published, db::published_version_summaries(c, ids));
-                        return Listed{std::move(page), std::move(ids), std::move(published)};
+                        std::map<std::string, db::WatchProgress> progress;
+                        if (request.principal) {
+                          TRY(progress, db::progress_in(c, request.principal->user_id, ids));
+                        }
+                        return Listed{std::move(page), std::move(ids), std::move(published), std::move(progress)};
                       });
                       if (!listed) return http::error_response(listed.error());
                       const db::VideoPage& page = listed->page;
@@ -256,9 +268,11 @@ void add_video_routes(ApiContext& context, std::vector<http::Route>& routes) {
                       for (auto& video : page.videos) {
                         auto published = listed->published.find(video.id);
                         auto job = jobs->find(video.id);
-                        videos.push_back(video_with_status(
-                            video, published == listed->published.end() ? nullptr : &published->second,
-                            job == jobs->end() ? nullptr : &job->second, request));
+                        json entry = video_with_status(video, published == listed->published.end() ? nullptr : &published->second,
+                                                       job == jobs->end() ? nullptr : &job->second, request);
+                        auto progress = listed->progress.find(video.id);
+                        add_progress(entry, request, progress == listed->progress.end() ? nullptr : &progress->second);
+                        videos.push_back(std::move(entry));
                       }
                       json body = {{"videos", videos}, {"total", page.total}};
                       body["next_cursor"] = page.next_cursor ? json(*page.next_cursor) : json(nullptr);

@@ -1,5 +1,8 @@
 #include "cinevault/db/progress.hpp"
 
+#include <nlohmann/json.hpp>
+
+#include "cinevault/core/text.hpp"
 #include "cinevault/db/database.hpp"
 
 namespace cinevault::db {
@@ -17,6 +20,20 @@ Result<std::optional<WatchProgress>> find_progress(Connection& c, std::int64_t u
   TRY(bool row, stmt.step());
   if (!row) return std::optional<WatchProgress>();
   return std::optional<WatchProgress>(WatchProgress{video_id, stmt.real(0), stmt.int64(1)});
+}
+
+Result<std::map<std::string, WatchProgress>> progress_in(Connection& c, std::int64_t user_id,
+                                                         const std::vector<std::string>& video_ids) {
+  TRY(auto stmt, c.prepare("SELECT video_id, position_s, updated_at FROM watch_progress WHERE user_id = ? "
+                           "AND video_id IN (SELECT value FROM json_each(?))"));
+  stmt.bind(1, user_id).bind(2, json_text(nlohmann::json(video_ids)));
+  std::map<std::string, WatchProgress> found;
+  for (;;) {
+    TRY(bool row, stmt.step());
+    if (!row) return found;
+    WatchProgress progress{stmt.text(0), stmt.real(1), stmt.int64(2)};
+    found.emplace(progress.video_id, std::move(progress));
+  }
 }
 
 Result<std::vector<WatchProgress>> recent_progress(Connection& c, std::int64_t user_id, int limit) {

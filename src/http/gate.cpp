@@ -63,7 +63,8 @@ Result<Credentials> credentials_of(const RequestHeader& header, const std::strin
       return fail(ErrorCode::unauthorized, "send an API key as 'Authorization: Bearer <key>'");
     credentials.bearer = std::string(trim(value.substr(kBearer.size())));
   }
-  for (auto it = header.find(beast_http::field::cookie); it != header.end() && it->name() == beast_http::field::cookie; ++it) {
+  auto cookies = header.equal_range(beast_http::field::cookie);
+  for (auto it = cookies.first; it != cookies.second; ++it) {
     if (auto value = cookie_value(std::string_view(it->value().data(), it->value().size()), cookie_name)) {
       credentials.session = std::string(*value);
       break;

@@ -8,6 +8,7 @@ key is rotated. Sign-in is throttled; a cookie alone never changes anything."""
 import hashlib
 import hmac
 import json
+import os
 import re
 import subprocess
 import time
@@ -50,8 +51,8 @@ class AccountsTest(DaemonTestCase):
         status, _, body = self.daemon.request("GET", path, headers=dict(who or {}))
         return status, body
 
-    def upload_as(self, who, title, visibility):
-        clip = make_clip(self.path(title + ".mp4"), seconds=2)
+    def upload_as(self, who, title, visibility, pattern="testsrc2"):
+        clip = make_clip(self.path(title + ".mp4"), seconds=2, pattern=pattern)
         with open(clip, "rb") as f:
             status, video = self.daemon.json("PUT", "/api/v1/videos?" + urllib.parse.urlencode(
                 {"title": title, "visibility": visibility}), f, dict(who, **{"Content-Type": "video/mp4"}))
@@ -143,7 +144,7 @@ class AccountsTest(DaemonTestCase):
         self.assertEqual(probe.returncode, 0, probe.stderr)
         self.assertIn("video", probe.stdout)
         # A share link of one video opens no other, nor any change.
-        other = self.upload_as(self.ann, "other", "private")
+        other = self.upload_as(self.ann, "other", "private", pattern="smptebars")
         self.assertEqual(self.get("/videos/%s/master.m3u8?share=%s" % (other, token))[0], 404)
         status, _, _ = self.daemon.request("DELETE", "/api/v1/videos/%s?share=%s" % (video_id, token))
         self.assertEqual(status, 401)
@@ -166,6 +167,35 @@ class AccountsTest(DaemonTestCase):
         self.assertEqual(self.get(named[0])[0], 403)
         status, body, = self.get(master)
         self.assertIn("rotated", json.loads(body)["error"]["message"])
+
+    def vlc_copies(self, url, out):
+        """VLC's own HLS reader (its adaptive demuxer) copies what URL plays into OUT as MPEG-TS, with
+        no header at all. VLC refuses to run as root: under root it runs as nobody."""
+        os.chmod(self.tmp, 0o777)
+        command = ["cvlc", "-I", "dummy", url, "--sout", "#std{access=file,mux=ts,dst=%s}" % out, "vlc://quit"]
+        if os.getuid() == 0:
+            command = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "env", "HOME=" + self.tmp] + command
+        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+    def test_vlc_plays_a_share_link_and_not_a_forged_one(self):
+        video_id = self.upload_as(self.ann, "for-vlc", "private")
+        self.wait_ready(video_id)
+        status, share = self.daemon.json("POST", "/api/v1/videos/%s/share" % video_id, None, self.ann)
+        self.assertEqual(status, 201, share)
+        out = self.path("vlc.ts")
+        result = self.vlc_copies(share["hls"], out)
+        self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+        probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration:stream=codec_type",
+                                "-of", "json", out], capture_output=True, text=True, timeout=60)
+        self.assertEqual(probe.returncode, 0, probe.stderr + result.stderr[-2000:])
+        facts = json.loads(probe.stdout)
+        self.assertEqual(sorted(s["codec_type"] for s in facts["streams"]), ["audio", "video"])
+        self.assertGreater(float(facts["format"]["duration"]), 1.5, "VLC read the whole 2 s clip")
+        # The same link with its signature altered gives VLC nothing.
+        forged = share["hls"][:-1] + ("0" if share["hls"][-1] != "0" else "1")
+        refused = self.path("forged.ts")
+        self.vlc_copies(forged, refused)
+        self.assertFalse(os.path.exists(refused) and os.path.getsize(refused) > 0, "VLC played a forged link")
 
     def test_an_expired_share_link_is_refused(self):
         video_id = self.upload_as(self.ann, "brief", "private")

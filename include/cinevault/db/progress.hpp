@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,9 @@ struct WatchProgress {
 
 Result<void> save_progress(Connection& c, std::int64_t user_id, const std::string& video_id, double position_s);
 Result<std::optional<WatchProgress>> find_progress(Connection& c, std::int64_t user_id, const std::string& video_id);
+// The user's positions in these videos (a page of the library), by video id.
+Result<std::map<std::string, WatchProgress>> progress_in(Connection& c, std::int64_t user_id,
+                                                         const std::vector<std::string>& video_ids);
 // The user's most recently saved positions, newest first.
 Result<std::vector<WatchProgress>> recent_progress(Connection& c, std::int64_t user_id, int limit);
 
