@@ -223,7 +223,7 @@ try {
   await admin.page.selectOption(`${carolRow} select.role`, 'uploader');
   await waitFor('carol an uploader', async () => (await daemon.getJson('/api/v1/users', daemon.auth)).users
     .some((u) => u.name === 'carol' && u.role === 'uploader'), 5000);
-  await admin.page.fill(`${carolRow} .set-password input`, 'carol has a new one');
+  await admin.page.fill(`${carolRow} .set-password input[type=password]`, 'carol has a new one');
   await admin.page.click(`${carolRow} .set-password button`);
   await waitFor('the new password saved', async () => (await say()).includes('new password'), 5000);
   await daemon.signIn('carol', 'carol has a new one');

@@ -44,7 +44,10 @@ function roleSelect(user) {
 function passwordForm(user) {
   const input = el('input', { type: 'password', name: 'password', placeholder: 'New password',
     autocomplete: 'new-password', 'aria-label': `New password for ${user.name}` });
-  const setForm = el('form', { class: 'set-password' }, input, el('button', { class: 'small', text: 'Set' }));
+  // The hidden name tells password managers whose password this is.
+  const setForm = el('form', { class: 'set-password' },
+    el('input', { type: 'text', name: 'username', autocomplete: 'username', value: user.name, hidden: true }),
+    input, el('button', { class: 'small', text: 'Set' }));
   setForm.addEventListener('submit', async (event) => {
     event.preventDefault();
     try {

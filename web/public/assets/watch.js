@@ -197,6 +197,7 @@ function showMetadata(v) {
 // could not be read may be readable now.
 onSessionChange(() => {
   progressSaving = false;
+  if (shown) showMetadata(shown);  // the controls follow the user at once, whatever start() finds
   start();
 });
 
