@@ -81,11 +81,13 @@ export async function api(path, options = {}, { signIn = true } = {}) {
     if (response.status === 401) {
       // The cookie no longer opens anything: the header says so. The page's own request
       // goes on below (asking, or failing), so listeners are not told.
-      if (session) setSession(null, false);
+      const ended = Boolean(session);
+      if (ended) setSession(null, false);
       if (signIn && !asked && !(read && declined)) {
         asked = true;
-        if (await askToSignIn(read ? 'This server shows its videos to signed-in users only.'
-          : 'That needs you to sign in.')) continue;
+        const reason = ended ? 'Your session has ended: sign in again.'
+          : read ? 'This server shows its videos to signed-in users only.' : 'That needs you to sign in.';
+        if (await askToSignIn(reason)) continue;
       }
     }
     // A token from before a sign-in in another tab (the cookie is the new session's now):
