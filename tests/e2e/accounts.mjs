@@ -60,9 +60,11 @@ function ffmpeg(...args) {
   check(result.status === 0, `ffmpeg ${args.join(' ')} failed`);
 }
 
-// A small clip: 320x180 H.264 + AAC, `seconds` long, a tone of its own (different bytes).
-function makeClip(file, seconds, frequency) {
-  ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25', '-f', 'lavfi', '-i', `sine=frequency=${frequency}:sample_rate=48000`,
+// A small clip: 320x180 H.264 + AAC, `seconds` long, of its own pattern and tone. Clips with
+// the same picture would share their video segments (the same bytes, one object), and an
+// object is served to whoever may watch one of the videos that use it.
+function makeClip(file, seconds, pattern, frequency) {
+  ffmpeg('-f', 'lavfi', '-i', `${pattern}=size=320x180:rate=25`, '-f', 'lavfi', '-i', `sine=frequency=${frequency}:sample_rate=48000`,
     '-t', String(seconds), '-ac', '2', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', '50',
     '-c:a', 'aac', '-b:a', '64k', file);
   return file;
@@ -86,8 +88,8 @@ async function waitFor(label, predicate, timeoutMs = 30000) {
 fs.mkdirSync(TMP_ROOT, { recursive: true });
 fs.mkdirSync(SHOTS, { recursive: true });
 const scratch = fs.mkdtempSync(path.join(TMP_ROOT, 'accounts-'));
-const clip = makeClip(path.join(scratch, 'Private diary.mp4'), 12, 523);
-const libraryClip = makeClip(path.join(scratch, 'Everyone sees this.mp4'), 4, 659);
+const clip = makeClip(path.join(scratch, 'Private diary.mp4'), 12, 'testsrc2', 523);
+const libraryClip = makeClip(path.join(scratch, 'Everyone sees this.mp4'), 4, 'smptebars', 659);
 
 const dataDir = path.join(scratch, 'data');
 setAdminPassword(BINARY, dataDir);
@@ -129,7 +131,7 @@ async function signIn(page, user) {
   await page.fill('#sign-in-name', user.name);
   await page.fill('#sign-in-password', user.password);
   await page.click('#sign-in-dialog button.primary');
-  await page.waitForSelector('#sign-in-dialog:not([open])');
+  await page.waitForSelector('#sign-in-dialog[open]', { state: 'detached' });
   await waitFor(`${user.name} shown in the header`, () => page.evaluate(() =>
     document.getElementById('user-name') && document.getElementById('user-name').textContent), 10000)
     .then((name) => check(name === user.name, `the header says ${name}, not ${user.name}`));
@@ -236,7 +238,7 @@ try {
   log('PASS a role changed, a password set (it signs in), a user removed');
 
   // A video in the library (the default visibility) for step 8, by the admin's key.
-  const libraryId = await daemon.upload(libraryClip, 'Everyone sees this');
+  const libraryId = await daemon.upload(libraryClip, 'Everyone sees this', 'library');
 
   // 2. alice uploads the clip as private.
   const alice = await person('alice');

@@ -98,7 +98,7 @@ async function signInWhenAsked(page) {
   await page.fill('#sign-in-name', 'admin');
   await page.fill('#sign-in-password', ADMIN_PASSWORD);
   await page.click('#sign-in-dialog button.primary');
-  await page.waitForSelector('#sign-in-dialog:not([open])');
+  await page.waitForSelector('#sign-in-dialog[open]', { state: 'detached' });
 }
 
 // A held request: the route waits until release() is called.
