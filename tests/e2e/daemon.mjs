@@ -63,9 +63,10 @@ export class Daemon {
     this.proc.stderr.on('data', onData);
     live.add(this.proc);
     this.exitStatus = null;
+    // 'close' comes after the last output; 'exit' can come before it (a write then fails EBADF).
+    this.proc.on('close', () => fs.closeSync(logFile));
     this.exited = new Promise((resolve) => this.proc.on('exit', (code, signal) => {
       live.delete(this.proc);
-      fs.closeSync(logFile);
       this.exitStatus = { code, signal };
       resolve(this.exitStatus);
     }));
