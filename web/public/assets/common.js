@@ -111,7 +111,7 @@ function signInDialog() {
   if (dialog) return dialog;
   const cancel = el('button', { type: 'button', value: 'cancel', text: 'Cancel' });
   const form = el('form', { id: 'sign-in-form' },
-    el('h2', { text: 'Sign in' }),
+    el('h2', { id: 'sign-in-title', text: 'Sign in' }),
     el('p', { class: 'reason' }),
     el('label', { for: 'sign-in-name', text: 'User name' }),
     el('input', { id: 'sign-in-name', name: 'username', autocomplete: 'username', required: true,
@@ -121,7 +121,7 @@ function signInDialog() {
       required: true }),
     el('p', { class: 'error', role: 'alert' }),
     el('div', { class: 'actions' }, cancel, el('button', { class: 'primary', text: 'Sign in' })));
-  dialog = el('dialog', { id: 'sign-in-dialog' }, form);
+  dialog = el('dialog', { id: 'sign-in-dialog', 'aria-labelledby': 'sign-in-title' }, form);
   cancel.addEventListener('click', () => dialog.close('cancel'));
   form.addEventListener('submit', async (event) => {
     event.preventDefault();

@@ -61,6 +61,12 @@ function renderCard(video) {
   return card;
 }
 
+// What an empty library says depends on who looks: someone signed out sees public videos only.
+function emptyLibrary() {
+  if (!currentUser()) return 'No public videos: sign in to see the library.';
+  return hasRole('admin', 'uploader') ? 'No videos yet: upload one above.' : 'No videos yet.';
+}
+
 // The first page for the current query (reset) or the next one. Answers can arrive out of
 // order (a slow "a" after a quick "ab", a "More" after a new search): only the answer to
 // the newest call is shown.
@@ -81,7 +87,7 @@ async function loadPage(reset) {
     for (const video of page.videos) grid.append(renderCard(video));
     cursor = page.next_cursor;
     more.hidden = !cursor;
-    status.textContent = page.total === 0 ? (q ? `Nothing matches “${q}”.` : 'No videos yet: upload one above.')
+    status.textContent = page.total === 0 ? (q ? `Nothing matches “${q}”.` : emptyLibrary())
       : `${page.total} video${page.total === 1 ? '' : 's'}${q ? ` matching “${q}”` : ''}`;
   } catch (error) {
     if (ticket !== latest) return;
