@@ -106,7 +106,7 @@ function resumePosition(v) {
 // page goes away; only for a signed-in user on the video's own entry (not a share link's
 // visitor). A failure is not worth a word: the next save tries again.
 let progressSaving = false;  // true once the video's entry was read with a user signed in
-let lastSaved = { at: 0, position: -1 };
+let lastSaved = { at: Date.now(), position: -1 };  // the first timed save after 10 s on the page
 function saveProgress() {
   if (!progressSaving || !currentUser()) return;
   const position = Math.round(video.currentTime * 10) / 10;
