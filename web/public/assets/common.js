@@ -142,9 +142,9 @@ function signInDialog() {
         return;
       }
       const refusal = errorFromBody(response.status, text);
-      const wait = Number(response.headers.get('Retry-After'));
+      const wait = Number(response.headers.get('Retry-After'));  // seconds, after failed sign-ins
       error.textContent = response.status === 429 && wait > 0
-        ? `${refusal.message}: try again in ${formatTime(wait)}.` : refusal.message;
+        ? `${refusal.message} (wait ${wait < 90 ? `${wait} s` : `${Math.ceil(wait / 60)} min`})` : refusal.message;
     } catch (failure) {
       error.textContent = `The server did not answer: ${failure.message}`;
     } finally {
