@@ -1,4 +1,5 @@
-// The job queue over HTTP: list, inspect, retry dead letters, re-transcode a video.
+// The job queue over HTTP: list, inspect and retry dead letters (admins), re-transcode a video
+// (its owner or an admin).
 #include "cinevault/api/api.hpp"
 #include "cinevault/core/parse.hpp"
 #include "cinevault/db/jobs.hpp"
@@ -32,7 +33,7 @@ json job_json(const db::Job& job, Audience audience) {
   if (job.state == db::JobState::queued && job.attempts > 0) out["next_attempt_at"] = iso8601_utc(job.not_before_ms);
   if (job.error_class) {
     out["error"] = {{"class", *job.error_class}, {"message", job.error_message.value_or("")}};
-    if (audience == Audience::key_holder) out["error"]["log_tail"] = job.log_tail.value_or("");
+    if (audience == Audience::manager) out["error"]["log_tail"] = job.log_tail.value_or("");
   }
   if (job.force_software) out["software_encoding"] = true;
   return out;
@@ -48,9 +49,10 @@ void add_job_routes(ApiContext& context, std::vector<http::Route>& routes) {
                       auto jobs = context.jobs.list(state, 200);
                       if (!jobs) return http::error_response(jobs.error());
                       json list = json::array();
-                      for (auto& job : *jobs) list.push_back(job_json(job, audience_of(request)));
+                      for (auto& job : *jobs) list.push_back(job_json(job, Audience::manager));
                       return http::json_response(200, {{"jobs", list}});
-                    }});
+                    },
+                    http::Access::admin});
 
   routes.push_back({http::Verb::get, "/api/v1/jobs/{}", [&context](http::RequestContext& request) -> http::Response {
                       auto id = parse_id(request.params[0]);
@@ -58,8 +60,9 @@ void add_job_routes(ApiContext& context, std::vector<http::Route>& routes) {
                       auto job = context.jobs.find(*id);
                       if (!job) return http::error_response(job.error());
                       if (!*job) return http::error_response({ErrorCode::not_found, "no such job"});
-                      return http::json_response(200, job_json(**job, audience_of(request)));
-                    }});
+                      return http::json_response(200, job_json(**job, Audience::manager));
+                    },
+                    http::Access::admin});
 
   routes.push_back({http::Verb::post, "/api/v1/jobs/{}/retry",
                     [&context](http::RequestContext& request) -> http::Response {
@@ -69,13 +72,15 @@ void add_job_routes(ApiContext& context, std::vector<http::Route>& routes) {
                       if (!job) return http::error_response(job.error());
                       if (!*job) return http::error_response({ErrorCode::not_found, "no such job"});
                       context.job_queued();
-                      return http::json_response(200, job_json(**job, audience_of(request)));
+                      return http::json_response(200, job_json(**job, Audience::manager));
                     },
-                    http::Access::mutate});
+                    http::Access::admin});
 
   // A new transcode run: a new version, published when done; the current one plays meanwhile.
   routes.push_back({http::Verb::post, "/api/v1/videos/{}/transcode",
                     [&context](http::RequestContext& request) -> http::Response {
+                      if (auto managed = managed_video(context, request); !managed)
+                        return http::error_response(managed.error());
                       auto queued = context.database.write([&](db::Connection& c) -> Result<std::optional<std::int64_t>> {
                         TRY(auto video, db::find_video(c, request.params[0]));
                         if (!video) return std::optional<std::int64_t>();
@@ -89,11 +94,11 @@ void add_job_routes(ApiContext& context, std::vector<http::Route>& routes) {
                       context.job_queued();
                       auto job = context.jobs.find(**queued);
                       if (!job || !*job) return http::error_response({ErrorCode::internal, "the job vanished"});
-                      auto response = http::json_response(202, job_json(**job, Audience::key_holder));
+                      auto response = http::json_response(202, job_json(**job, Audience::manager));
                       response.set(http::beast_http::field::location, "/api/v1/jobs/" + std::to_string(**queued));
                       return response;
                     },
-                    http::Access::mutate});
+                    http::Access::user});
 }
 
 }  // namespace cinevault::api

@@ -7,15 +7,18 @@
 namespace cinevault::api {
 namespace {
 
-std::optional<ServedObject> served_as(std::string_view use) {
-  if (use == "source") return ServedObject{"application/octet-stream", true};
-  if (use == "video-init") return ServedObject{"video/mp4", false};
-  if (use == "audio-init") return ServedObject{"audio/mp4", false};
-  if (use == "segment") return ServedObject{"video/iso.segment", false};
-  if (use == "jpeg") return ServedObject{"image/jpeg", false};
-  if (use == "webp") return ServedObject{"image/webp", false};
-  if (use == "vtt") return ServedObject{"text/vtt; charset=utf-8", false};
-  return std::nullopt;  // a use this binary does not serve
+// Enough to find one a request may watch: an object is shared by a few videos at most.
+constexpr int kMaxUsers = 16;
+
+const char* content_type_of(std::string_view use) {
+  if (use == "source") return "application/octet-stream";
+  if (use == "video-init") return "video/mp4";
+  if (use == "audio-init") return "audio/mp4";
+  if (use == "segment") return "video/iso.segment";
+  if (use == "jpeg") return "image/jpeg";
+  if (use == "webp") return "image/webp";
+  if (use == "vtt") return "text/vtt; charset=utf-8";
+  return nullptr;  // a use this binary does not serve
 }
 
 }  // namespace
@@ -32,8 +35,13 @@ Result<std::optional<ServedObject>> ObjectIndex::lookup(db::Database& database, 
     std::lock_guard lock(mutex_);
     generation = generation_;
   }
-  TRY(auto use, database.read([&](db::Connection& c) { return db::object_use(c, sha256); }));
-  std::optional<ServedObject> served = use ? served_as(*use) : std::nullopt;
+  TRY(auto uses, database.read([&](db::Connection& c) { return db::object_uses(c, sha256, kMaxUsers); }));
+  auto users = std::make_shared<std::vector<ObjectUser>>();
+  for (db::ObjectUse& use : uses)
+    if (const char* type = content_type_of(use.use))
+      users->push_back({std::move(use.video_id), use.access, type, use.use == "source"});
+  std::optional<ServedObject> served;
+  if (!users->empty()) served = ServedObject{std::move(users)};
   if (served) {
     std::lock_guard lock(mutex_);
     // Rows deleted while we looked: what we read may be gone, so it is not remembered.

@@ -1,5 +1,5 @@
 // GET/HEAD /objects/<sha256><ext>: immutable, content-addressed bytes for players and pages,
-// while a video uses them (ObjectIndex), typed by that use.
+// while a video uses them, to those who may watch that video (ObjectIndex), typed by that use.
 #include <algorithm>
 #include <iterator>
 
@@ -28,26 +28,39 @@ std::string_view object_hash(std::string_view name) {
   return known && is_sha256_hex(sha256) ? sha256 : std::string_view();
 }
 
+// The first use of the object through which the request may have it, if any.
+const ObjectUser* granting_use(const ApiContext& context, const http::RequestContext& request, const ServedObject& served) {
+  for (const ObjectUser& user : *served.users) {
+    bool granted = user.source ? may_manage(request, user.access.owner_id)
+                               : may_watch(context, request, user.video_id, user.access);
+    if (granted) return &user;
+  }
+  return nullptr;
+}
+
 http::Response serve(ApiContext& context, const http::RequestContext& request, const std::string& sha256,
                      const ServedObject& served) {
-  if (served.needs_key && !request.api_key_id)
-    return http::error_response({ErrorCode::unauthorized, "the original upload needs an API key"});
-  auto response = object_response(context, request, sha256, served.content_type);
-  if (served.needs_key)  // a download, never shown in the browser
+  const ObjectUser* use = granting_use(context, request, served);
+  if (!use) return http::error_response({ErrorCode::not_found, "no such object"});
+  auto response = object_response(context, request, sha256, use->content_type);
+  // Only a public video's bytes may sit in shared caches.
+  if (use->access.visibility != db::Visibility::anyone)
+    std::visit([](auto& m) { m.set(field::field::cache_control, "private, max-age=31536000, immutable"); }, response);
+  if (use->source)  // a download, never shown in the browser
     std::visit([](auto& m) { m.set(field::field::content_disposition, "attachment"); }, response);
   return response;
 }
 
-// The I/O thread's answer, when the object was looked up before and needs no key.
+// The I/O thread's answer, when the object was looked up before.
 std::optional<http::Response> serve_known_object(ApiContext& context, http::RequestContext& request) {
   std::string_view sha256 = object_hash(request.params[0]);
   if (sha256.empty()) return http::error_response({ErrorCode::not_found, "no such object"});
   std::optional<ServedObject> served = context.objects.find(sha256);
-  if (!served || served->needs_key) return std::nullopt;
+  if (!served) return std::nullopt;
   return serve(context, request, std::string(sha256), *served);
 }
 
-// On the blocking pool: asks the database whether a video uses the object.
+// On the blocking pool: asks the database which videos use the object.
 http::Response serve_object(ApiContext& context, http::RequestContext& request) {
   std::string sha256(object_hash(request.params[0]));
   if (sha256.empty()) return http::error_response({ErrorCode::not_found, "no such object"});

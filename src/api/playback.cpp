@@ -36,9 +36,11 @@ std::optional<int> parse_version(std::string_view text) {
 }
 
 // The published version (number empty) or version "v{n}" of the video, from the cache when
-// its stamp is unchanged.
+// its stamp is unchanged; not_found, as for no video, when the request may not watch it.
 Result<std::shared_ptr<const CachedVersion>> find_version(ApiContext& context, VersionCache& cache,
-                                                          const std::string& video_id, std::string_view number) {
+                                                          const http::RequestContext& request,
+                                                          std::string_view number) {
+  const std::string& video_id = request.params[0];
   std::optional<int> n;
   if (!number.empty()) {
     n = parse_version(number);
@@ -46,6 +48,8 @@ Result<std::shared_ptr<const CachedVersion>> find_version(ApiContext& context, V
   }
   // Read before the database: a write while we read makes what we remember stale at once.
   const std::uint64_t generation = context.database.generation();
+  TRY(auto access, context.database.read([&](db::Connection& c) { return db::find_video_access(c, video_id); }));
+  if (!access || !may_watch(context, request, video_id, *access)) return fail(ErrorCode::not_found, "no such video");
   TRY(auto stamp, context.database.read([&](db::Connection& c) {
     return n ? db::version_stamp(c, video_id, *n) : db::published_version_stamp(c, video_id);
   }));
@@ -61,7 +65,7 @@ Result<std::shared_ptr<const CachedVersion>> find_version(ApiContext& context, V
     db::VersionStamp read{row->id, row->state, row->updated_at_ms};
     found = cache.insert(std::move(read), to_manifest(std::move(*row)));
   }
-  cache.name({video_id, number}, found, generation);
+  cache.name({video_id, number}, found, generation, *access);
   return found;
 }
 
@@ -148,32 +152,46 @@ std::optional<std::string> playlist_rendition(const std::string& name) {
   return name.substr(0, name.size() - kM3u8.size());
 }
 
+// The manifest `name`, rendered by `render` once and kept; or, through a share link, for this
+// request, with the link's signature on every URL it names.
+Result<std::shared_ptr<const RenderedManifest>> rendered(
+    const CachedVersion& version, const std::string& name, const http::RequestContext& request,
+    const std::function<Result<std::string>(const manifest::Options&)>& render) {
+  if (!request.share) return version.manifest(name, [&] { return render({}); });
+  TRY(auto text, render({"", share_query(request)}));
+  auto etag = strong_etag(text);
+  return std::make_shared<const RenderedManifest>(RenderedManifest{std::move(text), std::move(etag)});
+}
+
+// A media playlist, "{rendition}.m3u8": /videos/{id}/v{n}/{rendition}.m3u8 (what the master
+// lists) or /videos/{id}/{rendition}.m3u8 (the published version's).
+http::Response media_playlist(const CachedVersion& version, const http::RequestContext& request,
+                              const std::string& name) {
+  auto rendition = playlist_rendition(name);
+  if (!rendition) return http::error_response({ErrorCode::not_found, "no such playlist"});
+  auto text = rendered(version, name, request, [&](const manifest::Options& options) {
+    return manifest::hls_media(version.version, *rendition, options);
+  });
+  return manifest_response(request, text, kHlsType, version.complete());
+}
+
 // /videos/{id}/master.m3u8, /videos/{id}/manifest.mpd, /videos/{id}/{rendition}.m3u8
 http::Response video_manifest(const CachedVersion& version, const http::RequestContext& request) {
   const std::string& name = request.params[1];
   bool complete = version.complete();
+  const manifest::Version& data = version.version;
   if (name == "master.m3u8")
-    return manifest_response(request, version.manifest(name, [&] { return manifest::hls_master(version.version, {}); }),
-                             kHlsType, complete);
+    return manifest_response(
+        request, rendered(version, name, request, [&](const auto& options) { return manifest::hls_master(data, options); }),
+        kHlsType, complete);
   if (name == "manifest.mpd")
-    return manifest_response(request, version.manifest(name, [&] { return manifest::dash_mpd(version.version, {}); }),
-                             kDashType, complete);
-  auto rendition = playlist_rendition(name);
-  if (!rendition) return http::error_response({ErrorCode::not_found, "no such manifest"});
-  return manifest_response(
-      request, version.manifest(name, [&] { return manifest::hls_media(version.version, *rendition, {}); }), kHlsType,
-      complete);
+    return manifest_response(
+        request, rendered(version, name, request, [&](const auto& options) { return manifest::dash_mpd(data, options); }),
+        kDashType, complete);
+  return media_playlist(version, request, name);
 }
 
-// /videos/{id}/v{n}/{rendition}.m3u8: a media playlist of one version (what the master lists).
-http::Response version_playlist(const CachedVersion& version, const http::RequestContext& request) {
-  const std::string& name = request.params[2];
-  auto rendition = playlist_rendition(name);
-  if (!rendition) return http::error_response({ErrorCode::not_found, "no such playlist"});
-  return manifest_response(
-      request, version.manifest(name, [&] { return manifest::hls_media(version.version, *rendition, {}); }), kHlsType,
-      version.complete());
-}
+
 
 // /videos/{id}/v{n}/{rendition}/init.mp4 and /{time}.m4s: the DASH SegmentTemplate's URLs,
 // served from the stored objects. Immutable, like /objects/.
@@ -218,7 +236,7 @@ void add_playback_routes(ApiContext& context, std::vector<http::Route>& routes) 
           std::optional<HeldRequests::Place> place;
           for (;;) {
             const std::uint64_t seen = context.database.generation();
-            auto found = find_version(context, *cache, request.params[0], number(request));
+            auto found = find_version(context, *cache, request, number(request));
             if (!found) return http::error_response(found.error());
             http::Response response = answer(**found, request);
             if (!waits_for_a_segment(response) || (*found)->complete()) return response;
@@ -232,16 +250,23 @@ void add_playback_routes(ApiContext& context, std::vector<http::Route>& routes) 
     // Rendering (a long film's playlist: milliseconds) is left to the blocking pool.
     route.fast = [&context, cache, number, manifest_param,
                   answer](http::RequestContext& request) -> std::optional<http::Response> {
-      auto version = cache->find_named({request.params[0], number(request)}, context.database.generation());
+      db::VideoAccess access;
+      auto version = cache->find_named({request.params[0], number(request)}, context.database.generation(), &access);
       if (!version) return std::nullopt;
-      if (manifest_param >= 0 && !version->has_manifest(request.params[manifest_param])) return std::nullopt;
+      if (!may_watch(context, request, request.params[0], access))
+        return http::error_response({ErrorCode::not_found, "no such video"});
+      // A share link's manifests are rendered for each request: on the blocking pool.
+      if (manifest_param >= 0 && (request.share || !version->has_manifest(request.params[manifest_param])))
+        return std::nullopt;
       return answer(*version, request);  // only manifests that rendered are cached: never a 503
     };
     route.decorate = set_cors;
     routes.push_back(std::move(route));
   };
   add("/videos/{}/{}", 0, 1, &video_manifest);
-  add("/videos/{}/{}/{}", 1, 2, &version_playlist);
+  add("/videos/{}/{}/{}", 1, 2, [](const CachedVersion& version, const http::RequestContext& request) {
+    return media_playlist(version, request, request.params[2]);
+  });
   add("/videos/{}/{}/{}/{}", 1, -1, [&context](const CachedVersion& version, const http::RequestContext& request) {
     return version_segment(context, version, request);
   });

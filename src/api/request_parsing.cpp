@@ -119,10 +119,15 @@ Result<db::VideoPatch> parse_video_patch(std::string_view body) {
         tags.push_back(tag.get<std::string>());
       }
       patch.tags = std::move(tags);
+    } else if (key == "visibility") {
+      auto visibility = value.is_string() ? db::parse_visibility(value.get<std::string>()) : std::nullopt;
+      if (!visibility)
+        return fail(ErrorCode::invalid_argument, "'visibility' must be private, unlisted, library or public");
+      patch.visibility = *visibility;
     } else {
       // The parser checked the key is UTF-8; a long one is not repeated back.
       std::string named = key.size() <= 64 ? " '" + key + "'" : "";
-      return fail(ErrorCode::invalid_argument, "unknown field" + named + ": only title, description and tags can change");
+      return fail(ErrorCode::invalid_argument, "unknown field" + named + ": only title, description, tags and visibility can change");
     }
   }
   // The same checks as at upload time.

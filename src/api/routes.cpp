@@ -1,4 +1,5 @@
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "cinevault/api/api.hpp"
 
@@ -27,12 +28,21 @@ void add_health_routes(ApiContext& context, std::vector<http::Route>& routes) {
                                                        {"objects_removed", report->objects_removed},
                                                        {"bytes_freed", report->bytes_freed}});
                     },
-                    http::Access::mutate});
+                    http::Access::admin});
+  routes.push_back({http::Verb::post, "/api/v1/admin/signing-key",
+                    [&context](http::RequestContext& request) -> http::Response {
+                      if (auto rotated = context.share_links.rotate(context.database); !rotated)
+                        return http::error_response(rotated.error());
+                      spdlog::info("{} rotated the share-link signing key: earlier links no longer open", request.principal->name);
+                      return http::empty_response(204);
+                    },
+                    http::Access::admin});
 }
 
 std::vector<http::Route> make_routes(ApiContext& context) {
   std::vector<http::Route> routes;
   add_health_routes(context, routes);
+  add_account_routes(context, routes);
   add_video_routes(context, routes);
   add_upload_routes(context, routes);
   add_job_routes(context, routes);

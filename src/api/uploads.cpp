@@ -101,6 +101,16 @@ http::Response append_response(ApiContext&, Result<ingest::UploadAppend::Outcome
   return response;
 }
 
+// The upload the request names, when it is the requester's (or the requester is an admin);
+// another person's upload is not found.
+Result<ingest::UploadStatus> own_upload(ApiContext& context, const http::RequestContext& request) {
+  TRY(auto status, context.uploads.status(request.params[0]));
+  const Principal& user = *request.principal;
+  if (user.role != Role::admin && status.row.owner != std::to_string(user.user_id))
+    return fail(ErrorCode::not_found, "no such upload");
+  return status;
+}
+
 }  // namespace
 
 void add_upload_routes(ApiContext& context, std::vector<http::Route>& routes) {
@@ -135,7 +145,7 @@ void add_upload_routes(ApiContext& context, std::vector<http::Route>& routes) {
          set_header(response, "Location", "/api/v1/uploads/" + id);
          return response;
        },
-       http::Access::mutate, http::BodyKind::stream, max_size,
+       http::Access::upload, http::BodyKind::stream, max_size,
        [&context](http::RequestContext& request) -> Result<std::unique_ptr<http::BodySink>> {
          RETURN_IF_ERROR(check_tus_version(request));
          if (!request.header_value("Upload-Defer-Length").empty())
@@ -152,7 +162,7 @@ void add_upload_routes(ApiContext& context, std::vector<http::Route>& routes) {
          TRY(auto length_of_body, content_length(request));
          if (length_of_body && *length_of_body > *length)
            return fail(ErrorCode::too_large, "the data goes past the declared Upload-Length");
-         TRY(auto created, context.uploads.create(request.api_key_id.value_or(""), *length, std::move(metadata)));
+         TRY(auto created, context.uploads.create(std::to_string(request.principal->user_id), *length, std::move(metadata)));
          std::unique_ptr<ingest::UploadAppend> append;
          if (body) {
            TRY(append, context.uploads.begin_append(created.row.id, 0, length_of_body, std::move(checksum)));
@@ -163,7 +173,7 @@ void add_upload_routes(ApiContext& context, std::vector<http::Route>& routes) {
   // Where an upload stands. Never cached: the offset moves.
   routes.push_back({http::Verb::head, "/api/v1/uploads/{}", [&context](http::RequestContext& request) -> http::Response {
                       if (auto ok = check_tus_version(request); !ok) return http::error_response(ok.error());
-                      auto status = context.uploads.status(request.params[0]);
+                      auto status = own_upload(context, request);
                       http::Response response = status ? http::Response(http::empty_response(200))
                                                        : http::Response(http::error_response(status.error()));
                       set_header(response, "Cache-Control", "no-store");
@@ -174,11 +184,12 @@ void add_upload_routes(ApiContext& context, std::vector<http::Route>& routes) {
                       if (status->row.state != "complete") set_header(response, "Upload-Expires", http_date(status->row.expires_at_ms));
                       if (status->row.video_id) set_header(response, "Cinevault-Video-Id", *status->row.video_id);
                       return response;
-                    }});
+                    },
+                    http::Access::upload});
 
   // The same facts as JSON, for people and pages.
   routes.push_back({http::Verb::get, "/api/v1/uploads/{}", [&context](http::RequestContext& request) -> http::Response {
-                      auto status = context.uploads.status(request.params[0]);
+                      auto status = own_upload(context, request);
                       if (!status) return http::error_response(status.error());
                       json body = {{"id", status->row.id},           {"length", status->row.length},
                                    {"offset", status->row.offset},   {"state", status->row.state},
@@ -187,7 +198,8 @@ void add_upload_routes(ApiContext& context, std::vector<http::Route>& routes) {
                       auto response = http::json_response(200, body);
                       response.set(field::field::cache_control, "no-store");
                       return response;
-                    }});
+                    },
+                    http::Access::upload});
 
   // Appending data at the offset the server reported.
   routes.push_back({http::Verb::patch, "/api/v1/uploads/{}",
@@ -195,7 +207,7 @@ void add_upload_routes(ApiContext& context, std::vector<http::Route>& routes) {
                       auto& sink = static_cast<AppendSink&>(*request.sink);
                       return append_response(context, sink.append->commit(), 204);
                     },
-                    http::Access::mutate, http::BodyKind::stream, max_size,
+                    http::Access::upload, http::BodyKind::stream, max_size,
                     [&context](http::RequestContext& request) -> Result<std::unique_ptr<http::BodySink>> {
                       RETURN_IF_ERROR(check_tus_version(request));
                       if (!is_offset_stream(request.header_value(field::field::content_type)))
@@ -204,6 +216,7 @@ void add_upload_routes(ApiContext& context, std::vector<http::Route>& routes) {
                       if (!offset) return fail(ErrorCode::invalid_argument, "Upload-Offset is required and must be a non-negative integer");
                       TRY(auto checksum, parse_upload_checksum(request.header_value("Upload-Checksum")));
                       TRY(auto length, content_length(request));
+                      RETURN_IF_ERROR(own_upload(context, request));
                       TRY(auto append, context.uploads.begin_append(request.params[0], *offset, length, std::move(checksum)));
                       return std::unique_ptr<http::BodySink>(new AppendSink(std::nullopt, std::move(append)));
                     }});
@@ -212,11 +225,12 @@ void add_upload_routes(ApiContext& context, std::vector<http::Route>& routes) {
   routes.push_back({http::Verb::delete_, "/api/v1/uploads/{}",
                     [&context](http::RequestContext& request) -> http::Response {
                       if (auto ok = check_tus_version(request); !ok) return http::error_response(ok.error());
+                      if (auto owned = own_upload(context, request); !owned) return http::error_response(owned.error());
                       auto terminated = context.uploads.terminate(request.params[0]);
                       if (!terminated) return http::error_response(terminated.error());
                       return http::empty_response(204);
                     },
-                    http::Access::mutate});
+                    http::Access::upload});
 
   for (std::size_t i = first; i < routes.size(); ++i)
     if (routes[i].method != http::Verb::get) routes[i].decorate = add_tus_headers;

@@ -51,18 +51,19 @@ std::size_t VersionCache::NameHash::operator()(VersionName name) const {
 }
 
 void VersionCache::name(VersionName name, const std::shared_ptr<const CachedVersion>& version,
-                        std::uint64_t generation) {
+                        std::uint64_t generation, db::VideoAccess access) {
   std::lock_guard lock(mutex_);
   // Names go stale at the next write anyway: dropping them all bounds the map.
   if (names_.size() >= kMaxNames) names_.clear();
-  Naming naming{version, generation};
+  Naming naming{version, generation, access};
   if (auto named = names_.find(name); named != names_.end())
     named->second = std::move(naming);
   else
     names_.emplace(NameKey{std::string(name.video_id), std::string(name.number)}, std::move(naming));
 }
 
-std::shared_ptr<const CachedVersion> VersionCache::find_named(VersionName name, std::uint64_t generation) {
+std::shared_ptr<const CachedVersion> VersionCache::find_named(VersionName name, std::uint64_t generation,
+                                                              db::VideoAccess* access) {
   std::lock_guard lock(mutex_);
   auto named = names_.find(name);
   if (named == names_.end() || named->second.generation != generation) return nullptr;
@@ -71,6 +72,7 @@ std::shared_ptr<const CachedVersion> VersionCache::find_named(VersionName name, 
   // Only while the cache still holds that very copy: one put back by a slower request, or
   // evicted, is not what the name was checked against.
   if (!entries_.find(version->stamp.id, [&](const auto& held) { return held == version; })) return nullptr;
+  if (access) *access = named->second.access;
   return version;
 }
 

@@ -16,6 +16,7 @@
 #include "cinevault/core/lru_map.hpp"
 #include "cinevault/core/result.hpp"
 #include "cinevault/db/versions.hpp"
+#include "cinevault/db/videos.hpp"
 #include "cinevault/manifest/manifest.hpp"
 
 namespace cinevault::api {
@@ -61,12 +62,16 @@ class VersionCache {
   // beyond the bound.
   std::shared_ptr<const CachedVersion> insert(db::VersionStamp stamp, manifest::Version version);
 
-  // Names a cached version as what `name` was when the database was at `generation`.
-  void name(VersionName name, const std::shared_ptr<const CachedVersion>& version, std::uint64_t generation);
+  // Names a cached version as what `name` was when the database was at `generation`, with
+  // who could watch its video then.
+  void name(VersionName name, const std::shared_ptr<const CachedVersion>& version, std::uint64_t generation,
+            db::VideoAccess access = {});
   // The version `name` was named for, while the database is still at that generation (no
-  // write since, so it is still that version, unchanged) and the cache still holds that
-  // copy. nullptr otherwise. Allocates nothing (the I/O thread's fast path calls it).
-  std::shared_ptr<const CachedVersion> find_named(VersionName name, std::uint64_t generation);
+  // write since, so it is still that version, unchanged, and its video's owner and
+  // visibility too: into *access) and the cache still holds that copy. nullptr otherwise.
+  // Allocates nothing (the I/O thread's fast path calls it).
+  std::shared_ptr<const CachedVersion> find_named(VersionName name, std::uint64_t generation,
+                                                  db::VideoAccess* access = nullptr);
 
  private:
   std::mutex mutex_;
@@ -75,6 +80,7 @@ class VersionCache {
   struct Naming {
     std::weak_ptr<const CachedVersion> version;
     std::uint64_t generation = 0;
+    db::VideoAccess access;
   };
   struct NameKey {
     std::string video_id;

@@ -25,6 +25,7 @@ extern "C" {
 #include "cinevault/core/log.hpp"
 #include "cinevault/db/api_keys.hpp"
 #include "cinevault/db/objects.hpp"
+#include "cinevault/db/users.hpp"
 #include "cinevault/db/versions.hpp"
 #include "cinevault/http/server.hpp"
 #include "cinevault/pipeline/job_queue.hpp"
@@ -90,44 +91,27 @@ Result<store::GcReport> collect_garbage(db::Database& database, store::ObjectSto
   return report;
 }
 
-// On first start: an admin key, whose secret goes to <data>/admin.key (0600) and nowhere else.
+// On first start: an API key of the first admin (made by the schema's migration), whose
+// secret goes to <data>/admin.key (0600) and nowhere else.
 Result<void> ensure_admin_key(const Config& config, db::Database& database) {
   auto path = fs::absolute(config.data_dir / "admin.key");
   TRY(bool created, database.write([&](db::Connection& c) -> Result<bool> {
     TRY(auto count, db::count_api_keys(c));
     if (count > 0) return false;
-    TRY(auto key, db::create_api_key(c, "admin"));
+    TRY(auto admin, db::first_admin(c));
+    if (!admin) return fail(ErrorCode::database, "the database has no admin user");
+    TRY(auto key, db::create_api_key(c, "admin", admin->id));
     // Written before the commit: a committed key always has its file.
     RETURN_IF_ERROR(write_file_atomically(path, key.secret + "\n", 0600));
     return true;
   }));
   if (created) spdlog::info("created the admin API key; it is in {} (mode 0600)", path.string());
+  auto admin = database.read([](db::Connection& c) { return db::first_admin(c); });
+  if (admin && *admin && !(*admin)->has_password)
+    spdlog::info("the user {} has no password yet and cannot sign in to the page: cinevault users passwd {}",
+                 (*admin)->name, (*admin)->name);
   return {};
 }
-
-// Verifies keys against the database; records last use at most once a minute per key.
-class KeyVerifier {
- public:
-  explicit KeyVerifier(db::Database& database) : database_(database) {}
-  Result<std::optional<std::string>> operator()(const std::string& secret) {
-    TRY(auto id, database_.read([&](db::Connection& c) { return db::find_live_key(c, secret); }));
-    if (!id) return id;
-    auto now = db::now_ms();
-    bool touch = false;
-    {
-      std::lock_guard lock(mutex_);
-      auto& last = touched_[*id];
-      if (now - last > 60'000) last = now, touch = true;
-    }
-    if (touch) (void)database_.write([&](db::Connection& c) { return db::touch_api_key(c, *id); });
-    return id;
-  }
-
- private:
-  db::Database& database_;
-  std::mutex mutex_;
-  std::unordered_map<std::string, std::int64_t> touched_;
-};
 
 // Periodic work off the request path: expiring abandoned uploads, collecting garbage.
 class Maintenance {
@@ -231,13 +215,13 @@ int serve(const Config& config) {
 
   std::unique_ptr<http::Server> server;
   api::ObjectIndex objects(100000);  // 100,000 hashes: about 15 MB, a large library's hot set
-  api::ApiContext context{config, database, store, ingestor, uploads, upload_budget, queue, *assets, objects,
+  auto share_links = api::ShareLinks::open(database);
+  if (!share_links) return fatal(share_links.error().message);
+  api::ApiContext context{config, database, store, ingestor, uploads, upload_budget, queue, *assets, objects, **share_links,
                           [&workers] { workers->wake(); },
                           [&server] { return server->draining(); },
                           [&] { return collect_garbage(database, store, false); }};
-  KeyVerifier verifier(database);
-  server = http::make_server(config.http, config.auth.require_key_for_reads, api::make_routes(context),
-                             [&verifier](const std::string& secret) { return verifier(secret); });
+  server = http::make_server(config.http, api::make_gate(context), api::make_routes(context));
   if (auto listening = server->listen(); !listening) return fatal(listening.error().message);
   spdlog::info("cinevault listening on http://{}:{} with data in {}", split_listen(config.http.listen)->host,
                server->port(), fs::absolute(config.data_dir).string());
@@ -255,14 +239,19 @@ int serve(const Config& config) {
   return 0;
 }
 
-int keys_command(const Config& config, const std::vector<std::string>& args) {
+int keys_command(const Config& config, std::vector<std::string> args) {
   auto usage = [] {
-    std::cerr << "cinevault: usage: cinevault keys create [NAME] | list | revoke ID\n";
+    std::cerr << "cinevault: usage: cinevault keys create [NAME] [--user USER] | list | revoke ID\n";
     return 2;
   };
+  std::optional<std::string> user_name;
+  if (auto user = std::find(args.begin(), args.end(), "--user"); user != args.end() && user + 1 != args.end()) {
+    user_name = *(user + 1);
+    args.erase(user, user + 2);
+  }
   bool well_formed = !args.empty() && ((args[0] == "create" && args.size() <= 2) ||
-                                       (args[0] == "list" && args.size() == 1) ||
-                                       (args[0] == "revoke" && args.size() == 2));
+                                       (args[0] == "list" && args.size() == 1 && !user_name) ||
+                                       (args[0] == "revoke" && args.size() == 2 && !user_name));
   if (!well_formed) return usage();
   std::error_code ec;
   fs::create_directories(config.data_dir, ec);
@@ -274,18 +263,24 @@ int keys_command(const Config& config, const std::vector<std::string>& args) {
   auto& db = **database;
   if (args[0] == "create" && args.size() <= 2) {
     std::string name = args.size() == 2 ? args[1] : "key";
-    auto key = db.write([&](db::Connection& c) { return db::create_api_key(c, name); });
+    auto key = db.write([&](db::Connection& c) -> Result<db::NewApiKey> {
+      TRY(auto user, user_name ? db::find_user(c, *user_name) : db::first_admin(c));
+      if (!user) return fail(ErrorCode::not_found, user_name ? "no user named " + *user_name : "no admin user");
+      return db::create_api_key(c, name, user->id);
+    });
     if (!key) return std::cerr << "cinevault: " << key.error().message << "\n", 1;
-    std::cerr << "created key " << key->row.id << " (" << name << "); the secret is shown once:\n";
+    std::cerr << "created key " << key->row.id << " (" << name << ") of " << key->row.user_name
+              << "; the secret is shown once:\n";
     std::cout << key->secret << "\n";
     return 0;
   }
   if (args[0] == "list" && args.size() == 1) {
     auto keys = db.read([](db::Connection& c) { return db::list_api_keys(c); });
     if (!keys) return std::cerr << "cinevault: " << keys.error().message << "\n", 1;
-    std::cout << "ID        NAME                 CREATED (unix ms)  LAST USED          REVOKED\n";
+    std::cout << "ID        NAME                 USER         CREATED (unix ms)  LAST USED          REVOKED\n";
     for (auto& k : *keys) {
-      std::printf("%-9s %-20s %-18lld %-18s %s\n", k.id.c_str(), k.name.c_str(), static_cast<long long>(k.created_at_ms),
+      std::printf("%-9s %-20s %-12s %-18lld %-18s %s\n", k.id.c_str(), k.name.c_str(), k.user_name.c_str(),
+                  static_cast<long long>(k.created_at_ms),
                   k.last_used_at_ms ? std::to_string(*k.last_used_at_ms).c_str() : "-",
                   k.revoked_at_ms ? std::to_string(*k.revoked_at_ms).c_str() : "-");
     }
@@ -311,6 +306,20 @@ int gc_command(const Config& config) {
   if (!report) return 1;
   std::cout << "removed " << report->objects_removed << " object(s), " << report->bytes_freed << " bytes, "
             << report->rows_removed << " row(s), " << report->temp_files_removed << " temp file(s)\n";
+  return 0;
+}
+
+int rotate_share_key_command(const Config& config) {
+  if (!init_logging(config.log_level)) return 2;
+  // A running daemon keeps the key it loaded: it rotates through POST /api/v1/admin/signing-key.
+  auto lock = DataDirLock::acquire(config.data_dir);
+  if (!lock) return fatal(lock.error().message + " (stop the daemon, or POST /api/v1/admin/signing-key)");
+  auto database = db::Database::open(config.data_dir / "cinevault.db", 1);
+  if (!database) return fatal(database.error().message);
+  auto links = api::ShareLinks::open(**database);
+  if (!links) return fatal(links.error().message);
+  if (auto rotated = (*links)->rotate(**database); !rotated) return fatal(rotated.error().message);
+  std::cerr << "rotated the share-link signing key: every link made before no longer opens\n";
   return 0;
 }
 

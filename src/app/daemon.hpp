@@ -9,8 +9,9 @@
 namespace cinevault::app {
 
 int serve(const Config& config);
-int keys_command(const Config& config, const std::vector<std::string>& args);
+int keys_command(const Config& config, std::vector<std::string> args);
 int gc_command(const Config& config);
+int rotate_share_key_command(const Config& config);
 // users add NAME --role ROLE [--password-stdin] | list | passwd NAME [--password-stdin] | remove NAME
 int users_command(const Config& config, const std::vector<std::string>& args);
 // Never returns: the worker ends with _exit (no static destructors, no leak check, which

@@ -20,7 +20,9 @@ void print_help() {
   std::cout << "cinevault " << kVersion << " - a self-hosted video library server\n\n"
             << "usage:\n"
             << "  cinevault [serve] [options]        run the daemon in the foreground\n"
-            << "  cinevault keys create [NAME]       create an API key and print it once\n"
+            << "  cinevault keys create [NAME] [--user USER]\n"
+            << "                                     create an API key of USER (default: the first admin)\n"
+            << "                                     and print it once\n"
             << "  cinevault keys list                list API keys\n"
             << "  cinevault keys revoke ID           revoke an API key\n"
             << "  cinevault users add NAME --role admin|uploader|viewer [--password-stdin]\n"
@@ -28,7 +30,8 @@ void print_help() {
             << "  cinevault users list               list users and their roles\n"
             << "  cinevault users passwd NAME [--password-stdin]\n"
             << "                                     change a user's password\n"
-            << "  cinevault users remove NAME        remove a user\n"
+            << "  cinevault users remove NAME        remove a user (their videos pass to an admin)\n"
+            << "  cinevault share-key rotate         end every share link (daemon stopped; else the API)\n"
             << "  cinevault gc                       remove unreferenced objects (daemon stopped)\n"
             << "  cinevault media-worker             (started by the daemon: one probe or transcode)\n"
             << "  cinevault --print-config           print the effective configuration as JSON\n"
@@ -75,11 +78,16 @@ int main(int argc, char** argv) {
       print_config = true;
       continue;
     }
-    // The users command's own options (the rest are configuration keys).
+    // The users and keys commands' own options (the rest are configuration keys).
     if (!positional.empty() && positional[0] == "users" &&
         (arg == "--password-stdin" || arg == "--role" || arg.rfind("--role=", 0) == 0)) {
       positional.push_back(arg);
       if (arg == "--role" && i + 1 < args.size()) positional.push_back(args[++i]);
+      continue;
+    }
+    if (!positional.empty() && positional[0] == "keys" && arg == "--user" && i + 1 < args.size()) {
+      positional.push_back(arg);
+      positional.push_back(args[++i]);
       continue;
     }
     if (arg.rfind("--", 0) == 0) {
@@ -126,6 +134,7 @@ int main(int argc, char** argv) {
   if (command == "keys") return app::keys_command(config, rest);
   if (command == "users") return app::users_command(config, rest);
   if (command == "gc" && rest.empty()) return app::gc_command(config);
+  if (command == "share-key" && rest.size() == 1 && rest[0] == "rotate") return app::rotate_share_key_command(config);
   if (command == "media-worker" && rest.empty()) app::media_worker_command(config);
   return usage_error("unknown command '" + command + (rest.empty() ? "" : " " + rest[0]) + "'");
 }

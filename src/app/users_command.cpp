@@ -107,10 +107,18 @@ int users_command(const Config& config, const std::vector<std::string>& args) {
     return 0;
   }
   if (action == "remove") {
-    auto removed = db.write([&](db::Connection& c) { return db::remove_user(c, *name); });
+    // Their videos pass to the first admin (another, when they are the first).
+    auto removed = db.write([&](db::Connection& c) -> Result<std::optional<std::string>> {
+      TRY(auto user, db::find_user(c, *name));
+      if (!user) return fail(ErrorCode::not_found, "no user named " + *name);
+      TRY(auto heir, db::first_admin(c, user->id));
+      if (!heir) return fail(ErrorCode::conflict, "the last admin cannot be removed");
+      TRY(bool removed, db::remove_user(c, user->id, heir->id));
+      return removed ? std::optional<std::string>(heir->name) : std::nullopt;
+    });
     if (!removed) return failed(removed.error().message);
     if (!*removed) return failed("no user named " + *name);
-    std::cerr << "removed user " << *name << "\n";
+    std::cerr << "removed user " << *name << "; their videos now belong to " << **removed << "\n";
     return 0;
   }
   // add, passwd: the hash is made before the write transaction (it takes a tenth of a second).
@@ -124,7 +132,11 @@ int users_command(const Config& config, const std::vector<std::string>& args) {
     std::cerr << "added user " << user->name << " (" << db::to_string(user->role) << ")\n";
     return 0;
   }
-  auto changed = db.write([&](db::Connection& c) { return db::set_user_password(c, *name, *hash); });
+  auto changed = db.write([&](db::Connection& c) -> Result<bool> {
+    TRY(auto user, db::find_user(c, *name));
+    if (!user) return false;
+    return db::set_user_password(c, user->id, *hash);
+  });
   if (!changed) return failed(changed.error().message);
   if (!*changed) return failed("no user named " + *name);
   std::cerr << "changed the password of " << *name << "\n";

@@ -162,11 +162,25 @@ const std::vector<KeyBinding>& bindings() {
                              [](Config& c) -> int& { return c.http.write_timeout_s; }, 1, 3600));
     t.push_back(integer<int>("http.shutdown_grace_s", "on SIGTERM, in-flight requests get this long to finish",
                              [](Config& c) -> int& { return c.http.shutdown_grace_s; }, 0, 3600));
-    t.push_back(boolean("auth.require_key_for_reads", "GET requests need an API key too (not the web page's own files)",
+    t.push_back(boolean("auth.require_key_for_reads",
+                        "reads need a signed-in user, an API key or a share link (not the web page's own files)",
                         [](Config& c) -> bool& { return c.auth.require_key_for_reads; }));
+    t.push_back(boolean("auth.behind_tls", "the server is reached through an HTTPS proxy: the session cookie is Secure",
+                        [](Config& c) -> bool& { return c.auth.behind_tls; }));
+    t.push_back(integer<int>("auth.session_days", "how long a sign-in lasts",
+                             [](Config& c) -> int& { return c.auth.session_days; }, 1, 365));
     t.push_back(integer<std::int64_t>("uploads.max_upload_bytes", "largest upload, one-shot or tus (413 beyond)",
                                       [](Config& c) -> std::int64_t& { return c.uploads.max_upload_bytes; }, 1,
                                       kI64Max));
+    t.push_back(text("uploads.default_visibility",
+                     "who may watch an upload that does not say: private, unlisted, library (every signed-in "
+                     "user) or public",
+                     [](Config& c) -> std::string& { return c.uploads.default_visibility; },
+                     [](const std::string& s) -> Result<void> {
+                       for (auto v : {"private", "unlisted", "library", "public"})
+                         if (s == v) return {};
+                       return fail(ErrorCode::invalid_argument, "expected private, unlisted, library or public");
+                     }));
     t.push_back(integer<int>("uploads.expire_after_hours", "unfinished tus uploads are removed this long after creation",
                              [](Config& c) -> int& { return c.uploads.expire_after_hours; }, 1, 24 * 365));
     t.push_back(integer<std::int64_t>("uploads.reserve_bytes",
@@ -174,10 +188,10 @@ const std::vector<KeyBinding>& bindings() {
                                       [](Config& c) -> std::int64_t& { return c.uploads.reserve_bytes; }, 0, kI64Max));
     t.push_back(integer<int>("uploads.max_open_uploads", "unfinished tus uploads on the server (429 beyond)",
                              [](Config& c) -> int& { return c.uploads.max_open_uploads; }, 1, 1000000));
-    t.push_back(integer<int>("uploads.max_open_uploads_per_key", "unfinished tus uploads of one API key (429 beyond)",
+    t.push_back(integer<int>("uploads.max_open_uploads_per_key", "unfinished tus uploads of one uploader, all their keys and sessions (429 beyond)",
                              [](Config& c) -> int& { return c.uploads.max_open_uploads_per_key; }, 1, 1000000));
     t.push_back(integer<std::int64_t>("uploads.max_pending_bytes_per_key",
-                                      "declared bytes of one API key's unfinished uploads (507 beyond)",
+                                      "declared bytes of one uploader's unfinished uploads (507 beyond)",
                                       [](Config& c) -> std::int64_t& { return c.uploads.max_pending_bytes_per_key; },
                                       1, kI64Max));
     t.push_back(number("media.max_duration_s", "longest accepted video, in seconds",

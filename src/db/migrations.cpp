@@ -239,6 +239,59 @@ CREATE TABLE users (
   updated_at     INTEGER NOT NULL
 );
 )sql",
+      // 8: every video has an owner and a visibility; API keys belong to users; sessions of
+      // people signed in; watch progress; the key that signs share links. A data directory
+      // from before accounts gets its first admin here (named admin, without a password,
+      // which sign-in refuses until `cinevault users passwd admin`): its videos and keys
+      // become that admin's, its videos visible to every signed-in user.
+      R"sql(
+INSERT INTO users (name, role, password_hash, created_at, updated_at)
+  SELECT CASE WHEN EXISTS (SELECT 1 FROM users WHERE name = 'admin') THEN 'administrator' ELSE 'admin' END,
+         'admin', '', CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+  WHERE NOT EXISTS (SELECT 1 FROM users WHERE role = 'admin');
+
+ALTER TABLE videos ADD COLUMN owner_id INTEGER REFERENCES users(id);
+ALTER TABLE videos ADD COLUMN visibility TEXT NOT NULL DEFAULT 'library'
+  CHECK (visibility IN ('private', 'unlisted', 'library', 'public'));
+UPDATE videos SET owner_id = (SELECT min(id) FROM users WHERE role = 'admin');
+CREATE INDEX videos_owner ON videos (owner_id, created_at DESC, id DESC);
+-- The same bytes uploaded again by the same person answer their video; another person's
+-- upload of them is a video of theirs.
+DROP INDEX videos_source;
+CREATE UNIQUE INDEX videos_source ON videos (source_sha256, owner_id);
+
+ALTER TABLE api_keys ADD COLUMN user_id INTEGER REFERENCES users(id) ON DELETE CASCADE;
+UPDATE api_keys SET user_id = (SELECT min(id) FROM users WHERE role = 'admin');
+-- Unfinished uploads were owned by a key; now by its user (the id in decimal).
+UPDATE uploads SET owner = coalesce((SELECT CAST(user_id AS TEXT) FROM api_keys WHERE api_keys.id = uploads.owner),
+                                    (SELECT CAST(min(id) AS TEXT) FROM users WHERE role = 'admin'));
+
+CREATE TABLE sessions (
+  token_sha256  TEXT PRIMARY KEY,
+  user_id       INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  csrf_token    TEXT NOT NULL,
+  created_at    INTEGER NOT NULL,
+  expires_at    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX sessions_user ON sessions (user_id);
+
+CREATE TABLE watch_progress (
+  user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  video_id    TEXT NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
+  position_s  REAL NOT NULL CHECK (position_s >= 0),
+  updated_at  INTEGER NOT NULL,
+  PRIMARY KEY (user_id, video_id)
+) WITHOUT ROWID;
+CREATE INDEX watch_progress_recent ON watch_progress (user_id, updated_at DESC);
+CREATE INDEX watch_progress_video ON watch_progress (video_id);
+
+-- The newest row signs share links; rotating replaces it, so every link made before fails.
+CREATE TABLE signing_keys (
+  id          INTEGER PRIMARY KEY,
+  secret      TEXT NOT NULL CHECK (length(secret) = 64),  -- 32 random bytes, hex
+  created_at  INTEGER NOT NULL
+);
+)sql",
   };
   return list;
 }

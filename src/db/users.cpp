@@ -7,7 +7,7 @@
 namespace cinevault::db {
 namespace {
 
-constexpr const char* kColumns = "id, name, role, created_at, updated_at";
+constexpr const char* kColumns = "id, name, role, password_hash != '', created_at, updated_at";
 
 User read_user(const Statement& s) {
   User user;
@@ -15,27 +15,22 @@ User read_user(const Statement& s) {
   user.name = s.text(1);
   // The table's CHECK admits only the three roles.
   user.role = parse_role(s.text(2)).value_or(Role::viewer);
-  user.created_at_ms = s.int64(3);
-  user.updated_at_ms = s.int64(4);
+  user.has_password = s.int64(3) != 0;
+  user.created_at_ms = s.int64(4);
+  user.updated_at_ms = s.int64(5);
   return user;
 }
 
+template <typename Value>
+Result<std::optional<User>> find_one(Connection& c, const std::string& where, const Value& value) {
+  TRY(auto stmt, c.prepare("SELECT " + std::string(kColumns) + " FROM users WHERE " + where));
+  stmt.bind(1, value);
+  TRY(bool row, stmt.step());
+  if (!row) return std::optional<User>();
+  return std::optional<User>(read_user(stmt));
+}
+
 }  // namespace
-
-const char* to_string(Role role) {
-  switch (role) {
-    case Role::admin: return "admin";
-    case Role::uploader: return "uploader";
-    case Role::viewer: return "viewer";
-  }
-  return "viewer";
-}
-
-std::optional<Role> parse_role(std::string_view text) {
-  for (Role role : {Role::admin, Role::uploader, Role::viewer})
-    if (text == to_string(role)) return role;
-  return std::nullopt;
-}
 
 Result<void> check_user_name(std::string_view name) {
   auto allowed = [](char c) {
@@ -73,30 +68,62 @@ Result<std::vector<User>> list_users(Connection& c) {
   }
 }
 
-Result<std::optional<User>> find_user(Connection& c, const std::string& name) {
-  TRY(auto stmt, c.prepare("SELECT " + std::string(kColumns) + " FROM users WHERE name = ?"));
+Result<std::optional<User>> find_user(Connection& c, const std::string& name) { return find_one(c, "name = ?", name); }
+
+Result<std::optional<User>> find_user(Connection& c, std::int64_t id) { return find_one(c, "id = ?", id); }
+
+Result<std::optional<User>> first_admin(Connection& c, std::int64_t except_id) {
+  return find_one(c, "role = 'admin' AND id != ? ORDER BY id LIMIT 1", except_id);
+}
+
+Result<std::optional<SignInRecord>> find_sign_in(Connection& c, const std::string& name) {
+  TRY(auto stmt, c.prepare("SELECT " + std::string(kColumns) + ", password_hash FROM users WHERE name = ?"));
   stmt.bind(1, name);
   TRY(bool row, stmt.step());
-  if (!row) return std::optional<User>();
-  return std::optional<User>(read_user(stmt));
+  if (!row) return std::optional<SignInRecord>();
+  return std::optional<SignInRecord>(SignInRecord{read_user(stmt), stmt.text(6)});
 }
 
-Result<bool> set_user_password(Connection& c, const std::string& name, const std::string& password_hash) {
-  TRY(auto stmt, c.prepare("UPDATE users SET password_hash = ?, updated_at = ? WHERE name = ?"));
-  RETURN_IF_ERROR(stmt.bind(1, password_hash).bind(2, now_ms()).bind(3, name).run());
+namespace {
+
+// Whether `id` is an admin and no other user is.
+Result<bool> is_last_admin(Connection& c, std::int64_t id) {
+  TRY(auto stmt, c.prepare("SELECT role = 'admin' AND NOT EXISTS (SELECT 1 FROM users WHERE role = 'admin' AND id != ?1) "
+                           "FROM users WHERE id = ?1"));
+  TRY(bool row, stmt.bind(1, id).step());
+  return row && stmt.int64(0) != 0;
+}
+
+}  // namespace
+
+Result<bool> set_user_password(Connection& c, std::int64_t id, const std::string& password_hash) {
+  TRY(auto stmt, c.prepare("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?"));
+  RETURN_IF_ERROR(stmt.bind(1, password_hash).bind(2, now_ms()).bind(3, id).run());
+  if (c.changes() != 1) return false;
+  TRY(auto sessions, c.prepare("DELETE FROM sessions WHERE user_id = ?"));
+  RETURN_IF_ERROR(sessions.bind(1, id).run());
+  return true;
+}
+
+Result<bool> set_user_role(Connection& c, std::int64_t id, Role role) {
+  TRY(bool last, is_last_admin(c, id));
+  if (last && role != Role::admin) return fail(ErrorCode::conflict, "the last admin cannot become anything else");
+  TRY(auto stmt, c.prepare("UPDATE users SET role = ?, updated_at = ? WHERE id = ?"));
+  RETURN_IF_ERROR(stmt.bind(1, to_string(role)).bind(2, now_ms()).bind(3, id).run());
   return c.changes() == 1;
 }
 
-Result<bool> remove_user(Connection& c, const std::string& name) {
-  TRY(auto stmt, c.prepare("DELETE FROM users WHERE name = ?"));
-  RETURN_IF_ERROR(stmt.bind(1, name).run());
+Result<bool> remove_user(Connection& c, std::int64_t id, std::int64_t heir_id) {
+  TRY(bool last, is_last_admin(c, id));
+  if (last) return fail(ErrorCode::conflict, "the last admin cannot be removed");
+  if (heir_id == id) return fail(ErrorCode::conflict, "a user's videos cannot pass to that user");
+  TRY(auto heir, find_user(c, heir_id));
+  if (!heir) return fail(ErrorCode::not_found, "no user to take the videos");
+  TRY(auto videos, c.prepare("UPDATE videos SET owner_id = ? WHERE owner_id = ?"));
+  RETURN_IF_ERROR(videos.bind(1, heir_id).bind(2, id).run());
+  TRY(auto stmt, c.prepare("DELETE FROM users WHERE id = ?"));
+  RETURN_IF_ERROR(stmt.bind(1, id).run());
   return c.changes() == 1;
-}
-
-Result<std::int64_t> count_admins(Connection& c) {
-  TRY(auto stmt, c.prepare("SELECT count(*) FROM users WHERE role = 'admin'"));
-  TRY(bool row, stmt.step());
-  return row ? stmt.int64(0) : 0;
 }
 
 }  // namespace cinevault::db

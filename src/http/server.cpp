@@ -25,6 +25,7 @@
 
 #include "cinevault/core/text.hpp"
 #include "cinevault/http/router.hpp"
+#include "gate.hpp"
 #include "sink_body.hpp"
 
 namespace cinevault::http {
@@ -90,14 +91,12 @@ class HostPolicy {
 
 // What every connection shares; owned by the server, outlives every session.
 struct Shared {
-  Shared(HttpConfig c, bool require_key, Router r, KeyVerifier verify, asio::thread_pool* pool)
-      : config(std::move(c)), hosts(config), require_key_for_reads(require_key), router(std::move(r)),
-        verify_key(std::move(verify)), blocking_pool(pool) {}
+  Shared(HttpConfig c, Gate g, Router r, asio::thread_pool* pool)
+      : config(std::move(c)), hosts(config), gate(std::move(g)), router(std::move(r)), blocking_pool(pool) {}
   HttpConfig config;
   HostPolicy hosts;
-  bool require_key_for_reads = false;
+  Gate gate;
   Router router;
-  KeyVerifier verify_key;
   asio::thread_pool* blocking_pool = nullptr;
   std::atomic<int> active_sessions{0};
   std::atomic<bool> draining{false};
@@ -270,6 +269,7 @@ class Session : public std::enable_shared_from_this<Session> {
     auto target = parse_target(view(header.target()));
     if (!target) return reject(target.error());
     ctx_ = RequestContext{};
+    credentials_ = Credentials{};
     ctx_.header = &header;
     ctx_.path = std::move(target->path);
     ctx_.query = std::move(target->query);
@@ -293,15 +293,28 @@ class Session : public std::enable_shared_from_this<Session> {
     if (header_parser_->content_length().value_or(0) > limit)
       return reject(Error{ErrorCode::too_large, "the request body is larger than the limit of " + std::to_string(limit) + " bytes"});
 
-    bool needs_key = route_->access == Access::mutate ||
-                     (route_->access == Access::read && shared_->require_key_for_reads);
-    // A key sent where none is needed is checked too: the answer may show its holder more.
-    bool check_key = needs_key || (route_->access == Access::read &&
-                                   !field_value(header, beast_http::field::authorization).empty());
-    if (!check_key && route_->body != BodyKind::stream) return read_body();
-    run_blocking([self = shared_from_this(), check_key]() -> std::optional<Response> {
-      if (check_key) {
-        if (auto denied = self->authorize()) return Response(error_response(*denied));
+    // A share link opens reads of what it grants without looking at credentials.
+    bool check_credentials = false;
+    if (route_->access != Access::open) {
+      if (auto token = ctx_.query_value("share")) {
+        auto grant = shared_->gate.verify_share(*token);
+        if (!grant) return reject(grant.error());
+        ctx_.share = std::move(*grant);
+      }
+      auto credentials = credentials_of(header, shared_->gate.session_cookie);
+      if (!credentials) return reject(credentials.error());
+      credentials_ = std::move(*credentials);
+      check_credentials = !credentials_.bearer.empty() ||
+                          (!credentials_.session.empty() && !(ctx_.share && route_->access == Access::read));
+    }
+    if (!check_credentials) {
+      if (auto refused = refusal(*route_, ctx_, shared_->gate)) return reject(*refused);
+      if (route_->body != BodyKind::stream) return read_body();
+    }
+    run_blocking([self = shared_from_this(), check_credentials]() -> std::optional<Response> {
+      if (check_credentials) {
+        if (auto denied = self->authenticate()) return Response(error_response(*denied));
+        if (auto refused = refusal(*self->route_, self->ctx_, self->shared_->gate)) return Response(error_response(*refused));
       }
       if (self->route_->body == BodyKind::stream) {
         auto sink = self->route_->open_sink(self->ctx_);
@@ -320,15 +333,14 @@ class Session : public std::enable_shared_from_this<Session> {
     return static_cast<std::uint64_t>(shared_->config.max_json_body_bytes);
   }
 
-  std::optional<Error> authorize() {
-    std::string_view value = field_value(*ctx_.header, beast_http::field::authorization);
-    constexpr std::string_view kBearer = "Bearer ";
-    if (value.size() <= kBearer.size() || !iequals(value.substr(0, kBearer.size()), kBearer))
-      return Error{ErrorCode::unauthorized, "an API key is required: send 'Authorization: Bearer <key>'"};
-    auto key_id = shared_->verify_key(std::string(value.substr(kBearer.size())));
-    if (!key_id) return key_id.error();
-    if (!*key_id) return Error{ErrorCode::unauthorized, "the API key is not valid or was revoked"};
-    ctx_.api_key_id = **key_id;
+  std::optional<Error> authenticate() {
+    auto principal = shared_->gate.authenticate(credentials_);
+    if (!principal) return principal.error();
+    if (!*principal) {
+      if (!credentials_.bearer.empty()) return Error{ErrorCode::unauthorized, "the API key is not valid or was revoked"};
+      return Error{ErrorCode::unauthorized, "the session has ended: sign in again"};
+    }
+    ctx_.principal = std::move(**principal);
     return std::nullopt;
   }
 
@@ -675,6 +687,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string method_, target_;
   const Route* route_ = nullptr;
   RequestContext ctx_;
+  Credentials credentials_;
   SinkBody::value_type sink_;
   std::optional<beast_http::request_parser<beast_http::empty_body>> header_parser_;
   std::optional<beast_http::request_parser<beast_http::string_body>> text_parser_;
@@ -693,13 +706,13 @@ class Session : public std::enable_shared_from_this<Session> {
 
 class ServerImpl final : public Server {
  public:
-  ServerImpl(const HttpConfig& config, bool require_key_for_reads, std::vector<Route> routes, KeyVerifier verify_key)
+  ServerImpl(const HttpConfig& config, Gate gate, std::vector<Route> routes)
       : ioc_(1),
         blocking_pool_(static_cast<std::size_t>(config.blocking_threads)),
         acceptor_(asio::make_strand(ioc_)),
         signals_(ioc_, SIGINT, SIGTERM),
         drain_deadline_(ioc_) {
-    shared_ = std::make_shared<Shared>(config, require_key_for_reads, Router(std::move(routes)), std::move(verify_key),
+    shared_ = std::make_shared<Shared>(config, std::move(gate), Router(std::move(routes)),
                                        &blocking_pool_);
     shared_->on_session_closed = [this] {
       if (shared_->draining.load() && shared_->active_sessions.load() == 0) asio::post(ioc_, [this] { finish(); });
@@ -890,9 +903,8 @@ class ServerImpl final : public Server {
 
 }  // namespace
 
-std::unique_ptr<Server> make_server(const HttpConfig& config, bool require_key_for_reads, std::vector<Route> routes,
-                                    KeyVerifier verify_key) {
-  return std::make_unique<ServerImpl>(config, require_key_for_reads, std::move(routes), std::move(verify_key));
+std::unique_ptr<Server> make_server(const HttpConfig& config, Gate gate, std::vector<Route> routes) {
+  return std::make_unique<ServerImpl>(config, std::move(gate), std::move(routes));
 }
 
 }  // namespace cinevault::http

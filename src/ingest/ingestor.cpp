@@ -71,9 +71,17 @@ Result<VideoMetadata> normalize_metadata(VideoMetadata m) {
   return m;
 }
 
+Result<db::Visibility> visibility_field(std::string_view text) {
+  if (text.empty()) return db::Visibility::library;
+  auto visibility = db::parse_visibility(text);
+  if (!visibility) return fail(ErrorCode::invalid_argument, "visibility must be private, unlisted, library or public");
+  return *visibility;
+}
+
 Result<IngestedVideo> Ingestor::ingest(StagedFile staged, const VideoMetadata& metadata) {
-  // The same bytes again: the library already has this video; hand it back, store nothing.
-  TRY(auto existing, database_.read([&](db::Connection& c) { return db::find_video_by_source(c, staged.sha256()); }));
+  // The same bytes again from the same person: they have this video; hand it back, store nothing.
+  TRY(auto existing, database_.read(
+                         [&](db::Connection& c) { return db::find_video_by_source(c, staged.sha256(), metadata.owner_id); }));
   if (existing) {
     spdlog::info("ingest: identical upload of video {} ({}), nothing stored", existing->id, staged.sha256());
     return IngestedVideo{std::move(*existing), 0, true};
@@ -95,6 +103,8 @@ Result<IngestedVideo> Ingestor::ingest(StagedFile staged, const VideoMetadata& m
   video.state = db::VideoState::queued;
   video.source_sha256 = object.sha256;
   video.source_filename = metadata.filename;
+  video.owner_id = metadata.owner_id;
+  video.visibility = metadata.visibility;
   video.media_info_json = json_text(media::to_json(info));
   video.created_at_ms = now;
   video.updated_at_ms = now;
@@ -106,7 +116,8 @@ Result<IngestedVideo> Ingestor::ingest(StagedFile staged, const VideoMetadata& m
   });
   if (!recorded && recorded.error().code == ErrorCode::conflict) {
     // The same bytes were ingested by a concurrent request a moment ago (unique source).
-    TRY(auto winner, database_.read([&](db::Connection& c) { return db::find_video_by_source(c, object.sha256); }));
+    TRY(auto winner, database_.read(
+                         [&](db::Connection& c) { return db::find_video_by_source(c, object.sha256, metadata.owner_id); }));
     if (winner) return IngestedVideo{std::move(*winner), 0, true};
   }
   // On failure the object is unreferenced (or was already): the next collection takes it.

@@ -39,7 +39,7 @@ Result<void> UploadBudget::admit(const std::string& owner, std::uint64_t bytes, 
                                                    open_uploads_));
     auto it = owners_.find(owner);
     if (it != owners_.end() && it->second.open_uploads >= config_.max_open_uploads_per_key)
-      return fail(ErrorCode::too_many, fmt::format("this key has {} unfinished uploads, its limit: finish or delete "
+      return fail(ErrorCode::too_many, fmt::format("this uploader has {} unfinished uploads, their limit: finish or delete "
                                                    "some first",
                                                    it->second.open_uploads));
   }
@@ -47,7 +47,7 @@ Result<void> UploadBudget::admit(const std::string& owner, std::uint64_t bytes, 
   auto per_key = static_cast<std::uint64_t>(config_.max_pending_bytes_per_key);
   if (pending + bytes > per_key)
     return fail(ErrorCode::insufficient_storage,
-                fmt::format("this key's unfinished uploads would hold {} of its {}", mebibytes(pending + bytes),
+                fmt::format("this uploader's unfinished uploads would hold {} of their {}", mebibytes(pending + bytes),
                             mebibytes(per_key)));
   TRY(std::uint64_t free, free_space_());
   auto reserve = static_cast<std::uint64_t>(config_.reserve_bytes);

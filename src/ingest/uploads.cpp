@@ -5,6 +5,7 @@
 
 #include "cinevault/core/text.hpp"
 #include "cinevault/db/videos.hpp"
+#include "cinevault/core/parse.hpp"
 #include "cinevault/ingest/staging.hpp"
 
 namespace cinevault::ingest {
@@ -13,8 +14,12 @@ namespace {
 namespace fs = std::filesystem;
 
 // The video's metadata from tus Upload-Metadata: title, description, tags (comma-separated), filename.
-Result<VideoMetadata> video_metadata(std::map<std::string, std::string> fields) {
+// `owner`: the upload's owner, a user id in decimal; `visibility`: when the metadata has none.
+Result<VideoMetadata> video_metadata(std::map<std::string, std::string> fields, const std::string& owner,
+                                     const std::string& visibility) {
   VideoMetadata metadata;
+  metadata.owner_id = parse_integer<std::int64_t>(owner).value_or(0);
+  TRY(metadata.visibility, visibility_field(fields.count("visibility") ? fields["visibility"] : visibility));
   metadata.title = fields["title"];
   metadata.description = fields["description"];
   metadata.tags = split_tags(fields["tags"]);
@@ -127,7 +132,7 @@ Result<UploadStatus> UploadManager::create(const std::string& owner, std::int64_
     return fail(ErrorCode::too_large, "Upload-Length " + std::to_string(length) + " is over the limit of " +
                                           std::to_string(config_.max_upload_bytes) + " bytes");
   // Refuse bad metadata now, not after the whole file has been sent.
-  RETURN_IF_ERROR(video_metadata(metadata));
+  RETURN_IF_ERROR(video_metadata(metadata, owner, config_.default_visibility));
   TRY(UploadBudget::Claim claim, budget_.claim(owner, static_cast<std::uint64_t>(length), true));
   db::UploadRow row;
   row.id = random_hex(16);
@@ -218,7 +223,7 @@ void UploadManager::release(const std::string& id, std::optional<Hasher> running
 
 Result<std::optional<IngestedVideo>> UploadManager::finish(const db::UploadRow& row, const std::string& sha256) {
   TRY(UploadStatus status, to_status(row));
-  auto ingested = video_metadata(status.metadata).and_then([&](VideoMetadata m) {
+  auto ingested = video_metadata(status.metadata, row.owner, config_.default_visibility).and_then([&](VideoMetadata m) {
     return ingestor_.ingest(StagedFile(path_of(row.id), sha256, static_cast<std::uint64_t>(row.length)), m);
   });
   if (!ingested) {
@@ -295,7 +300,8 @@ Result<void> UploadManager::recover() {
         spdlog::info("uploads: finished interrupted upload {}: {}", row.id, finished ? "ingested" : finished.error().message);
         continue;
       }
-      TRY(auto video, database_.read([&](db::Connection& c) { return db::find_video_by_source(c, *row.sha256); }));
+      const std::int64_t owner = parse_integer<std::int64_t>(row.owner).value_or(0);
+      TRY(auto video, database_.read([&](db::Connection& c) { return db::find_video_by_source(c, *row.sha256, owner); }));
       if (video) {
         RETURN_IF_ERROR(database_.write([&](db::Connection& c) { return db::complete_upload(c, row.id, video->id); }));
         continue;

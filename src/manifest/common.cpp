@@ -114,19 +114,34 @@ Result<void> check_startable(const Version& version) {
   return check_has_segment(version, *sorted.start);
 }
 
+namespace {
+
+// RFC 3986 characters (unreserved, reserved and '%'), minus '$' (DASH templates) and '"'.
+bool url_characters_only(std::string_view text) {
+  constexpr std::string_view kAllowed = "-._~:/?#[]@!&'()*+,;=%";
+  return std::all_of(text.begin(), text.end(), [&](char c) {
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    return alnum || kAllowed.find(c) != std::string_view::npos;
+  });
+}
+
+}  // namespace
+
 Result<std::string> checked_base_url(const Options& options) {
   std::string base = options.base_url;
   while (!base.empty() && base.back() == '/') base.pop_back();
-  // RFC 3986 characters (unreserved, reserved and '%'), minus '$'.
-  constexpr std::string_view kAllowed = "-._~:/?#[]@!&'()*+,;=%";
-  for (char c : base) {
-    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    if (!alnum && kAllowed.find(c) == std::string_view::npos) {
-      return fail(ErrorCode::invalid_argument,
-                  fmt::format("base URL '{}' has a character that cannot appear in a manifest URL", options.base_url));
-    }
+  if (!url_characters_only(base)) {
+    return fail(ErrorCode::invalid_argument,
+                fmt::format("base URL '{}' has a character that cannot appear in a manifest URL", options.base_url));
   }
   return base;
+}
+
+Result<std::string> checked_query(const Options& options) {
+  if (options.query.empty()) return options.query;
+  if (options.query.front() != '?' || !url_characters_only(options.query))
+    return fail(ErrorCode::invalid_argument, "the query for manifest URLs must start with '?' and hold URL characters only");
+  return options.query;
 }
 
 Sorted sort_renditions(const Version& version) {

@@ -28,6 +28,8 @@ Result<void> check_startable(const Version& version);
 // Options::base_url without a trailing '/'. invalid_argument when it has a character that
 // is not allowed in a URI, or '$' (a DASH template would read it as an identifier).
 Result<std::string> checked_base_url(const Options& options);
+// Options::query, when it can follow a URL in a manifest: starts with '?', URL characters only.
+Result<std::string> checked_query(const Options& options);
 
 // The version's renditions in output order; pointers into the Version.
 struct Sorted {

@@ -33,12 +33,12 @@ constexpr const char* kSuggestedPresentationDelay = "PT1S";
 constexpr const char* kMinBufferTime = "PT1S";
 
 void write_segment_template(std::string& out, const Rendition& rendition, const std::string& version_url,
-                            const char* indent) {
+                            const std::string& query, const char* indent) {
   out += fmt::format(
-      "{0}<SegmentTemplate timescale=\"{1}\" initialization=\"{2}/$RepresentationID$/init.mp4\" "
-      "media=\"{2}/$RepresentationID$/$Time$.m4s\">\n"
+      "{0}<SegmentTemplate timescale=\"{1}\" initialization=\"{2}/$RepresentationID$/init.mp4{3}\" "
+      "media=\"{2}/$RepresentationID$/$Time$.m4s{3}\">\n"
       "{0}  <SegmentTimeline>\n",
-      indent, rendition.timescale, xml_escape(version_url));
+      indent, rendition.timescale, xml_escape(version_url), xml_escape(query));
   // Segments are contiguous (checked), so only the first S needs its t; a run of equal
   // durations is one S with r = (run length - 1).
   const std::vector<Segment>& segments = rendition.segments;
@@ -74,6 +74,7 @@ Result<std::string> dash_mpd(const Version& version, const Options& options) {
   RETURN_IF_ERROR(detail::check_version(version));
   RETURN_IF_ERROR(detail::check_playable(version));
   TRY(const std::string base, detail::checked_base_url(options));
+  TRY(const std::string query, detail::checked_query(options));
   const detail::Sorted sorted = detail::sort_renditions(version);
   const std::string version_url = detail::version_url(base, version);
 
@@ -116,7 +117,7 @@ Result<std::string> dash_mpd(const Version& version, const Options& options) {
                        xml_escape(video->name), video->bandwidth_bps, video->width, video->height);
     if (video->frame_rate > 0) out += fmt::format(" frameRate=\"{}\"", detail::dash_frame_rate(video->frame_rate));
     out += fmt::format(" codecs=\"{}\">\n", xml_escape(video->codecs));
-    write_segment_template(out, *video, version_url, "        ");
+    write_segment_template(out, *video, version_url, query, "        ");
     out += "      </Representation>\n";
   }
   out += "    </AdaptationSet>\n";
@@ -140,7 +141,7 @@ Result<std::string> dash_mpd(const Version& version, const Options& options) {
           "value=\"{}\"/>\n",
           audio.channels);
     }
-    write_segment_template(out, audio, version_url, "        ");
+    write_segment_template(out, audio, version_url, query, "        ");
     out += "      </Representation>\n";
     out += "    </AdaptationSet>\n";
   }

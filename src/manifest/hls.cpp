@@ -68,6 +68,7 @@ Result<std::string> hls_master(const Version& version, const Options& options) {
   RETURN_IF_ERROR(detail::check_version(version));
   RETURN_IF_ERROR(detail::check_startable(version));
   TRY(const std::string base, detail::checked_base_url(options));
+  TRY(const std::string query, detail::checked_query(options));
   const Sorted sorted = detail::sort_renditions(version);
   const std::string prefix = detail::version_url(base, version);
 
@@ -90,7 +91,7 @@ Result<std::string> hls_master(const Version& version, const Options& options) {
     }
     out += fmt::format(",DEFAULT={},AUTOSELECT=YES", i == 0 ? "YES" : "NO");
     if (audio.channels > 0) out += fmt::format(",CHANNELS=\"{}\"", audio.channels);
-    out += fmt::format(",URI=\"{}/{}.m3u8\"\n", prefix, audio.name);
+    out += fmt::format(",URI=\"{}/{}.m3u8{}\"\n", prefix, audio.name, query);
   }
 
   for (const Rendition* video : sorted.video) {
@@ -102,7 +103,7 @@ Result<std::string> hls_master(const Version& version, const Options& options) {
                        video->height);
     if (video->frame_rate > 0) out += fmt::format(",FRAME-RATE={:.3f}", video->frame_rate);
     if (!sorted.audio.empty()) out += ",AUDIO=\"audio\"";
-    out += fmt::format("\n{}/{}.m3u8\n", prefix, video->name);
+    out += fmt::format("\n{}/{}.m3u8{}\n", prefix, video->name, query);
   }
   return out;
 }
@@ -110,6 +111,7 @@ Result<std::string> hls_master(const Version& version, const Options& options) {
 Result<std::string> hls_media(const Version& version, std::string_view rendition_name, const Options& options) {
   RETURN_IF_ERROR(detail::check_version(version));
   TRY(const std::string base, detail::checked_base_url(options));
+  TRY(const std::string query, detail::checked_query(options));
   auto it = std::find_if(version.renditions.begin(), version.renditions.end(),
                          [&](const Rendition& r) { return r.name == rendition_name; });
   if (it == version.renditions.end()) {
@@ -130,13 +132,14 @@ Result<std::string> hls_media(const Version& version, std::string_view rendition
       "#EXT-X-INDEPENDENT-SEGMENTS\n"
       "#EXT-X-START:TIME-OFFSET=0\n"
       "#EXT-X-MAP:URI=\"{}\"\n",
-      target_duration_s(version), detail::object_url(base, rendition.init_sha256, ".mp4"));
-  out.reserve(out.size() + rendition.segments.size() * (base.size() + 100));
+      target_duration_s(version), detail::object_url(base, rendition.init_sha256, ".mp4") + query);
+  out.reserve(out.size() + rendition.segments.size() * (base.size() + query.size() + 100));
   for (const Segment& segment : rendition.segments) {
     out += "#EXTINF:";
     out += detail::decimal_seconds(segment.duration, rendition.timescale, 5);
     out += ",\n";
     out += detail::object_url(base, segment.sha256, ".m4s");
+    out += query;
     out += '\n';
   }
   if (rendition.finished) out += "#EXT-X-ENDLIST\n";

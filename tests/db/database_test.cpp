@@ -11,6 +11,7 @@
 #include "cinevault/db/migrations.hpp"
 #include "cinevault/db/objects.hpp"
 #include "cinevault/db/uploads.hpp"
+#include "cinevault/db/sessions.hpp"
 #include "cinevault/db/users.hpp"
 #include "cinevault/db/versions.hpp"
 #include "cinevault/db/videos.hpp"
@@ -35,7 +36,45 @@ class DatabaseTest : public ::testing::Test {
     v.source_sha256 = sha;
     v.media_info_json = "{}";
     v.created_at_ms = v.updated_at_ms = created;
+    v.owner_id = 1;  // the schema's first admin
     return v;
+  }
+
+  // Takes a database back to schema 7, as the release before accounts left it: no owners or
+  // visibility, keys of no one, no sessions, progress or signing key, no users. On a raw
+  // connection with foreign keys off, as SQLite's table rebuild asks.
+  static void undo_accounts(Connection& raw) {
+    auto undone = raw.exec(
+        "PRAGMA foreign_keys=OFF; PRAGMA legacy_alter_table=ON;"
+        "DROP TABLE sessions; DROP TABLE watch_progress; DROP TABLE signing_keys;"
+        "CREATE TABLE videos_7 (id TEXT PRIMARY KEY, title TEXT NOT NULL, description TEXT NOT NULL DEFAULT '', "
+        "  tags TEXT NOT NULL DEFAULT '[]', state TEXT NOT NULL, source_sha256 TEXT NOT NULL REFERENCES objects(sha256), "
+        "  source_filename TEXT NOT NULL DEFAULT '', media_info TEXT NOT NULL, created_at INTEGER NOT NULL, "
+        "  updated_at INTEGER NOT NULL, published_version_id INTEGER REFERENCES versions(id) ON DELETE SET NULL);"
+        "INSERT INTO videos_7 SELECT id, title, description, tags, state, source_sha256, source_filename, "
+        "  media_info, created_at, updated_at, published_version_id FROM videos;"
+        "DROP TABLE videos; ALTER TABLE videos_7 RENAME TO videos;"
+        "CREATE INDEX videos_newest ON videos (created_at DESC, id DESC);"
+        "CREATE UNIQUE INDEX videos_source ON videos (source_sha256);"
+        "CREATE TABLE api_keys_7 (id TEXT PRIMARY KEY, name TEXT NOT NULL, key_sha256 TEXT NOT NULL UNIQUE, "
+        "  created_at INTEGER NOT NULL, last_used_at INTEGER, revoked_at INTEGER);"
+        "INSERT INTO api_keys_7 SELECT id, name, key_sha256, created_at, last_used_at, revoked_at FROM api_keys;"
+        "DROP TABLE api_keys; ALTER TABLE api_keys_7 RENAME TO api_keys;"
+        "DELETE FROM users; PRAGMA user_version = 7;");
+    ASSERT_TRUE(undone) << undone.error().message;
+  }
+
+  std::unique_ptr<Connection> raw_connection() {
+    db_.reset();
+    auto raw = Connection::open((dir_ / "test.db").string(), false);
+    EXPECT_TRUE(raw);
+    return raw ? std::move(*raw) : nullptr;
+  }
+
+  void reopen() {
+    auto reopened = Database::open(dir_ / "test.db");
+    ASSERT_TRUE(reopened) << reopened.error().message;
+    db_ = std::move(*reopened);
   }
 
   void add_video(const std::string& id, std::int64_t created) {
@@ -71,7 +110,10 @@ TEST_F(DatabaseTest, MigrationFrom4KeepsJobsAndTheVersionsThatNameThem) {
   ASSERT_TRUE(made) << made.error().message;
   // Back to schema 4's jobs table (its CHECK knew five classes) and renditions table (no
   // start column), and no users table, as a database of that release.
-  ASSERT_TRUE(db_->write([](Connection& c) -> Result<void> {
+  auto raw = raw_connection();
+  ASSERT_TRUE(raw);
+  undo_accounts(*raw);
+  ASSERT_TRUE([](Connection& c) -> Result<void> {
     RETURN_IF_ERROR(c.exec("DROP TABLE users; DROP INDEX renditions_start; ALTER TABLE renditions DROP COLUMN start"));
     TRY(auto stmt, c.prepare("SELECT sql FROM sqlite_schema WHERE name = 'jobs'"));
     TRY(bool row, stmt.step());
@@ -84,18 +126,12 @@ TEST_F(DatabaseTest, MigrationFrom4KeepsJobsAndTheVersionsThatNameThem) {
     RETURN_IF_ERROR(c.exec(sql));
     RETURN_IF_ERROR(c.exec("INSERT INTO jobs_old SELECT * FROM jobs"));
     return c.exec("PRAGMA user_version = 4");
-  }));
-  db_.reset();
-  {
-    auto raw = Connection::open((dir_ / "test.db").string(), false);
-    ASSERT_TRUE(raw);
-    ASSERT_TRUE((*raw)->exec("PRAGMA foreign_keys=OFF; DROP TABLE jobs; ALTER TABLE jobs_old RENAME TO jobs; "
-                             "CREATE INDEX jobs_claimable ON jobs (state, not_before); "
-                             "CREATE INDEX jobs_video ON jobs (video_id);"));
-  }
-  auto reopened = Database::open(dir_ / "test.db");
-  ASSERT_TRUE(reopened) << reopened.error().message;
-  db_ = std::move(*reopened);
+  }(*raw));
+  ASSERT_TRUE(raw->exec("DROP TABLE jobs; ALTER TABLE jobs_old RENAME TO jobs; "
+                        "CREATE INDEX jobs_claimable ON jobs (state, not_before); "
+                        "CREATE INDEX jobs_video ON jobs (video_id);"));
+  raw.reset();
+  reopen();
   EXPECT_EQ(db_->schema_version(), latest_schema_version());
   auto linked = db_->read([](Connection& c) -> Result<std::int64_t> {
     TRY(auto stmt, c.prepare("SELECT count(*) FROM versions JOIN jobs ON jobs.id = versions.job_id"));
@@ -141,14 +177,13 @@ TEST_F(DatabaseTest, MigrationFrom5MarksTheSmallestVideoRenditionStart) {
     return versions;
   });
   ASSERT_TRUE(made) << made.error().message;
-  ASSERT_TRUE(db_->write([](Connection& c) {
-    return c.exec("DROP TABLE users; DROP INDEX renditions_start; ALTER TABLE renditions DROP COLUMN start; "
-                  "PRAGMA user_version = 5");
-  }));
-  db_.reset();
-  auto reopened = Database::open(dir_ / "test.db");
-  ASSERT_TRUE(reopened) << reopened.error().message;
-  db_ = std::move(*reopened);
+  auto raw = raw_connection();
+  ASSERT_TRUE(raw);
+  undo_accounts(*raw);
+  ASSERT_TRUE(raw->exec("DROP TABLE users; DROP INDEX renditions_start; ALTER TABLE renditions DROP COLUMN start; "
+                        "PRAGMA user_version = 5"));
+  raw.reset();
+  reopen();
   EXPECT_EQ(db_->schema_version(), latest_schema_version());
 
   auto starts = [&](std::int64_t id) {
@@ -168,6 +203,46 @@ TEST_F(DatabaseTest, MigrationFrom5MarksTheSmallestVideoRenditionStart) {
     return c.exec("UPDATE renditions SET start = 1 WHERE name = '720p'");
   });
   EXPECT_FALSE(second);
+}
+
+// Schema 8 upgrades a library of the release before accounts in place: its videos belong to
+// the first admin (made here, without a password) and every signed-in user may watch them,
+// its keys keep working as that admin's, unfinished uploads are that admin's; nothing is lost.
+TEST_F(DatabaseTest, MigrationFrom7GivesEverythingToTheFirstAdmin) {
+  add_video("v1", 1);
+  add_video("v2", 2);
+  auto key = db_->write([](Connection& c) { return create_api_key(c, "admin", 1); });
+  ASSERT_TRUE(key);
+  UploadRow upload;
+  upload.id = "u1";
+  upload.length = 10;
+  upload.expires_at_ms = 5000;
+  upload.owner = key->row.id;  // the previous release kept the key's id
+  ASSERT_TRUE(db_->write([&](Connection& c) { return insert_upload(c, upload); }));
+  auto raw = raw_connection();
+  ASSERT_TRUE(raw);
+  undo_accounts(*raw);
+  raw.reset();
+  reopen();
+  EXPECT_EQ(db_->schema_version(), latest_schema_version());
+
+  auto admin = db_->read([](Connection& c) { return first_admin(c); });
+  ASSERT_TRUE(admin && *admin);
+  EXPECT_EQ((*admin)->name, "admin");
+  EXPECT_FALSE((*admin)->has_password) << "signing in waits for cinevault users passwd admin";
+  auto page = db_->read([](Connection& c) { return list_videos(c, {true}, 10, std::nullopt); });
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->videos.size(), 2u);
+  for (const VideoRow& v : page->videos) {
+    EXPECT_EQ(v.owner_id, (*admin)->id);
+    EXPECT_EQ(v.visibility, Visibility::library);
+  }
+  auto holder = db_->read([&](Connection& c) { return find_live_key(c, key->secret); });
+  ASSERT_TRUE(holder && *holder) << "the admin key still works";
+  EXPECT_EQ((*holder)->user.id, (*admin)->id);
+  auto kept = db_->read([](Connection& c) { return find_upload(c, "u1"); });
+  ASSERT_TRUE(kept && *kept);
+  EXPECT_EQ((*kept)->owner, std::to_string((*admin)->id));
 }
 
 TEST_F(DatabaseTest, RefusesAFileFromANewerVersion) {
@@ -202,7 +277,7 @@ TEST_F(DatabaseTest, ListsNewestFirstAcrossPages) {
   std::optional<std::string> cursor;
   int pages = 0;
   do {
-    auto page = db_->read([&](Connection& c) { return list_videos(c, 2, cursor); });
+    auto page = db_->read([&](Connection& c) { return list_videos(c, {true}, 2, cursor); });
     ASSERT_TRUE(page) << page.error().message;
     EXPECT_EQ(page->total, 5);
     for (auto& v : page->videos) seen.push_back(v.id);
@@ -211,7 +286,7 @@ TEST_F(DatabaseTest, ListsNewestFirstAcrossPages) {
   } while (cursor);
   EXPECT_EQ(pages, 3);
   EXPECT_EQ(seen, (std::vector<std::string>{"v4", "v3", "v2", "v1", "v0"}));
-  EXPECT_FALSE(db_->read([&](Connection& c) { return list_videos(c, 2, std::string("garbage")); }));
+  EXPECT_FALSE(db_->read([&](Connection& c) { return list_videos(c, {true}, 2, std::string("garbage")); }));
 }
 
 TEST_F(DatabaseTest, DeletingAVideoUnreferencesItsObjectAndCascadesJobs) {
@@ -244,8 +319,9 @@ TEST_F(DatabaseTest, PatchChangesOnlyWhatIsGiven) {
 }
 
 TEST_F(DatabaseTest, ApiKeysStoreOnlyTheHashAndCanBeRevoked) {
-  auto key = db_->write([](Connection& c) { return create_api_key(c, "laptop"); });
+  auto key = db_->write([](Connection& c) { return create_api_key(c, "laptop", 1); });
   ASSERT_TRUE(key);
+  EXPECT_EQ(key->row.user_name, "admin");
   EXPECT_EQ(key->secret.rfind("cv_", 0), 0u);
   auto stored = db_->read([&](Connection& c) -> Result<std::string> {
     TRY(auto stmt, c.prepare("SELECT key_sha256 FROM api_keys"));
@@ -256,7 +332,8 @@ TEST_F(DatabaseTest, ApiKeysStoreOnlyTheHashAndCanBeRevoked) {
   EXPECT_EQ(*stored, sha256_hex(key->secret));
   auto found = db_->read([&](Connection& c) { return find_live_key(c, key->secret); });
   ASSERT_TRUE(found && *found);
-  EXPECT_EQ(**found, key->row.id);
+  EXPECT_EQ((*found)->key_id, key->row.id);
+  EXPECT_EQ((*found)->user.role, Role::admin) << "a key acts as its user";
   EXPECT_FALSE(*db_->read([&](Connection& c) { return find_live_key(c, key->secret + "x"); }));
   ASSERT_TRUE(*db_->write([&](Connection& c) { return revoke_api_key(c, key->row.id); }));
   EXPECT_FALSE(*db_->read([&](Connection& c) { return find_live_key(c, key->secret); }));
@@ -411,7 +488,7 @@ TEST_F(DatabaseTest, ConcurrentWritersAndReadersFromManyThreads) {
       }
     });
   for (auto& t : threads) t.join();
-  auto page = db_->read([](Connection& c) { return list_videos(c, 1, std::nullopt); });
+  auto page = db_->read([](Connection& c) { return list_videos(c, {true}, 1, std::nullopt); });
   EXPECT_EQ(page->total, 100);
 }
 
@@ -425,18 +502,79 @@ TEST_F(DatabaseTest, UsersHaveOneNameWhateverItsCaseAndARole) {
   EXPECT_EQ(taken.error().code, ErrorCode::conflict);
   ASSERT_TRUE(db_->write([](Connection& c) { return create_user(c, "bob", Role::viewer, "$argon2id$hash-b"); }));
 
+  // The schema's own first admin, made without a password, is "admin".
   auto users = db_->read([](Connection& c) { return list_users(c); });
   ASSERT_TRUE(users);
-  ASSERT_EQ(users->size(), 2u);
-  EXPECT_EQ((*users)[0].name, "Alice");
-  EXPECT_EQ((*users)[1].role, Role::viewer);
-  EXPECT_EQ(db_->read([](Connection& c) { return count_admins(c); }).value(), 1);
+  ASSERT_EQ(users->size(), 3u);
+  EXPECT_EQ((*users)[0].name, "admin");
+  EXPECT_FALSE((*users)[0].has_password);
+  EXPECT_EQ((*users)[1].name, "Alice");
+  EXPECT_TRUE((*users)[1].has_password);
+  EXPECT_EQ((*users)[2].role, Role::viewer);
+  const std::int64_t admin = (*users)[0].id, alice = (*users)[1].id, bob = (*users)[2].id;
 
-  EXPECT_TRUE(db_->write([](Connection& c) { return set_user_password(c, "BOB", "$argon2id$hash-c"); }).value());
-  EXPECT_FALSE(db_->write([](Connection& c) { return set_user_password(c, "carol", "x"); }).value());
-  EXPECT_TRUE(db_->write([](Connection& c) { return remove_user(c, "bob"); }).value());
-  EXPECT_FALSE(db_->write([](Connection& c) { return remove_user(c, "bob"); }).value());
+  // A new password ends the user's sessions.
+  auto session = db_->write([&](Connection& c) { return create_session(c, bob, 60000); });
+  ASSERT_TRUE(session);
+  EXPECT_TRUE(db_->read([&](Connection& c) { return find_session(c, session->token); }).value().has_value());
+  EXPECT_TRUE(db_->write([&](Connection& c) { return set_user_password(c, bob, "$argon2id$hash-c"); }).value());
+  EXPECT_FALSE(db_->read([&](Connection& c) { return find_session(c, session->token); }).value().has_value());
+  EXPECT_FALSE(db_->write([](Connection& c) { return set_user_password(c, 999, "x"); }).value());
+
+  // Roles change, but never away from the last admin.
+  EXPECT_TRUE(db_->write([&](Connection& c) { return set_user_role(c, admin, Role::uploader); }).value());
+  auto demoted = db_->write([&](Connection& c) { return set_user_role(c, alice, Role::viewer); });
+  ASSERT_FALSE(demoted);
+  EXPECT_EQ(demoted.error().code, ErrorCode::conflict);
+  auto last = db_->write([&](Connection& c) { return remove_user(c, alice, bob); });
+  ASSERT_FALSE(last);
+  EXPECT_EQ(last.error().code, ErrorCode::conflict);
+
+  // A user removed hands their videos to the heir; their sessions go.
+  VideoRow bobs = video("v-bob", 1, std::string(64, 'b'));
+  bobs.owner_id = bob;
+  ASSERT_TRUE(db_->write([&](Connection& c) -> Result<void> {
+    RETURN_IF_ERROR(insert_object(c, {bobs.source_sha256, 1, "source"}));
+    return insert_video(c, bobs);
+  }));
+  EXPECT_TRUE(db_->write([&](Connection& c) { return remove_user(c, bob, alice); }).value());
+  EXPECT_FALSE(db_->write([&](Connection& c) { return remove_user(c, bob, alice); }).value());
   EXPECT_FALSE(db_->read([](Connection& c) { return find_user(c, "bob"); }).value().has_value());
+  auto kept = db_->read([](Connection& c) { return find_video(c, "v-bob"); });
+  ASSERT_TRUE(kept && *kept);
+  EXPECT_EQ((*kept)->owner_id, alice);
+  EXPECT_EQ((*kept)->owner_name, "Alice");
+}
+
+TEST_F(DatabaseTest, ListingsShowWhatTheirScopeMayWatch) {
+  auto bob = db_->write([](Connection& c) { return create_user(c, "bob", Role::uploader, "h"); });
+  ASSERT_TRUE(bob);
+  const std::pair<const char*, Visibility> made[] = {{"private", Visibility::owner_only}, {"unlisted", Visibility::unlisted},
+                                                     {"library", Visibility::library}, {"public", Visibility::anyone}};
+  int t = 0;
+  for (auto [id, visibility] : made) {
+    VideoRow v = video(id, ++t, sha256_hex(id));
+    v.visibility = visibility;
+    ASSERT_TRUE(db_->write([&](Connection& c) -> Result<void> {
+      RETURN_IF_ERROR(insert_object(c, {v.source_sha256, 1, "source"}));
+      return insert_video(c, v);
+    }));
+  }
+  auto ids = [&](ListScope scope) {
+    std::vector<std::string> listed;
+    auto page = db_->read([&](Connection& c) { return list_videos(c, scope, 10, std::nullopt); });
+    for (auto& v : page->videos) listed.push_back(v.id);
+    return listed;
+  };
+  using List = std::vector<std::string>;
+  EXPECT_EQ(ids({true, 1}), (List{"public", "library", "unlisted", "private"}));
+  EXPECT_EQ(ids({false, 1}), (List{"public", "library", "unlisted", "private"})) << "the owner sees their own";
+  EXPECT_EQ(ids({false, bob->id}), (List{"public", "library"}));
+  EXPECT_EQ(ids({false, std::nullopt}), (List{"public"}));
+  EXPECT_EQ(db_->read([&](Connection& c) { return list_videos(c, {false, bob->id}, 10, std::nullopt); })->total, 2);
+  EXPECT_EQ(to_string(Visibility::owner_only), std::string("private"));
+  EXPECT_EQ(parse_visibility("public"), Visibility::anyone);
+  EXPECT_FALSE(parse_visibility("Public"));
 }
 
 TEST_F(DatabaseTest, UserNamesAndRolesAreChecked) {

@@ -53,7 +53,9 @@ export class Daemon {
   async start() {
     const logFile = fs.openSync(`${this.dataDir}.log`, 'a');
     this.log = '';
+    // Uploads default to public, so that players in the page read without signing in.
     this.proc = spawn(this.binary, ['serve', '--data', this.dataDir, '--listen', `127.0.0.1:${this.port}`,
+      '--uploads.default_visibility', 'public',
       ...this.args], { stdio: ['ignore', 'pipe', 'pipe'] });
     const onData = (chunk) => {
       this.log += chunk.toString();

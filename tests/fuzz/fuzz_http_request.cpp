@@ -58,7 +58,7 @@ std::vector<Route> routes() {
   add(Verb::get, "/api/v1/videos/{}");
   add(Verb::patch, "/api/v1/videos/{}", Access::open, BodyKind::text);
   add(Verb::post, "/api/v1/videos", Access::open, BodyKind::stream);
-  add(Verb::post, "/api/v1/uploads", Access::mutate, BodyKind::none);
+  add(Verb::post, "/api/v1/uploads", Access::upload, BodyKind::none);
   add(Verb::patch, "/api/v1/uploads/{}", Access::open, BodyKind::stream);
   add(Verb::get, "/videos/{}/master.m3u8");
   add(Verb::get, "/objects/{}");
@@ -90,10 +90,17 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   config.body_stall_timeout_s = 2;
   config.write_timeout_s = 2;
   config.access_log = false;
-  server = http::make_server(config, false, routes(), [](const std::string& secret) -> Result<std::optional<std::string>> {
-    if (secret == "fuzz-key") return std::optional<std::string>("key1");
-    return std::optional<std::string>();
-  }).release();
+  http::Gate gate;
+  gate.authenticate = [](const http::Credentials& credentials) -> Result<std::optional<Principal>> {
+    if (credentials.bearer == "fuzz-key") return Principal{1, "fuzz", Role::admin, "key1", ""};
+    if (credentials.session == "fuzz-session") return Principal{2, "cookie", Role::uploader, std::nullopt, "csrf"};
+    return std::optional<Principal>();
+  };
+  gate.verify_share = [](std::string_view token) -> Result<ShareGrant> {
+    if (token == "fuzz-share") return ShareGrant{"video", 0, "fuzz-share"};
+    return fail(ErrorCode::forbidden, "not a valid share link");
+  };
+  server = http::make_server(config, std::move(gate), routes()).release();
   if (auto listening = server->listen(); !listening) {
     std::fprintf(stderr, "fuzz_http_request: listen failed: %s\n", listening.error().message.c_str());
     std::abort();

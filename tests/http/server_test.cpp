@@ -79,8 +79,10 @@ class ThrowingRoutes : public ::testing::Test {
          },
          .decorate = [](Response&) { throw std::runtime_error("decorate boom"); }},
     };
-    server_ = make_server(config, false, std::move(routes),
-                          [](const std::string&) -> Result<std::optional<std::string>> { return std::nullopt; });
+    Gate gate;
+    gate.authenticate = [](const Credentials&) -> Result<std::optional<Principal>> { return std::nullopt; };
+    gate.verify_share = [](std::string_view) -> Result<ShareGrant> { return fail(ErrorCode::forbidden, "no"); };
+    server_ = make_server(config, std::move(gate), std::move(routes));
     ASSERT_TRUE(server_->listen().has_value());
     port_ = server_->port();
     thread_ = std::thread([this] { server_->run(); });
@@ -119,6 +121,88 @@ TEST_F(ThrowingRoutes, ARequestThatIsNotUtf8IsA400ThatDoesNotEchoIt) {
   EXPECT_EQ(get(port_, "/ok?title=caf%E9").status, 400);
   EXPECT_EQ(get(port_, "/ok").status, 200);
 }
+
+// A real server whose gate knows two keys (an admin's, a viewer's), one session and one share
+// link: each Access level, and changes made with the cookie from another site.
+class GatedRoutes : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    HttpConfig config;
+    config.listen = "127.0.0.1:0";
+    config.io_threads = 1;
+    config.blocking_threads = 1;
+    config.access_log = false;
+    auto ok = [](RequestContext& request) -> Response {
+      return json_response(200, {{"user", request.principal ? request.principal->name : ""},
+                                 {"share", request.share ? request.share->video_id : ""}});
+    };
+    std::vector<Route> routes;
+    for (auto [access, path] : {std::pair{Access::read, "/read"}, {Access::user, "/user"}, {Access::upload, "/upload"},
+                                {Access::admin, "/admin"}, {Access::open, "/open"}}) {
+      routes.push_back({.method = Verb::get, .pattern = path, .handler = ok, .access = access});
+      routes.push_back({.method = Verb::post, .pattern = path, .handler = ok, .access = access});
+    }
+    Gate gate;
+    gate.anonymous_reads = GetParam();
+    gate.authenticate = [](const Credentials& c) -> Result<std::optional<Principal>> {
+      if (c.bearer == "admin-key") return Principal{1, "ada", Role::admin, "k1", ""};
+      if (c.bearer == "viewer-key") return Principal{2, "vic", Role::viewer, "k2", ""};
+      if (c.bearer.empty() && c.session == "s3cret") return Principal{3, "sam", Role::uploader, std::nullopt, "tok"};
+      return std::nullopt;
+    };
+    gate.verify_share = [](std::string_view token) -> Result<ShareGrant> {
+      if (token == "good") return ShareGrant{"v1", 0, "good"};
+      return fail(ErrorCode::forbidden, "not a valid link");
+    };
+    server_ = make_server(config, std::move(gate), std::move(routes));
+    ASSERT_TRUE(server_->listen().has_value());
+    thread_ = std::thread([this] { server_->run(); });
+  }
+  void TearDown() override {
+    server_->shutdown();
+    thread_.join();
+  }
+  int status(const std::string& method, const std::string& path, const std::string& headers = "") {
+    std::string raw = round_trip(server_->port(), method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n" +
+                                                      headers + "Content-Length: 0\r\nConnection: close\r\n\r\n");
+    return raw.size() > 12 ? std::stoi(raw.substr(9, 3)) : 0;
+  }
+
+  std::unique_ptr<Server> server_;
+  std::thread thread_;
+};
+
+TEST_P(GatedRoutes, EachAccessLevelAsksForWhatItNeeds) {
+  const bool anonymous_reads = GetParam();
+  EXPECT_EQ(status("GET", "/open"), 200);
+  EXPECT_EQ(status("GET", "/read"), anonymous_reads ? 200 : 401);
+  EXPECT_EQ(status("GET", "/read?share=good"), 200) << "a share link opens reads";
+  EXPECT_EQ(status("GET", "/read?share=forged"), 403);
+  EXPECT_EQ(status("GET", "/user?share=good"), 401) << "a share link is not a user";
+  EXPECT_EQ(status("GET", "/user"), 401);
+  EXPECT_EQ(status("GET", "/user", "Authorization: Bearer wrong\r\n"), 401);
+  EXPECT_EQ(status("GET", "/read", "Authorization: Basic eDp5\r\n"), 401) << "credentials sent are checked";
+  EXPECT_EQ(status("GET", "/user", "Authorization: Bearer viewer-key\r\n"), 200);
+  EXPECT_EQ(status("GET", "/upload", "Authorization: Bearer viewer-key\r\n"), 403);
+  EXPECT_EQ(status("GET", "/admin", "Authorization: Bearer viewer-key\r\n"), 403);
+  EXPECT_EQ(status("GET", "/admin", "Authorization: Bearer admin-key\r\n"), 200);
+  EXPECT_EQ(status("GET", "/upload", "Cookie: theme=dark; cinevault_session=s3cret\r\n"), 200);
+  EXPECT_EQ(status("GET", "/user", "Cookie: cinevault_session=stale\r\n"), 401);
+}
+
+TEST_P(GatedRoutes, AChangeMadeWithTheCookieNeedsItsTokenAndOurOrigin) {
+  const std::string cookie = "Cookie: cinevault_session=s3cret\r\n";
+  EXPECT_EQ(status("POST", "/user", cookie), 403) << "no X-CSRF-Token";
+  EXPECT_EQ(status("POST", "/user", cookie + "X-CSRF-Token: wrong\r\n"), 403);
+  EXPECT_EQ(status("POST", "/user", cookie + "X-CSRF-Token: tok\r\n"), 200);
+  EXPECT_EQ(status("POST", "/user", cookie + "X-CSRF-Token: tok\r\nOrigin: http://127.0.0.1:8080\r\n"), 200);
+  EXPECT_EQ(status("POST", "/user", cookie + "X-CSRF-Token: tok\r\nOrigin: http://evil.example\r\n"), 403);
+  EXPECT_EQ(status("POST", "/open", cookie), 200) << "open routes ignore credentials";
+  // A key is never sent by a browser on its own: no token needed.
+  EXPECT_EQ(status("POST", "/user", "Authorization: Bearer viewer-key\r\n"), 200);
+}
+
+INSTANTIATE_TEST_SUITE_P(AnonymousReads, GatedRoutes, ::testing::Bool());
 
 }  // namespace
 }  // namespace cinevault::http

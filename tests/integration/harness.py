@@ -34,7 +34,10 @@ class Daemon:
     def start(self, timeout=30):
         self.log_file = open(self.log_path, "ab")
         self.log_offset = self.log_file.tell()
-        args = [BINARY, "serve", "--data", self.data_dir, "--listen", "127.0.0.1:0", "--log-level", "info"]
+        # Uploads default to public here, so that the tests of playback and packaging can read
+        # as players do, without credentials; test_accounts sets visibility itself.
+        args = [BINARY, "serve", "--data", self.data_dir, "--listen", "127.0.0.1:0", "--log-level", "info",
+                "--uploads.default_visibility", "public"]
         self.process = subprocess.Popen(args + self.extra_args, stdout=self.log_file, stderr=subprocess.STDOUT,
                                         env=self.env)
         deadline = time.time() + timeout

@@ -414,7 +414,8 @@ class UsersTest(CliTestCase):
             result = self.users(*args)
             self.assertNotEqual(result.returncode, 0, args)
             self.assertIn("usage", result.stderr, args)
-        self.assertEqual(sorted(self.listed()), ["alice"])
+        # "admin" is the schema's own first admin, made without a password.
+        self.assertEqual(sorted(self.listed()), ["admin", "alice"])
         self.assertEqual(self.listed()["alice"][1], "uploader")
         self.assertEqual(self.stored_hash("alice"), before)
 

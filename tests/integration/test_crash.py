@@ -54,7 +54,7 @@ class CrashTest(DaemonTestCase):
                                    headers=self.daemon.auth({**TUS, "Upload-Offset": str(offset), "Content-Type": OCTETS}))
 
     def tus_head(self, location):
-        status, headers, _ = self.daemon.request("HEAD", location, headers=TUS)
+        status, headers, _ = self.daemon.request("HEAD", location, headers=self.daemon.auth(TUS))
         self.assertEqual(status, 200)
         return headers
 

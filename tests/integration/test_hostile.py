@@ -118,11 +118,9 @@ class WhatAnonymousReadersSeeTest(DaemonTestCase):
         self.assertEqual(job["state"], "dead", job)
         self.assertIn("log_tail", job["error"])
 
-        _, anonymous_job = self.daemon.json("GET", "/api/v1/jobs/%d" % job_id)
-        self.assertEqual(anonymous_job["error"]["class"], job["error"]["class"])
-        self.assertNotIn("log_tail", anonymous_job["error"])
-        _, listed = self.daemon.json("GET", "/api/v1/jobs")
-        self.assertTrue(all("log_tail" not in j.get("error", {}) for j in listed["jobs"]), listed)
+        # The queue is the admins' business; a viewer sees the job's state in the video's entry.
+        self.assertEqual(self.daemon.request("GET", "/api/v1/jobs/%d" % job_id)[0], 401)
+        self.assertEqual(self.daemon.request("GET", "/api/v1/jobs")[0], 401)
         _, anonymous_video = self.daemon.json("GET", "/api/v1/videos/" + video["id"])
         self.assertNotIn("source", anonymous_video)
         self.assertNotIn("log_tail", json.dumps(anonymous_video))
@@ -249,7 +247,7 @@ class ObjectsOfAVideoTest(DaemonTestCase):
             self.assertEqual((status, headers.get("content-type")), (200, content_type), other)
 
         source = "/objects/%s.mp4" % video["source"]["sha256"]
-        self.assertEqual(self.daemon.request("GET", source)[0], 401)
+        self.assertEqual(self.daemon.request("GET", source)[0], 404)
         status, headers, body = self.daemon.request("GET", source, headers=self.daemon.auth())
         self.assertEqual((status, headers.get("content-disposition")), (200, "attachment"))
 

@@ -45,9 +45,9 @@ class ObjectTest(DaemonTestCase):
         # The Content-Type comes from what the object is, not from the URL's extension.
         status, headers, _ = self.request("GET", "/objects/%s.m4s" % self.sha)
         self.assertEqual((status, headers["content-type"]), (200, "application/octet-stream"))
-        # Without the key: 401, with nothing of the object.
+        # Without the key: 404, with nothing of the object, as if it were not there.
         status, _, body = self.daemon.request("GET", self.url)
-        self.assertEqual(status, 401, body[:200])
+        self.assertEqual(status, 404, body[:200])
 
     def test_an_object_no_video_uses_is_not_served(self):
         """A file in the store that no video refers to (left over, or planted) is 404, before and after the

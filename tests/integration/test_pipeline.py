@@ -53,7 +53,8 @@ class PipelineTestCase(DaemonTestCase):
 
     # --- HTTP -----------------------------------------------------------------------
     def get(self, path, expect=200):
-        status, headers, body = self.daemon.request("GET", path)
+        # As the admin: the queue (/api/v1/jobs) is theirs alone.
+        status, headers, body = self.daemon.request("GET", path, headers=self.daemon.auth())
         if expect is not None:
             self.assertEqual(status, expect, "GET %s → %s %r" % (path, status, body[:300]))
         return body
@@ -414,7 +415,7 @@ class DeadLetterTest(PipelineTestCase):
         dead_ids = [j["id"] for j in self.get_json("/api/v1/jobs?state=dead")["jobs"]]
         self.assertIn(job_id, dead_ids)
         self.assertNotIn(job_id, [j["id"] for j in self.get_json("/api/v1/jobs?state=done")["jobs"]])
-        status, _, body = self.daemon.request("GET", "/api/v1/jobs?state=finished")
+        status, _, body = self.daemon.request("GET", "/api/v1/jobs?state=finished", headers=self.daemon.auth())
         self.assertEqual(status, 400, body)
         self.assertIn("state must be", json.loads(body)["error"]["message"])
 

@@ -6,10 +6,11 @@ that the real statvfs of the data directory decides. Other tests running beside 
 the free space a little; the sizes below leave room for that.
 """
 import os
+import subprocess
 import time
 import unittest
 
-from harness import TMP_ROOT
+from harness import BINARY, TMP_ROOT
 from test_tus import ENDPOINT, TusTestCase, http_date_seconds
 
 MiB = 1 << 20
@@ -88,7 +89,11 @@ class OpenUploadLimitsTest(TusTestCase):
                   "--uploads.max_pending_bytes_per_key", str(10 * MiB))
 
     def second_key(self):
-        result = self.daemon.cli("keys", "create", "second")
+        """A key of another uploader: limits are each uploader's, whichever key they send."""
+        added = subprocess.run([BINARY, "users", "add", "second", "--role", "uploader", "--password-stdin",
+                                "--data", self.data_dir], input="a long secret\n", capture_output=True, text=True)
+        self.assertEqual(added.returncode, 0, added.stderr)
+        result = self.daemon.cli("keys", "create", "second", "--user", "second")
         self.assertEqual(result.returncode, 0, result.stderr)
         return result.stdout.strip()
 
@@ -119,7 +124,7 @@ class OpenUploadLimitsTest(TusTestCase):
     def test_a_keys_unfinished_uploads_hold_at_most_its_pending_bytes(self):
         path, _ = self.create(6 * MiB)
         status, headers, body = self.tus("POST", ENDPOINT, headers={"Upload-Length": str(5 * MiB)})
-        self.assert_error(status, headers, body, 507, "insufficient_storage", "this key")
+        self.assert_error(status, headers, body, 507, "insufficient_storage", "this uploader")
         # Bytes received still count: the partial file holds them until the upload ends.
         status, _, _ = self.patch(path, 0, b"x" * MiB)
         self.assertEqual(status, 204)

@@ -136,7 +136,7 @@ class TusProtocolTest(TusTestCase):
         expires = http_date_seconds(headers["upload-expires"])
         self.assertGreater(expires, time.time())
         self.assertEqual(self.part_files(), [location.rsplit("/", 1)[1] + ".part"])
-        status, body = self.daemon.json("GET", location)
+        status, body = self.daemon.json("GET", location, headers=self.daemon.auth())
         self.assertEqual(status, 200)
         self.assertEqual((body["length"], body["offset"], body["video_id"]), (1000, 0, None))
 
@@ -449,7 +449,7 @@ class TusProtocolTest(TusTestCase):
         status, headers, _ = self.tus("HEAD", location)
         self.assertEqual((status, int(headers["upload-offset"])), (200, len(data)))
         self.assertEqual(headers["cinevault-video-id"], video_id)
-        status, upload = self.daemon.json("GET", location)
+        status, upload = self.daemon.json("GET", location, headers=self.daemon.auth())
         self.assertEqual((status, upload["video_id"], upload["offset"]), (200, video_id, len(data)))
         status, video = self.daemon.json("GET", "/api/v1/videos/" + video_id, headers=self.daemon.auth())
         self.assertEqual(status, 200)

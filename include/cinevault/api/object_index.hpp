@@ -1,26 +1,37 @@
-// Which stored objects are served under /objects/, and as what. An object is served while a
-// video's rows use it (its source, a rendition's init segment, a media segment, a thumbnail),
-// with the content type of that use, never the URL's extension; a source only to key holders.
-// Answers are remembered, so a hot segment costs no database query; forget_all() after any
-// deletion makes each be looked up again, so a deleted video's objects stop at once.
+// Which stored objects are served under /objects/, as what, and to whom. An object is served
+// while a video's rows use it (its source, a rendition's init segment, a media segment, a
+// thumbnail), to those who may watch that video (a source: who may manage it), with the
+// content type of that use, never the URL's extension. Answers are remembered, so a hot
+// segment costs no database query; forget_all() after any deletion or change of visibility
+// makes each be looked up again, so a deleted or hidden video's objects stop at once.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "cinevault/core/lru_map.hpp"
 #include "cinevault/core/result.hpp"
 #include "cinevault/db/database.hpp"
+#include "cinevault/db/videos.hpp"
 
 namespace cinevault::api {
 
-struct ServedObject {
+struct ObjectUser {
+  std::string video_id;
+  db::VideoAccess access;
   const char* content_type = "application/octet-stream";
-  bool needs_key = false;  // the original upload: camera and GPS metadata live in it
+  bool source = false;  // the original upload: camera and GPS metadata live in it
+};
+
+// The videos that use an object (shared: the I/O thread's fast path copies no list).
+struct ServedObject {
+  std::shared_ptr<const std::vector<ObjectUser>> users;
 };
 
 class ObjectIndex {

@@ -44,7 +44,9 @@ struct ListenAddress {
 Result<ListenAddress> split_listen(std::string_view listen);
 
 struct AuthConfig {
-  bool require_key_for_reads = false;
+  bool require_key_for_reads = false;  // reads need a user (session or key) or a share link
+  bool behind_tls = false;             // reached through an HTTPS proxy: the session cookie is Secure
+  int session_days = 30;               // how long a sign-in lasts
 };
 
 struct UploadConfig {
@@ -57,6 +59,8 @@ struct UploadConfig {
   int max_open_uploads_per_key = 20;  // ... and of one API key
   // What one key's unfinished uploads (tus and one-shot) may hold in declared bytes (507 beyond).
   std::int64_t max_pending_bytes_per_key = 128LL << 30;
+  // Who may watch an upload that does not say: private, unlisted, library or public.
+  std::string default_visibility = "library";
 };
 
 struct MediaLimits {

@@ -1,7 +1,7 @@
 // The HTTP/1.1 server: Boost.Beast on Asio, keep-alive, limits, timeouts, auth, access log.
 //
 // Threads: http.io_threads run the network event loop only; handlers marked blocking (and
-// every SinkFactory and KeyVerifier call) run on a separate pool of http.blocking_threads.
+// every SinkFactory and Gate::authenticate call) run on a separate pool of http.blocking_threads.
 // A connection's steps run on its own strand, one at a time.
 #pragma once
 
@@ -19,8 +19,23 @@
 
 namespace cinevault::http {
 
-// Checks an API key's secret; returns the key's id, or nullopt if it is unknown or revoked.
-using KeyVerifier = std::function<Result<std::optional<std::string>>(const std::string& secret)>;
+// What a request presents to prove who sends it.
+struct Credentials {
+  std::string bearer;   // Authorization: Bearer <key>
+  std::string session;  // the session cookie's value
+};
+
+// Who may pass (see Access): the server asks these before a route's handler runs.
+struct Gate {
+  bool anonymous_reads = true;  // false: auth.require_key_for_reads
+  std::string session_cookie = "cinevault_session";
+  // The user behind the credentials, or nullopt when they are wrong, revoked or expired (the
+  // request is answered 401). Runs on the blocking pool.
+  std::function<Result<std::optional<Principal>>(const Credentials&)> authenticate;
+  // A share link's grant from the `share` query value; an error (forbidden) for an expired,
+  // altered or revoked one. Runs on the I/O thread: memory and CPU only.
+  std::function<Result<ShareGrant>(std::string_view token)> verify_share;
+};
 
 class Server {
  public:
@@ -40,7 +55,6 @@ class Server {
   virtual bool loops_answer(std::chrono::milliseconds within) = 0;
 };
 
-std::unique_ptr<Server> make_server(const HttpConfig& config, bool require_key_for_reads, std::vector<Route> routes,
-                                    KeyVerifier verify_key);
+std::unique_ptr<Server> make_server(const HttpConfig& config, Gate gate, std::vector<Route> routes);
 
 }  // namespace cinevault::http

@@ -15,6 +15,7 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json_fwd.hpp>
 
+#include "cinevault/core/identity.hpp"
 #include "cinevault/core/result.hpp"
 #include "cinevault/http/file_body.hpp"
 
@@ -50,7 +51,8 @@ struct RequestContext {
   std::vector<std::string> params;             // values of the {placeholders} of the route
   std::string body;                            // BodyKind::text
   std::unique_ptr<BodySink> sink;              // BodyKind::stream, after the body was read
-  std::optional<std::string> api_key_id;       // set when a valid key was presented
+  std::optional<Principal> principal;          // the signed-in user (a session or an API key)
+  std::optional<ShareGrant> share;             // a valid share link (the `share` query value)
   std::string remote;                          // peer address, for logs
 
   std::string_view header_value(beast_http::field field) const;
@@ -65,11 +67,13 @@ enum class BodyKind {
   stream,  // handed chunk by chunk to the BodySink made by open_sink()
 };
 
-// Who may call a route.
+// Who may call a route (the gate checks; handlers decide per video).
 enum class Access {
-  read,    // open, unless auth.require_key_for_reads
-  mutate,  // needs a valid API key
-  open,    // always open (health checks)
+  read,    // anyone, unless auth.require_key_for_reads: then a user or a share link
+  user,    // a signed-in user, any role
+  upload,  // a user with the uploader or admin role
+  admin,   // an admin
+  open,    // always open, credentials ignored (health checks, the page's own files)
 };
 
 using Handler = std::function<Response(RequestContext&)>;
@@ -92,6 +96,10 @@ struct Route {
   // Applied to every response of the route, refusals by the server included (protocol headers).
   std::function<void(Response&)> decorate{};
 };
+
+// Whether the request's Origin, when it sends one, is this server as the request addresses
+// it (its Host): a browser sends Origin with every cross-origin change.
+bool comes_from_own_origin(const RequestContext& request);
 
 // Response helpers. Every response carries a JSON body or a file.
 StringResponse json_response(unsigned status, const nlohmann::json& body);

@@ -21,7 +21,12 @@ struct VideoMetadata {
   std::string description;
   std::vector<std::string> tags;
   std::string filename;  // as the client named it; informative only, never a path we open
+  std::int64_t owner_id = 0;  // the user who uploads it
+  db::Visibility visibility = db::Visibility::library;
 };
+
+// An upload's "visibility" field: private, unlisted, library or public; empty means library.
+Result<db::Visibility> visibility_field(std::string_view text);
 
 struct IngestedVideo {
   db::VideoRow video;

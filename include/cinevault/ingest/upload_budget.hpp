@@ -1,9 +1,11 @@
-// What the uploads in progress may still put on the disk, and how many a key may hold open.
+// What the uploads in progress may still put on the disk, and how many an uploader may hold
+// open (an uploader: a user, whichever key or session they send; the names say "key" from
+// before accounts).
 //
 // Every upload claims its bytes before they arrive: a one-shot upload its Content-Length
 // (sent chunked, each piece as it comes), a tus upload its Upload-Length for as long as it
 // is open. A claim is refused when the disk's free space, less what earlier claims have yet
-// to write, would fall below uploads.reserve_bytes (507), when the claims of the caller's key
+// to write, would fall below uploads.reserve_bytes (507), when the claims of the caller
 // would exceed uploads.max_pending_bytes_per_key (507), or when a tus upload would be over
 // uploads.max_open_uploads or uploads.max_open_uploads_per_key (429). So a request that
 // cannot fit is answered before its first byte, and twenty 64 GiB creations cannot promise

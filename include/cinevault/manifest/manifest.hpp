@@ -16,7 +16,7 @@
 // rendition (Rendition::start: players starting there need no more), a media playlist its
 // own rendition; `not_found` for an unknown rendition name; `internal` when the data breaks
 // the contract below and in core/rendition.hpp (a bug upstream, never the viewer's fault);
-// `invalid_argument` for an unusable Options::base_url.
+// `invalid_argument` for an unusable Options::base_url or Options::query.
 #pragma once
 
 #include <cstdint>
@@ -44,6 +44,9 @@ struct Version {
 
 struct Options {
   std::string base_url;  // "https://media.example.com" for absolute URLs; "" = root-relative
+  // Appended to every URL the manifest names ("?share=…": a share link's signature, which
+  // players do not carry from a manifest's URL to the URLs inside it). "" or starting with '?'.
+  std::string query;
 };
 
 // HLS version 7 multivariant playlist: EXT-X-MEDIA per audio rendition, EXT-X-STREAM-INF per
