@@ -70,6 +70,7 @@ function startPageServer() {
 function upload(daemon, file) {
   return new Promise((resolve, reject) => {
     const times = {};
+    // Public: the player's page is on another origin and sends no credentials.
     const request = http.request(`${daemon.base}/api/v1/videos?title=first-frame&visibility=public`, {
       method: 'PUT',
       headers: { Authorization: `Bearer ${daemon.key}`, 'Content-Length': fs.statSync(file).size },

@@ -16,11 +16,28 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
 
 // `args` are added to the ones above; the other options go to playwright-core's
 // launchPersistentContext (viewport, …). Returns its BrowserContext; close() it when done.
+// launchChromiumBrowser() instead returns a Browser, for tests that need several contexts
+// (people with their own cookies) in one Chromium: browser.newContext() each.
 //
 // The profile and Chromium's own temporary files (its TMPDIR) live in one folder, removed
 // when the browser closes, or when this process exits without closing it (a failed run:
 // playwright then kills Chromium, which leaves its org.chromium.Chromium.* socket folder).
-export async function launchChromium({ args = [], ...options } = {}) {
+export async function launchChromium(options = {}) {
+  return launchIn((dir, { args = [], ...rest }) => chromium.launchPersistentContext(path.join(dir, 'profile'), {
+    executablePath: CHROMIUM, headless: true, ...rest, args: [...ARGS, ...args],
+    env: { ...process.env, ...rest.env, TMPDIR: dir },
+  }), options);
+}
+
+export async function launchChromiumBrowser(options = {}) {
+  return launchIn((dir, { args = [], ...rest }) => chromium.launch({
+    executablePath: CHROMIUM, headless: true, ...rest, args: [...ARGS, ...args],
+    env: { ...process.env, ...rest.env, TMPDIR: dir },
+  }), options);
+}
+
+// Launches with `launch(dir, options)`; `dir` is removed with the browser.
+async function launchIn(launch, options) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cinevault-chromium-'));
   const remove = () => {
     try {
@@ -29,12 +46,9 @@ export async function launchChromium({ args = [], ...options } = {}) {
       console.error(`cannot remove ${dir}: ${error.message}`);
     }
   };
-  let context;
+  let launched;  // a BrowserContext or a Browser: both close()
   try {
-    context = await chromium.launchPersistentContext(path.join(dir, 'profile'), {
-      executablePath: CHROMIUM, headless: true, ...options, args: [...ARGS, ...args],
-      env: { ...process.env, ...options.env, TMPDIR: dir },
-    });
+    launched = await launch(dir, options);
   } catch (error) {
     remove();
     throw error;
@@ -42,8 +56,8 @@ export async function launchChromium({ args = [], ...options } = {}) {
   // Registered after playwright's own exit handler, which kills Chromium first.
   process.on('exit', remove);
   // Not on the context's 'close' event: that comes while Chromium still writes its profile.
-  const close = context.close.bind(context);
-  context.close = async (...closeArgs) => {
+  const close = launched.close.bind(launched);
+  launched.close = async (...closeArgs) => {
     try {
       await close(...closeArgs);
     } finally {
@@ -51,5 +65,5 @@ export async function launchChromium({ args = [], ...options } = {}) {
       remove();
     }
   };
-  return context;
+  return launched;
 }

@@ -180,7 +180,8 @@ try {
   // The default x264 preset (veryfast, with B-frames): not --pipeline.x264_preset.
   daemon = await new Daemon(BINARY, path.join(scratch, 'data'),
     ['--log-level', 'info', '--pipeline.retry_backoff_s', '0']).start();
-  const id = await daemon.upload(clip, 'e2e-mse-timing');
+  // Public: the page on another origin fetches without credentials.
+  const id = await daemon.upload(clip, 'e2e-mse-timing', 'public');
   await waitJobDone(daemon, id, 120000);
   log(`video ${id} transcoded`);
 

@@ -218,11 +218,12 @@ try {
   browser = await launchChromium({ args: ['--autoplay-policy=no-user-gesture-required'] });
 
   // Long clip first so that its job is the one running when its manifests appear.
-  const longId = await daemon.upload(longClip, 'e2e-progressive');
+  // Public: the players' page is on another origin and sends no credentials.
+  const longId = await daemon.upload(longClip, 'e2e-progressive', 'public');
   log(`uploaded 40 s clip as ${longId}`);
   const progressivePromise = progressive(browser, pageBase, daemon, longId)
     .catch((error) => { failures.push(`progressive: ${error.message}`); });
-  const shortId = await daemon.upload(shortClip, 'e2e');
+  const shortId = await daemon.upload(shortClip, 'e2e', 'public');
   log(`uploaded 12 s clip as ${shortId}`);
   await progressivePromise;
 

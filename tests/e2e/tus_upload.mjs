@@ -11,7 +11,10 @@
 //      stored object is byte-exact;
 //   d. every PATCH carries Upload-Checksum (sha256, added by a wrapping HTTP stack, as
 //      tus-js-client has no checksum option); one deliberately wrong checksum is answered
-//      460, the client retries, and the result is byte-exact.
+//      460, the client retries, and the result is byte-exact;
+//   e. an uploader signed in with a password uploads as the web page does: the session
+//      cookie and X-CSRF-Token in tus-js-client's `headers`, the visibility in the
+//      metadata; the video is theirs. Without the token the creation is refused 403.
 //
 // Env: CINEVAULT_BINARY (the daemon), CINEVAULT_TEST_TMP (scratch directory).
 // Every daemon started here is stopped; each must exit 0 on SIGTERM (ASan leak check).
@@ -69,7 +72,7 @@ class TusDaemon extends Daemon {
   get running() { return Boolean(this.proc) && this.exitStatus === null; }
 
   async head(uploadUrl) {
-    const response = await fetch(uploadUrl, { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0' } });
+    const response = await fetch(uploadUrl, { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0', ...this.auth } });
     check(response.status === 200, `HEAD ${uploadUrl}: ${response.status}`);
     return Number(response.headers.get('upload-offset'));
   }
@@ -344,6 +347,39 @@ async function caseChecksum(daemon, dir) {
   return `${stack.patches} PATCHes with sha256 checksums, one 460`;
 }
 
+// A user made with the key (POST /api/v1/users), signed in with the password: the cookie
+// and token the web page has.
+async function caseSession(daemon, dir) {
+  const file = makeClip(path.join(dir, 'by-a-person.mp4'), 700);
+  const name = 'uploader-e2e';
+  const password = 'a password for tus';
+  const made = await fetch(`${daemon.base}/api/v1/users`, {
+    method: 'POST', headers: { ...daemon.auth, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name, role: 'uploader', password }),
+  });
+  check(made.status === 201, `POST /api/v1/users: ${made.status} ${await made.text()}`);
+  const session = await daemon.signIn(name, password);
+
+  const refused = await runUpload(fs.readFileSync(file), {
+    endpoint: daemon.endpoint, headers: { Cookie: session.cookie }, metadata: { filename: 'x.mp4' }, retryDelays: [],
+  }).then(() => null, (e) => e);
+  const refusedStatus = refused && refused.originalResponse ? refused.originalResponse.getStatus() : refused && refused.message;
+  check(refusedStatus === 403, `an upload with the cookie and no X-CSRF-Token: ${refusedStatus}`);
+
+  const upload = await runUpload(fs.readFileSync(file), {
+    endpoint: daemon.endpoint,
+    headers: { Cookie: session.cookie, 'X-CSRF-Token': session.csrf },
+    metadata: { filename: path.basename(file), title: 'by a person', visibility: 'private' },
+    chunkSize: CHUNK,
+  });
+  check(upload.url, 'the upload has no URL');
+  const video = await checkStored(daemon, file, 'by a person');
+  check(video.visibility === 'private', `the upload's visibility is ${video.visibility}`);
+  const owner = video.owner && typeof video.owner === 'object' ? video.owner.id : video.owner_id;
+  check(owner === session.user.id, `the video's owner is ${JSON.stringify(video.owner ?? video.owner_id)}, not ${name}`);
+  return `403 without the token; with it, a private video of ${name}`;
+}
+
 async function main() {
   fs.mkdirSync(TMP_ROOT, { recursive: true });
   const dir = fs.mkdtempSync(path.join(TMP_ROOT, 'e2e-tus-'));
@@ -370,6 +406,7 @@ async function main() {
     await run('b. abort, then resume with a new Upload from findPreviousUploads()', () => caseAbortAndResume(daemon, dir));
     await run('c. kill -9 the daemon mid-PATCH, restart, resume on the new port', () => caseKillAndResume(dir), () => null);
     await run('d. Upload-Checksum sha256 on every PATCH, one corrupted: 460 then retried', () => caseChecksum(daemon, dir));
+    await run('e. a signed-in uploader: session cookie and X-CSRF-Token in headers', () => caseSession(daemon, dir));
   } finally {
     try {
       await daemon.stop();

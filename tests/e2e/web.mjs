@@ -1,5 +1,5 @@
 // End-to-end through the web page only, in headless Debian Chromium (playwright-core):
-//   1. the API key is entered in the page's dialog;
+//   1. the admin signs in through the page's dialog (the header then names them);
 //   2. a clip chosen with the file input uploads (tus) to 100 %, its card shows the
 //      processing progress, then the poster; a watch page opened while the job runs shows
 //      the seek-bar previews once the job is done; the library fits a 390x844 phone;
@@ -13,9 +13,9 @@
 //      kept for resuming; unfinished uploads are listed with the bytes the server has, one
 //      the server no longer knows is dropped, Discard terminates one;
 //   5. an upload interrupted by killing the daemon resumes once it is back, and completes;
-//   6. with auth.require_key_for_reads, the library and the watch page ask for the key and
-//      then work, hls.js included; after a cancel the library does not ask again on its
-//      own (a search), only from the "API key" button.
+//   6. with auth.require_key_for_reads, the library and the watch page ask someone signed
+//      out to sign in and then work, hls.js included; after a cancel the library does not
+//      ask again on its own (a search), only from the "Sign in" button.
 // Screenshots library.png and player.png, and the phone-sized library-phone.png,
 // player-phone.png and unfinished-phone.png go to CINEVAULT_SCREENSHOT_DIR.
 //
@@ -27,7 +27,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { check, Daemon, sleep, TestFailure } from './daemon.mjs';
+import { ADMIN_PASSWORD, check, Daemon, setAdminPassword, sleep, TestFailure } from './daemon.mjs';
 
 let launchChromium;
 try {
@@ -92,6 +92,15 @@ const storedUploads = (page) => page.evaluate(() => Object.keys(localStorage).fi
   .map((k) => ({ key: k, ...JSON.parse(localStorage.getItem(k)) })));
 const storedNames = async (page) => (await storedUploads(page)).map((u) => u.metadata && u.metadata.filename);
 
+// Fills in the sign-in dialog (open, or about to open) as the admin.
+async function signInWhenAsked(page) {
+  await page.waitForSelector('#sign-in-dialog[open]');
+  await page.fill('#sign-in-name', 'admin');
+  await page.fill('#sign-in-password', ADMIN_PASSWORD);
+  await page.click('#sign-in-dialog button.primary');
+  await page.waitForSelector('#sign-in-dialog[open]', { state: 'detached' });
+}
+
 // A held request: the route waits until release() is called.
 function gate() {
   let release;
@@ -116,6 +125,7 @@ fs.writeFileSync(notVideo, 'These are my notes, not a video.\n'.repeat(100));
 // The default x264 preset: slow enough that the card's processing progress can be seen.
 const args = [];
 if (process.env.CINEVAULT_WEB_DIR) args.push('--web.dir', process.env.CINEVAULT_WEB_DIR);
+setAdminPassword(BINARY, path.join(scratch, 'data'));
 const daemon = await new Daemon(BINARY, path.join(scratch, 'data'), args).start();
 log(`daemon at ${daemon.base}`);
 const browser = await launchChromium({
@@ -135,12 +145,15 @@ async function newPage() {
 try {
   const page = await newPage();
 
-  // 1. The key, through the dialog.
+  // 1. Signing in, through the dialog.
   await page.goto(`${daemon.base}/`);
-  await page.click('#key-button');
-  await page.fill('#key-input', daemon.key);
-  await page.click('#key-dialog button[value=save]');
-  check(await page.evaluate(() => localStorage.getItem('cinevault.key')) === daemon.key, 'the key was not kept');
+  await page.click('#sign-in');
+  await signInWhenAsked(page);
+  await waitFor('the header names the admin', () => page.evaluate(() =>
+    document.getElementById('user-name') && document.getElementById('user-name').textContent === 'admin'), 10000);
+  await page.waitForSelector('#upload:not([hidden])');
+  check(!(await page.evaluate(() => Object.keys(localStorage).some((k) => k.startsWith('cinevault.')))),
+    'the page keeps something of the sign-in in localStorage');
 
   // 2. Upload with the file input; progress to 100 %; processing progress; poster.
   await page.evaluate(() => {
@@ -336,7 +349,7 @@ try {
   await page.setInputFiles('#file-input', refusedFile);
   await page.waitForSelector('.upload-item[data-name="Refused chunk.mp4"].failed');
   await page.unroute('**/api/v1/uploads/*', refuseChunk);
-  const kept = await fetch(refusedUrl, { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0' } });
+  const kept = await fetch(refusedUrl, { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0', ...daemon.auth } });
   check(kept.status === 200, `the server should still have the refused upload: HEAD ${kept.status}`);
   await waitFor('the 413-refused upload forgotten', async () => !(await storedNames(page)).includes('Refused chunk.mp4'), 5000);
   log('PASS uploads refused for good are not kept for resuming');
@@ -372,7 +385,7 @@ try {
   await page.click(`${unfinished} button`);
   await waitFor('Discard removes the row and the stored URL', async () => await page.locator(unfinished).count() === 0 &&
     !(await storedNames(page)).includes('Big upload.mp4'));
-  const discarded = await fetch(new URL(bigUrl, daemon.base), { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0' } });
+  const discarded = await fetch(new URL(bigUrl, daemon.base), { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0', ...daemon.auth } });
   check(discarded.status === 404, `HEAD of the discarded upload: ${discarded.status}`);
   log('PASS Discard terminates the upload on the server');
 
@@ -412,7 +425,7 @@ try {
   // 6. auth.require_key_for_reads: every API read needs the key, but the page's own files
   // stay open (a browser cannot send a key when it loads a page, a script or a style sheet).
   const bigId = videos[0].id;
-  await waitFor('the resumed upload transcoded', async () => (await daemon.getJson(`/api/v1/videos/${bigId}`)).state === 'ready', 120000);
+  await waitFor('the resumed upload transcoded', async () => (await daemon.getJson(`/api/v1/videos/${bigId}`, daemon.auth)).state === 'ready', 120000);
   await daemon.stop();
   daemon.args.push('--auth.require_key_for_reads', 'true');
   await daemon.start();
@@ -422,36 +435,32 @@ try {
     const file = await fetch(`${daemon.base}${path}`);
     check(file.status === 200, `GET ${path} without a key when reads need one: ${file.status}`);
   }
-  const enterKeyWhenAsked = async () => {
-    await page.waitForSelector('#key-dialog[open]');
-    await page.fill('#key-input', daemon.key);
-    await page.click('#key-dialog button[value=save]');
-  };
-  await page.evaluate(() => localStorage.removeItem('cinevault.key'));
+  // Signed out (the session cookie gone, as in a new browser).
+  await browser.clearCookies();
   await page.goto(`${daemon.base}/`);
   // Cancelled: the page says what it needs, and a later read (a search) does not ask again.
-  await page.waitForSelector('#key-dialog[open]');
-  await page.click('#key-dialog button[value=cancel]');
-  await waitFor('the library says it needs the key', () => page.evaluate(() =>
-    document.getElementById('library-status').textContent.includes('“API key” button')));
+  await page.waitForSelector('#sign-in-dialog[open]');
+  await page.click('#sign-in-dialog button[value=cancel]');
+  await waitFor('the library says it needs a sign-in', () => page.evaluate(() =>
+    document.getElementById('library-status').textContent.includes('“Sign in” button')));
   const searched = page.waitForResponse((r) => new URL(r.url()).searchParams.get('q') === 'big');
   await page.fill('#q', 'big');
   check((await searched).status() === 401, 'the search after the cancel was not refused');
   await sleep(500);  // the page's handling of the answer
-  check(!(await page.evaluate(() => document.getElementById('key-dialog').open)),
-    'after a cancel, a search asked for the key again');
-  await page.click('#key-button');
-  await enterKeyWhenAsked();
+  check(!(await page.evaluate(() => document.getElementById('sign-in-dialog').open)),
+    'after a cancel, a search asked for a sign-in again');
+  await page.click('#sign-in');
+  await signInWhenAsked(page);
   await page.waitForSelector(`.card[data-id="${bigId}"]`);
-  log('PASS reads need a key: the library asks for it once, then only from the button, then shows the videos');
-  await page.evaluate(() => localStorage.removeItem('cinevault.key'));
+  log('PASS reads need a user: the library asks once, then only from the button, then shows the videos');
+  await browser.clearCookies();
   await page.goto(`${daemon.base}/watch/${bigId}`);
-  await enterKeyWhenAsked();
-  await waitFor('playback with the key', () => page.evaluate(() => {
+  await signInWhenAsked(page);
+  await waitFor('playback once signed in', () => page.evaluate(() => {
     const v = document.getElementById('video');
     return v.currentTime > 1 || v.ended;
   }), 30000);
-  log('PASS reads need a key: the watch page asks for it, and hls.js plays with it');
+  log('PASS reads need a user: the watch page asks for a sign-in, and hls.js plays with the session');
 
   check(problems.length === 0, `page problems: ${problems.join('; ')}`);
 } catch (error) {
@@ -465,4 +474,4 @@ try {
 }
 if (failed) process.exit(1);
 console.log(`\nOK web page: upload, progress, poster, late previews, search and paging races, polling, phone width, play, ` +
-  `quality, previews, edit, delete, refusal, unfinished uploads, resume, key for reads in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  `quality, previews, edit, delete, refusal, unfinished uploads, resume, sign-in for reads in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -1,5 +1,10 @@
-// The library page: the grid (search, paging, live progress) and uploads through tus.
-import { api, askForKey, authHeaders, el, errorFromBody, formatBytes, formatTime, getKey, KEY_NEEDED_FOR_READS, wireKeyButton } from './common.js';
+// The library page: "Continue watching", the grid (search, paging, live progress), uploads
+// through tus for those who may upload, and the admins' Users dialog (users.js).
+import {
+  api, askToSignIn, csrfHeaders, currentUser, el, errorFromBody, fillVisibilities, formatBytes, formatTime,
+  hasRole, loadSession, onSessionChange, SIGN_IN_NEEDED_FOR_READS,
+} from './common.js';
+import './users.js';
 
 const PAGE_SIZE = 24;
 const grid = document.getElementById('grid');
@@ -28,16 +33,24 @@ function progressText(video) {
   return `${p.stage || 'processing'} ${Math.round(p.percent)}%${eta}`;
 }
 
+// Who may see the video, on its card: a private or unlisted one should not surprise its owner.
+function visibilityBadge(video) {
+  if (!video.visibility) return null;
+  return el('span', { class: `badge ${video.visibility}`, title: `Visibility: ${video.visibility}`, text: video.visibility });
+}
+
 function renderCard(video) {
   const duration = video.media && video.media.duration_s ? formatTime(video.media.duration_s) : '';
   const busy = video.state === 'queued' || video.state === 'processing';
   const percent = busy && video.job && video.job.progress ? video.job.progress.percent : 0;
-  const card = el('li', { class: `card ${video.state}`, 'data-id': video.id, 'data-state': video.state },
+  const card = el('li', { class: `card ${video.state}`, 'data-id': video.id, 'data-state': video.state,
+    'data-visibility': video.visibility },
     el('a', { href: `/watch/${video.id}` },
       poster(video),
       el('h3', { text: video.title }),
       el('p', { class: 'meta' }, el('span', { text: duration }),
-        el('span', { class: 'state', text: video.state === 'ready' ? '' : video.state }))),
+        el('span', { class: 'state', text: video.state === 'ready' ? '' : video.state }),
+        visibilityBadge(video))),
     busy ? el('div', { class: 'job' },
       el('progress', { max: 100, value: percent, 'aria-label': `Processing ${video.title}` }),
       el('span', { class: 'job-text', text: progressText(video) })) : null);
@@ -46,6 +59,12 @@ function renderCard(video) {
   cards.set(video.id, card);
   followUpload(video);
   return card;
+}
+
+// What an empty library says depends on who looks: someone signed out sees public videos only.
+function emptyLibrary() {
+  if (!currentUser()) return 'No public videos: sign in to see the library.';
+  return hasRole('admin', 'uploader') ? 'No videos yet: upload one above.' : 'No videos yet.';
 }
 
 // The first page for the current query (reset) or the next one. Answers can arrive out of
@@ -68,12 +87,12 @@ async function loadPage(reset) {
     for (const video of page.videos) grid.append(renderCard(video));
     cursor = page.next_cursor;
     more.hidden = !cursor;
-    status.textContent = page.total === 0 ? (q ? `Nothing matches “${q}”.` : 'No videos yet: upload one above.')
+    status.textContent = page.total === 0 ? (q ? `Nothing matches “${q}”.` : emptyLibrary())
       : `${page.total} video${page.total === 1 ? '' : 's'}${q ? ` matching “${q}”` : ''}`;
   } catch (error) {
     if (ticket !== latest) return;
     status.textContent = error.status === 401
-      ? KEY_NEEDED_FOR_READS
+      ? SIGN_IN_NEEDED_FOR_READS
       : `Could not load the library: ${error.message}`;
   }
 }
@@ -113,8 +132,46 @@ document.getElementById('search').addEventListener('submit', (event) => {
 });
 more.addEventListener('click', () => loadPage(false));
 
+// --- continue watching ---------------------------------------------------------------
+// The signed-in user's started, unfinished videos, most recent first, each with a bar of
+// how far they got. Hidden when there are none, and when no one is signed in.
+const continueSection = document.getElementById('continue');
+const continueList = document.getElementById('continue-list');
+let continueTicket = 0;  // as with loadPage: only the newest answer is shown
+
+function continueCard(video) {
+  const position = video.progress ? video.progress.position_s : 0;
+  const duration = video.media && video.media.duration_s;
+  return el('li', { class: 'card', 'data-id': video.id },
+    el('a', { href: `/watch/${video.id}` },
+      poster(video),
+      el('h3', { text: video.title }),
+      duration ? el('progress', { class: 'watched', max: duration, value: Math.min(position, duration),
+        'aria-label': `Watched ${formatTime(position)} of ${formatTime(duration)}` }) : null,
+      el('p', { class: 'meta' }, el('span', { class: 'position',
+        text: `${formatTime(position)}${duration ? ` of ${formatTime(duration)}` : ''}` }))));
+}
+
+async function loadContinue() {
+  const ticket = ++continueTicket;
+  let videos = [];
+  if (currentUser()) {
+    try {
+      // Not worth a sign-in dialog of its own: the grid's request asks when one is needed.
+      ({ videos } = await api('/api/v1/progress?limit=12', {}, { signIn: false }));
+    } catch {
+      videos = [];
+    }
+  }
+  if (ticket !== continueTicket) return;
+  continueList.replaceChildren(...videos.map(continueCard));
+  continueSection.hidden = videos.length === 0;
+}
+
 // --- uploads -------------------------------------------------------------------------
 const uploads = document.getElementById('uploads');
+const uploadVisibility = document.getElementById('upload-visibility');
+fillVisibilities(uploadVisibility);
 const urlStorage = tus.defaultOptions.urlStorage;  // where tus keeps the URLs of unfinished uploads
 const running = new Set();  // this page's tus uploads until they end: not "unfinished"
 
@@ -168,8 +225,9 @@ async function startUpload(file) {
     endpoint: '/api/v1/uploads',
     chunkSize: 8 * 1024 * 1024,
     retryDelays: [0, 1000, 2000, 3000, 5000, 10000, 10000, 20000, 30000],
-    metadata: { filename: file.name, title },
-    headers: authHeaders(),
+    metadata: { filename: file.name, title, visibility: uploadVisibility.value },
+    // The session cookie goes by itself; a change needs the session's token as well.
+    headers: csrfHeaders(),
     storeFingerprintForResuming: true,
     removeFingerprintOnSuccess: true,
     onProgress(sent, total) {
@@ -224,7 +282,8 @@ async function startUpload(file) {
 
 async function startUploads(files) {
   if (!files.length) return;
-  if (!getKey() && !(await askForKey('Uploading needs an API key.'))) return;
+  if (!currentUser() && !(await askToSignIn('Uploading needs you to sign in.'))) return;
+  if (!hasRole('admin', 'uploader')) return;  // a viewer who signed in: the form hides itself
   await Promise.all(files.map(startUpload));
   showResumable();  // a resumed one is running now
 }
@@ -246,8 +305,11 @@ const resumable = document.getElementById('resumable');
 const resumableList = document.getElementById('resumable-list');
 let listing = 0;  // as with loadPage: only the newest listing is shown
 
-// tus requests by hand: the protocol version header is required on every one of them.
-const tusRequest = (method, url) => fetch(url, { method, headers: { 'Tus-Resumable': '1.0.0', ...authHeaders() } });
+// tus requests by hand: the protocol version header is required on every one of them, and
+// a DELETE is a change, which needs the session's token.
+const tusRequest = (method, url) => fetch(url, {
+  method, headers: { 'Tus-Resumable': '1.0.0', ...(method === 'HEAD' ? {} : csrfHeaders()) },
+});
 
 function resumableRow(stored) {
   const name = (stored.metadata && stored.metadata.filename) || 'Unnamed file';
@@ -280,7 +342,7 @@ function resumableRow(stored) {
     discard.disabled = true;
     try {
       let response = await tusRequest('DELETE', stored.uploadUrl);
-      if (response.status === 401 && await askForKey('Discarding an upload needs an API key.')) {
+      if (response.status === 401 && await askToSignIn('Discarding an upload needs you to sign in.')) {
         response = await tusRequest('DELETE', stored.uploadUrl);
       }
       if ([204, 404, 410].includes(response.status)) return await forget();
@@ -295,7 +357,9 @@ function resumableRow(stored) {
 
 async function showResumable() {
   const ticket = ++listing;
-  const stored = await urlStorage.findAllUploads().catch(() => []);
+  // Uploads are their uploader's: asked about by someone else, they would look gone and be
+  // forgotten here.
+  const stored = hasRole('admin', 'uploader') ? await urlStorage.findAllUploads().catch(() => []) : [];
   if (ticket !== listing) return;
   const active = new Set([...running].map((upload) => upload.url));
   const rows = stored.filter((s) => s.uploadUrl && !active.has(s.uploadUrl)).map(resumableRow);
@@ -303,6 +367,25 @@ async function showResumable() {
   resumable.hidden = rows.length === 0;
 }
 
-wireKeyButton(() => loadPage(true));
-showResumable();
-loadPage(true).then(refreshBusy);
+// --- who is signed in -------------------------------------------------------------------
+// Uploading is for admins and uploaders, the Users dialog for admins; the server refuses
+// the others anyway, so this only spares them controls that cannot work.
+function showForRole() {
+  document.getElementById('upload').hidden = !hasRole('admin', 'uploader');
+  document.getElementById('users-button').hidden = !hasRole('admin');
+}
+
+// Someone signed in or out: what they may see and do changed.
+onSessionChange(() => {
+  showForRole();
+  showResumable();
+  loadContinue();
+  loadPage(true);
+});
+
+loadSession().then(() => {
+  showForRole();
+  showResumable();
+  loadContinue();
+  return loadPage(true);
+}).then(refreshBusy);
