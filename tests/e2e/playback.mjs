@@ -9,7 +9,10 @@
 //      on (at 4x) across the switch to VOD up to 'ended' at 40 s, with no fatal error;
 //   b. complete: a 12 s clip, once its job is done, plays in every kind:
 //      currentTime passes 2 s, a seek to 8 s lands within 1 s after 'seeked' and playback
-//      still advances, no fatal player error.
+//      still advances, no fatal player error;
+//   c. shared: a private 10 s clip plays the same way in every kind through a share link
+//      (only the manifest URL given, no header, no cookie); without the link its manifests
+//      are 404, and with the link's signature altered 403.
 // The page (player.html) and the player scripts come from a small HTTP server on another
 // loopback port, so every manifest/segment request is cross-origin (this checks CORS).
 //
@@ -136,9 +139,9 @@ async function waitFor(page, label, predicate, timeoutMs) {
   throw new TestFailure(`${label}: timed out after ${timeoutMs} ms: ${describe(state, page)}`);
 }
 
-async function playAndSeek(context, pageBase, daemon, id, kind) {
-  const label = `${kind} complete`;
-  const page = await openPlayer(context, pageBase, daemon, id, kind);
+async function playAndSeek(context, pageBase, daemon, id, kind, share = '') {
+  const label = `${kind} ${share ? 'shared' : 'complete'}`;
+  const page = await openPlayer(context, pageBase, daemon, id, kind, share ? `&share=${encodeURIComponent(share)}` : '');
   try {
     await waitFor(page, `${label}: play past 2 s`, (s) => s.currentTime > 2, 20000);
     const target = 8;
@@ -209,8 +212,9 @@ let pageServer;
 fs.mkdirSync(TMP_ROOT, { recursive: true });
 const scratch = fs.mkdtempSync(path.join(TMP_ROOT, 'playback-'));
 try {
-  const [longClip, shortClip] = await Promise.all([
-    makeClip(path.join(scratch, 'long.mp4'), 40), makeClip(path.join(scratch, 'short.mp4'), 12)]);
+  const [longClip, shortClip, privateClip] = await Promise.all([
+    makeClip(path.join(scratch, 'long.mp4'), 40), makeClip(path.join(scratch, 'short.mp4'), 12),
+    makeClip(path.join(scratch, 'private.mp4'), 10)]);
   daemon = await new PlaybackDaemon(path.join(scratch, 'data')).start();
   pageServer = await startPageServer();
   const pageBase = `http://127.0.0.1:${pageServer.address().port}`;
@@ -236,6 +240,27 @@ try {
       failures.push(`${kind} complete: ${error.message}`);
     }
   }
+
+  const privateId = await daemon.upload(privateClip, 'e2e-private', 'private');
+  await daemon.waitDone(privateId, 90000);
+  const shared = await fetch(`${daemon.base}/api/v1/videos/${privateId}/share`, {
+    method: 'POST', headers: { ...daemon.auth, 'Content-Type': 'application/json' }, body: '{"expires_in_s": 3600}',
+  });
+  check(shared.status === 201, `share: ${shared.status} ${await shared.clone().text()}`);
+  const token = new URL((await shared.json()).hls).searchParams.get('share');
+  for (const manifest of ['master.m3u8', 'manifest.mpd']) {
+    const plain = (await fetch(`${daemon.base}/videos/${privateId}/${manifest}`)).status;
+    check(plain === 404, `a private video's ${manifest} without the link answered ${plain}`);
+    const forged = (await fetch(`${daemon.base}/videos/${privateId}/${manifest}?share=${token.slice(0, -1)}0`)).status;
+    check(forged === 403 || token.endsWith('0'), `an altered link to ${manifest} answered ${forged}`);
+  }
+  for (const kind of KINDS) {
+    try {
+      await playAndSeek(browser, pageBase, daemon, privateId, kind, token);
+    } catch (error) {
+      failures.push(`${kind} shared: ${error.message}`);
+    }
+  }
 } catch (error) {
   failures.push(error.stack || error.message);
 } finally {
@@ -255,4 +280,4 @@ if (failures.length) {
   for (const failure of failures) console.error(`  - ${failure}`);
   process.exit(1);
 }
-console.log(`\nOK playback: hls.js, dash.js, Shaka (HLS and DASH) progressive (start while transcoding, play to the end) and complete (play, seek) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+console.log(`\nOK playback: hls.js, dash.js, Shaka (HLS and DASH) progressive (start while transcoding, play to the end), complete (play, seek) and shared (a private video through a share link) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
