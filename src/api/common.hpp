@@ -39,5 +39,8 @@ http::Response object_response(ApiContext& context, const http::RequestContext& 
                                const char* content_type);
 // Lets players on other origins read the response.
 void set_cors(http::Response& response);
+// An object response that credentials or a share link opened: browsers may keep it, shared
+// caches (proxies, CDNs) may not.
+void keep_out_of_shared_caches(http::Response& response);
 
 }  // namespace cinevault::api

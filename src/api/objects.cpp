@@ -44,8 +44,7 @@ http::Response serve(ApiContext& context, const http::RequestContext& request, c
   if (!use) return http::error_response({ErrorCode::not_found, "no such object"});
   auto response = object_response(context, request, sha256, use->content_type);
   // Only a public video's bytes may sit in shared caches.
-  if (use->access.visibility != db::Visibility::anyone)
-    std::visit([](auto& m) { m.set(field::field::cache_control, "private, max-age=31536000, immutable"); }, response);
+  if (use->access.visibility != db::Visibility::anyone) keep_out_of_shared_caches(response);
   if (use->source)  // a download, never shown in the browser
     std::visit([](auto& m) { m.set(field::field::content_disposition, "attachment"); }, response);
   return response;
@@ -79,6 +78,10 @@ void set_cors(http::Response& response) {
         m.set(field::field::access_control_expose_headers, "Content-Length, Content-Range, ETag");
       },
       response);
+}
+
+void keep_out_of_shared_caches(http::Response& response) {
+  std::visit([](auto& m) { m.set(field::field::cache_control, "private, max-age=31536000, immutable"); }, response);
 }
 
 http::Response object_response(ApiContext& context, const http::RequestContext& request, const std::string& sha256,

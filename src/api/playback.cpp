@@ -81,7 +81,11 @@ http::Response manifest_response(const http::RequestContext& request,
   }
   const RenderedManifest& manifest = **rendered;
   std::string_view if_none_match = request.header_value(field::field::if_none_match);
-  const char* cache = version_complete ? "public, max-age=10" : "public, max-age=1";
+  // What an anonymous reader was given anyone may be given; what credentials or a share link
+  // opened stays out of shared caches.
+  const bool shared_cache = !request.principal && !request.share;
+  const char* cache = version_complete ? (shared_cache ? "public, max-age=10" : "private, max-age=10")
+                                       : (shared_cache ? "public, max-age=1" : "private, max-age=1");
   if (client_has(if_none_match, manifest.etag)) {
     http::EmptyResponse not_modified;
     not_modified.result(304);
@@ -191,8 +195,6 @@ http::Response video_manifest(const CachedVersion& version, const http::RequestC
   return media_playlist(version, request, name);
 }
 
-
-
 // /videos/{id}/v{n}/{rendition}/init.mp4 and /{time}.m4s: the DASH SegmentTemplate's URLs,
 // served from the stored objects. Immutable, like /objects/.
 http::Response version_segment(ApiContext& context, const CachedVersion& cached, const http::RequestContext& request) {
@@ -202,7 +204,13 @@ http::Response version_segment(ApiContext& context, const CachedVersion& cached,
     if (r.name == request.params[2]) rendition = &r;
   if (!rendition) return http::error_response({ErrorCode::not_found, "no such rendition"});
   const std::string& file = request.params[3];
-  if (file == "init.mp4") return object_response(context, request, rendition->init_sha256, "video/mp4");
+  // What credentials or a share link opened stays out of shared caches.
+  auto answer = [&](const std::string& sha256, const char* type) {
+    auto response = object_response(context, request, sha256, type);
+    if (request.principal || request.share) keep_out_of_shared_caches(response);
+    return response;
+  };
+  if (file == "init.mp4") return answer(rendition->init_sha256, "video/mp4");
   constexpr std::string_view kM4s = ".m4s";
   std::int64_t time = -1;
   if (file.ends_with(kM4s))
@@ -211,7 +219,7 @@ http::Response version_segment(ApiContext& context, const CachedVersion& cached,
   auto segment = std::lower_bound(rendition->segments.begin(), rendition->segments.end(), time,
                                   [](const Segment& s, std::int64_t t) { return s.start < t; });
   if (segment != rendition->segments.end() && segment->start == time)
-    return object_response(context, request, segment->sha256, "video/iso.segment");
+    return answer(segment->sha256, "video/iso.segment");
   return http::error_response({ErrorCode::not_found, "no such segment (yet)"});
 }
 

@@ -184,8 +184,6 @@ Result<json> video_with_status(ApiContext& context, const db::VideoRow& video, c
   return body;
 }
 
-
-
 // A share link's lifetime from {"expires_in_s": n} (an empty body: 7 days).
 Result<std::int64_t> share_lifetime(const std::string& body) {
   constexpr std::int64_t kDefault = 7 * 86400, kShortest = 60, kLongest = 366 * 86400;
