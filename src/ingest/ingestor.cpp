@@ -1,5 +1,7 @@
 #include "cinevault/ingest/ingestor.hpp"
 
+#include "cinevault/ingest/file_title.hpp"
+
 #include <algorithm>
 
 #include <nlohmann/json.hpp>
@@ -29,11 +31,6 @@ std::string base_name(const std::string& filename) {
   return slash == std::string::npos ? filename : filename.substr(slash + 1);
 }
 
-std::string strip_extension(const std::string& name) {
-  auto dot = name.rfind('.');
-  return dot == std::string::npos || dot == 0 ? name : name.substr(0, dot);
-}
-
 }  // namespace
 
 std::vector<std::string> split_tags(const std::string& text) {
@@ -55,8 +52,8 @@ Result<VideoMetadata> normalize_metadata(VideoMetadata m) {
   m.filename = base_name(m.filename);
   if (m.filename.size() > 255 || has_control_characters(m.filename, false))
     return fail(ErrorCode::invalid_argument, "the filename is longer than 255 bytes or has control characters");
-  if (m.title.empty()) m.title = strip_extension(m.filename);
-  if (m.title.empty()) m.title = "Untitled";
+  // "Holiday.2019.1080p.x264.mkv" → "Holiday (2019)"; "Untitled" without a name.
+  if (m.title.empty()) m.title = title_from_file_name(m.filename);
   if (m.title.size() > kMaxTitle || has_control_characters(m.title, false))
     return fail(ErrorCode::invalid_argument, "the title must be at most 500 bytes without control characters");
   if (m.description.size() > kMaxDescription || has_control_characters(m.description, true))

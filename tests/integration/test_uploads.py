@@ -104,11 +104,12 @@ class RawPutTest(UploadTestCase):
         self.assert_stored(video, clip)
 
     def test_put_title_defaults_to_filename_then_untitled(self):
-        """Without a title, PUT takes the `filename` parameter without its extension, else "Untitled"."""
+        """Without a title, PUT makes one from the `filename` parameter (words split at dots and
+        underscores), else "Untitled"."""
         named = self.clip("a.mp4", pattern="smptebars")
         status, headers, video = self.daemon.upload(named, "filename=Beach%20day.final.mp4")
         self.assert_created(status, headers, video)
-        self.assertEqual(video["title"], "Beach day.final")
+        self.assertEqual(video["title"], "Beach day final")
         self.assertEqual(video["source"]["filename"], "Beach day.final.mp4")
 
         unnamed = self.clip("b.mp4")
@@ -208,11 +209,12 @@ class MultipartTest(UploadTestCase):
         self.assert_stored(video, clip)
 
     def test_multipart_title_defaults_to_filename_without_extension(self):
-        """With no title part the title is the uploaded file's name without its extension."""
+        """With no title part the title comes from the uploaded file's name: a year after the
+        words goes in parentheses."""
         clip = self.clip()
         status, headers, video = self.post_form({}, ("file", "summer_2024.mp4", clip))
         self.assert_created(status, headers, video)
-        self.assertEqual(video["title"], "summer_2024")
+        self.assertEqual(video["title"], "summer (2024)")
         self.assertEqual(video["tags"], [])
         self.assert_stored(video, clip)
 

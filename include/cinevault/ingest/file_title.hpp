@@ -1,7 +1,7 @@
 // A video's title from its file's name, for files that carry no title tag: release names
 // ("Holiday.2019.1080p.x264.mkv" → "Holiday (2019)"), camera and phone names
 // ("IMG_1234.MOV" → "IMG 1234"), people's names for their files ("our_wedding.mp4" →
-// "our wedding"). Pure: no I/O.
+// "our wedding"). Uploads without a title get theirs from here. Pure: no I/O.
 #pragma once
 
 #include <string>

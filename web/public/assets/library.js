@@ -219,13 +219,13 @@ async function forgetStored(upload) {
 
 async function startUpload(file) {
   const ui = uploadRow(file);
-  const title = file.name.replace(/\.[^.]+$/, '');
   let last = { at: performance.now(), bytes: 0 }, speed = 0;
   const upload = new tus.Upload(file, {
     endpoint: '/api/v1/uploads',
     chunkSize: 8 * 1024 * 1024,
     retryDelays: [0, 1000, 2000, 3000, 5000, 10000, 10000, 20000, 30000],
-    metadata: { filename: file.name, title, visibility: uploadVisibility.value },
+    // No title: the server makes one from the file's name ("Holiday.2019.1080p.mkv" → "Holiday (2019)").
+    metadata: { filename: file.name, visibility: uploadVisibility.value },
     // The session cookie goes by itself; a change needs the session's token as well.
     headers: csrfHeaders(),
     storeFingerprintForResuming: true,
