@@ -11,6 +11,7 @@
 #include "cinevault/api/api.hpp"
 #include "cinevault/core/parse.hpp"
 #include "cinevault/core/password.hpp"
+#include "cinevault/core/text.hpp"
 #include "cinevault/db/api_keys.hpp"
 #include "cinevault/db/sessions.hpp"
 #include "cinevault/db/users.hpp"
@@ -52,11 +53,6 @@ std::string address_of(const std::string& remote) {
   return colon == std::string::npos ? remote : remote.substr(0, colon);
 }
 
-std::string lowercase(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
-
 Result<json> parse_object(const std::string& body) {
   json document = json::parse(body, nullptr, false);
   if (document.is_discarded() || !document.is_object()) return fail(ErrorCode::invalid_argument, "the body must be a JSON object");
@@ -82,7 +78,7 @@ class SignIn {
     auto password = string_field(*document, "password");
     if (!name || !password || name->size() > 64 || password->size() > 1024)
       return http::error_response({ErrorCode::invalid_argument, "send {\"username\": …, \"password\": …}"});
-    const std::string user_key = lowercase(*name), address = address_of(request.remote);
+    const std::string user_key = ascii_lower(*name), address = address_of(request.remote);
     if (auto wait = throttle_.wait(user_key, address, SignInThrottle::Clock::now())) {
       auto response = http::error_response({ErrorCode::too_many, "too many failed sign-ins: try again later"});
       response.set(field::field::retry_after, std::to_string(wait->count()));
@@ -190,15 +186,8 @@ http::Response remove_user(ApiContext& context, const http::RequestContext& requ
   auto id = parse_user_id(request.params[0]);
   if (!id) return http::error_response({ErrorCode::not_found, "no such user"});
   // Their videos pass to the admin who removes them (or the first other admin).
-  auto removed = context.database.write([&](db::Connection& c) -> Result<bool> {
-    std::int64_t heir = request.principal->user_id;
-    if (heir == *id) {
-      TRY(auto other, db::first_admin(c, *id));
-      if (!other) return fail(ErrorCode::conflict, "the last admin cannot be removed");
-      heir = other->id;
-    }
-    return db::remove_user(c, *id, heir);
-  });
+  auto removed = context.database.write(
+      [&](db::Connection& c) { return db::remove_user(c, *id, request.principal->user_id); });
   if (!removed) return http::error_response(removed.error());
   if (!*removed) return http::error_response({ErrorCode::not_found, "no such user"});
   spdlog::info("{} removed user {}", request.principal->name, *id);

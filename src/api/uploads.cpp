@@ -35,7 +35,7 @@ bool is_offset_stream(std::string_view content_type) {
   auto semicolon = content_type.find(';');
   content_type = content_type.substr(0, semicolon);
   while (!content_type.empty() && content_type.back() == ' ') content_type.remove_suffix(1);
-  return boost::beast::iequals(boost::beast::string_view(content_type.data(), content_type.size()), kOffsetContentType);
+  return ascii_iequals(content_type, kOffsetContentType);
 }
 
 // Every tus request but OPTIONS must name the protocol version we speak.

@@ -12,7 +12,6 @@
 #include <iostream>
 #include <mutex>
 #include <thread>
-#include <unordered_map>
 
 extern "C" {
 #include <libavutil/log.h>

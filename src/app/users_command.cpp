@@ -108,17 +108,14 @@ int users_command(const Config& config, const std::vector<std::string>& args) {
   }
   if (action == "remove") {
     // Their videos pass to the first admin (another, when they are the first).
-    auto removed = db.write([&](db::Connection& c) -> Result<std::optional<std::string>> {
+    auto removed = db.write([&](db::Connection& c) -> Result<std::optional<db::User>> {
       TRY(auto user, db::find_user(c, *name));
-      if (!user) return fail(ErrorCode::not_found, "no user named " + *name);
-      TRY(auto heir, db::first_admin(c, user->id));
-      if (!heir) return fail(ErrorCode::conflict, "the last admin cannot be removed");
-      TRY(bool removed, db::remove_user(c, user->id, heir->id));
-      return removed ? std::optional<std::string>(heir->name) : std::nullopt;
+      if (!user) return std::optional<db::User>();
+      return db::remove_user(c, user->id);
     });
     if (!removed) return failed(removed.error().message);
     if (!*removed) return failed("no user named " + *name);
-    std::cerr << "removed user " << *name << "; their videos now belong to " << **removed << "\n";
+    std::cerr << "removed user " << *name << "; their videos now belong to " << (*removed)->name << "\n";
     return 0;
   }
   // add, passwd: the hash is made before the write transaction (it takes a tenth of a second).

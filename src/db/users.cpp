@@ -113,17 +113,24 @@ Result<bool> set_user_role(Connection& c, std::int64_t id, Role role) {
   return c.changes() == 1;
 }
 
-Result<bool> remove_user(Connection& c, std::int64_t id, std::int64_t heir_id) {
+Result<std::optional<User>> remove_user(Connection& c, std::int64_t id, std::int64_t preferred_heir_id) {
+  TRY(auto user, find_user(c, id));
+  if (!user) return std::optional<User>();
   TRY(bool last, is_last_admin(c, id));
   if (last) return fail(ErrorCode::conflict, "the last admin cannot be removed");
-  if (heir_id == id) return fail(ErrorCode::conflict, "a user's videos cannot pass to that user");
-  TRY(auto heir, find_user(c, heir_id));
-  if (!heir) return fail(ErrorCode::not_found, "no user to take the videos");
+  std::optional<User> heir;
+  if (preferred_heir_id != id) {
+    TRY(heir, find_user(c, preferred_heir_id));
+  }
+  if (!heir) {
+    TRY(heir, first_admin(c, id));
+  }
+  if (!heir) return fail(ErrorCode::conflict, "no admin to take the videos");
   TRY(auto videos, c.prepare("UPDATE videos SET owner_id = ? WHERE owner_id = ?"));
-  RETURN_IF_ERROR(videos.bind(1, heir_id).bind(2, id).run());
+  RETURN_IF_ERROR(videos.bind(1, heir->id).bind(2, id).run());
   TRY(auto stmt, c.prepare("DELETE FROM users WHERE id = ?"));
   RETURN_IF_ERROR(stmt.bind(1, id).run());
-  return c.changes() == 1;
+  return heir;
 }
 
 }  // namespace cinevault::db

@@ -1,26 +1,17 @@
 #include "gate.hpp"
 
-#include <boost/beast/core/string.hpp>
 #include <openssl/crypto.h>
+
+#include "cinevault/core/text.hpp"
 
 namespace cinevault::http {
 namespace {
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return boost::beast::iequals(boost::beast::string_view(a.data(), a.size()), boost::beast::string_view(b.data(), b.size()));
-}
 
 // The value of the cookie `name` in a Cookie header ("a=1; name=value").
 std::optional<std::string_view> cookie_value(std::string_view header, std::string_view name) {
   while (!header.empty()) {
     auto end = header.find(';');
-    std::string_view pair = trim(header.substr(0, end));
+    std::string_view pair = trim_blanks(header.substr(0, end));
     header = end == std::string_view::npos ? std::string_view() : header.substr(end + 1);
     auto equals = pair.find('=');
     if (equals != std::string_view::npos && pair.substr(0, equals) == name) return pair.substr(equals + 1);
@@ -50,7 +41,7 @@ bool comes_from_own_origin(const RequestContext& request) {
   if (origin.empty()) return true;  // not sent by a browser's cross-origin request
   auto scheme = origin.find("://");
   std::string_view host = scheme == std::string_view::npos ? std::string_view() : origin.substr(scheme + 3);
-  return !host.empty() && iequals(host, request.header_value(beast_http::field::host));
+  return !host.empty() && ascii_iequals(host, request.header_value(beast_http::field::host));
 }
 
 Result<Credentials> credentials_of(const RequestHeader& header, const std::string& cookie_name) {
@@ -59,9 +50,9 @@ Result<Credentials> credentials_of(const RequestHeader& header, const std::strin
   if (authorization != header.end()) {
     std::string_view value(authorization->value().data(), authorization->value().size());
     constexpr std::string_view kBearer = "Bearer ";
-    if (value.size() <= kBearer.size() || !iequals(value.substr(0, kBearer.size()), kBearer))
+    if (value.size() <= kBearer.size() || !ascii_iequals(value.substr(0, kBearer.size()), kBearer))
       return fail(ErrorCode::unauthorized, "send an API key as 'Authorization: Bearer <key>'");
-    credentials.bearer = std::string(trim(value.substr(kBearer.size())));
+    credentials.bearer = std::string(trim_blanks(value.substr(kBearer.size())));
   }
   auto cookies = header.equal_range(beast_http::field::cookie);
   for (auto it = cookies.first; it != cookies.second; ++it) {

@@ -80,7 +80,7 @@ class HostPolicy {
     std::string_view name = host.substr(0, end);
     if (!name.empty() && name.back() == '.') name.remove_suffix(1);
     return std::any_of(names_.begin(), names_.end(), [&](const std::string& allowed) {
-      return beast::iequals(beast::string_view(name.data(), name.size()), allowed);
+      return ascii_iequals(name, allowed);
     });
   }
 
@@ -128,10 +128,6 @@ std::string_view field_value(const RequestHeader& header, beast_http::field fiel
   return it == header.end() ? std::string_view() : std::string_view(it->value().data(), it->value().size());
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  return beast::iequals(beast::string_view(a.data(), a.size()), beast::string_view(b.data(), b.size()));
-}
-
 std::string_view view(beast::string_view text) { return {text.data(), text.size()}; }
 
 // RFC 9112 §6: Beast 1.74 reads an unknown Transfer-Encoding as "no body" and does not
@@ -146,7 +142,7 @@ std::optional<Error> check_framing(const RequestHeader& header) {
   }
   if (te_count > 0) {
     if (header.version() < 11) return Error{ErrorCode::invalid_argument, "Transfer-Encoding is not allowed in HTTP/1.0"};
-    if (te_count > 1 || !iequals(te, "chunked")) {
+    if (te_count > 1 || !ascii_iequals(te, "chunked")) {
       if (te.find("chunked") != std::string_view::npos || te_count > 1)
         return Error{ErrorCode::invalid_argument, "Transfer-Encoding must be exactly 'chunked'"};
       return Error{ErrorCode::invalid_argument, "unsupported Transfer-Encoding"};
@@ -356,7 +352,7 @@ class Session : public std::enable_shared_from_this<Session> {
       ctx_.sink = std::move(sink_.sink);
       return run_handler();
     }
-    bool expects_continue = iequals(field_value(header_parser_->get().base(), beast_http::field::expect), "100-continue");
+    bool expects_continue = ascii_iequals(field_value(header_parser_->get().base(), beast_http::field::expect), "100-continue");
     if (expects_continue) {
       continue_.emplace(beast_http::status::continue_, header_parser_->get().version());
       stream_.expires_after(std::chrono::seconds(shared_->config.write_timeout_s));

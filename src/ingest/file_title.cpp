@@ -5,14 +5,10 @@
 #include <cctype>
 #include <vector>
 
+#include "cinevault/core/text.hpp"
+
 namespace cinevault::ingest {
 namespace {
-
-std::string lowercase(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // Words that start the technical tail of a release name.
 bool is_release_tag(std::string_view word) {
@@ -20,7 +16,7 @@ bool is_release_tag(std::string_view word) {
       "480p", "576p", "720p", "1080p", "1080i", "2160p", "4k", "uhd", "hdr", "hdr10", "dv", "x264", "x265",
       "h264", "h.264", "h265", "h.265", "hevc", "avc", "xvid", "divx", "bluray", "blu-ray", "brrip", "bdrip",
       "web-dl", "webdl", "webrip", "web", "hdtv", "dvdrip", "remux", "aac", "ac3"};
-  const std::string lower = lowercase(word);
+  const std::string lower = ascii_lower(word);
   return std::find(kTags.begin(), kTags.end(), lower) != kTags.end();
 }
 
@@ -48,7 +44,7 @@ std::string title_from_file_name(std::string_view file_name) {
   };
   for (std::size_t i = 0; i < stem.size(); ++i) {
     char c = stem[i];
-    bool codec_dot = c == '.' && (lowercase(word) == "h" || lowercase(word) == "x") && i + 1 < stem.size() &&
+    bool codec_dot = c == '.' && (ascii_lower(word) == "h" || ascii_lower(word) == "x") && i + 1 < stem.size() &&
                      std::isdigit(static_cast<unsigned char>(stem[i + 1]));
     if ((c == '.' || c == '_' || c == ' ') && !codec_dot) flush();
     else word += c;

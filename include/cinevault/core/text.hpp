@@ -19,6 +19,9 @@ std::string to_utf8(std::string_view text);
 // ASCII letters lowered; other bytes as they are (header names, host names, media types).
 std::string ascii_lower(std::string_view text);
 
+// Equal when ASCII letters are compared without case (header values, tokens).
+bool ascii_iequals(std::string_view a, std::string_view b);
+
 // Without the spaces and tabs at either end (HTTP's optional whitespace).
 std::string_view trim_blanks(std::string_view text);
 

@@ -50,9 +50,10 @@ Result<std::optional<SignInRecord>> find_sign_in(Connection& c, const std::strin
 Result<bool> set_user_password(Connection& c, std::int64_t id, const std::string& password_hash);
 // False when there is no such user. Errors: conflict when it would leave no admin.
 Result<bool> set_user_role(Connection& c, std::int64_t id, Role role);
-// Their sessions, keys and watch progress go with them; their videos pass to `heir`.
-// False when there is no such user. Errors: conflict for the last admin, or when the heir is
-// the user removed.
-Result<bool> remove_user(Connection& c, std::int64_t id, std::int64_t heir_id);
+// Their sessions, keys and watch progress go with them; their videos pass to the user
+// `preferred_heir_id` (when that is another user that exists), else to the first other admin.
+// Returns who took the videos; nullopt when there is no such user. Errors: conflict for the
+// last admin.
+Result<std::optional<User>> remove_user(Connection& c, std::int64_t id, std::int64_t preferred_heir_id = 0);
 
 }  // namespace cinevault::db
