@@ -46,6 +46,7 @@ std::vector<http::Route> make_routes(ApiContext& context) {
   add_video_routes(context, routes);
   add_upload_routes(context, routes);
   add_job_routes(context, routes);
+  add_library_routes(context, routes);
   add_object_routes(context, routes);
   add_playback_routes(context, routes);
   add_web_routes(context, routes);

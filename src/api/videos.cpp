@@ -225,8 +225,12 @@ json video_json(const db::VideoRow& video, Audience audience) {
               {"owner", {{"id", video.owner_id}, {"name", video.owner_name}}},
               {"visibility", db::to_string(video.visibility)},
               {"media", media.is_discarded() ? json::object() : media},
+              {"recorded_at", nullptr},
               {"created_at", iso8601_utc(video.created_at_ms)},
               {"updated_at", iso8601_utc(video.updated_at_ms)}};
+  // When the camera says it was recorded (the container's date tags, in UTC).
+  if (media.is_object() && media.contains("recorded_at") && media["recorded_at"].is_string())
+    out["recorded_at"] = media["recorded_at"];
   if (audience == Audience::manager)
     out["source"] = {{"sha256", video.source_sha256}, {"filename", video.source_filename}};
   return out;

@@ -27,38 +27,19 @@ extern "C" {
 #include "cinevault/db/users.hpp"
 #include "cinevault/db/versions.hpp"
 #include "cinevault/http/server.hpp"
+#include "cinevault/ingest/library_watcher.hpp"
 #include "cinevault/pipeline/job_queue.hpp"
 #include "cinevault/pipeline/workers.hpp"
 #include "cinevault/web/assets.hpp"
 #include "cinevault/worker/media_worker.hpp"
 #include "cinevault/worker/worker_process.hpp"
+#include "data_dir_lock.hpp"
 #include "service_notifier.hpp"
 
 namespace cinevault::app {
 namespace {
 
 namespace fs = std::filesystem;
-
-// One process per data directory: an exclusive flock held for the daemon's life.
-class DataDirLock {
- public:
-  static Result<DataDirLock> acquire(const fs::path& data_dir) {
-    std::error_code ec;
-    fs::create_directories(data_dir, ec);
-    if (ec) return fail(ErrorCode::io, "cannot create the data directory " + data_dir.string() + ": " + ec.message());
-    auto path = data_dir / "lock";
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return fail(ErrorCode::io, errno_message("open " + path.string(), errno));
-    File file(fd);
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0)
-      return fail(ErrorCode::unavailable, "another cinevault process is using " + data_dir.string());
-    return DataDirLock(std::move(file));
-  }
-
- private:
-  explicit DataDirLock(File file) : file_(std::move(file)) {}
-  File file_;
-};
 
 struct Services {
   std::unique_ptr<store::ObjectStore> store;
@@ -153,6 +134,27 @@ class Maintenance {
   std::jthread thread_;  // last: stopped and joined first
 };
 
+// library.folders as the watcher takes them: whose videos they become, and who may watch.
+Result<ingest::WatchSettings> library_watch_settings(const Config& config, db::Database& database) {
+  ingest::WatchSettings settings;
+  for (const std::string& folder : config.library.folders) {
+    std::error_code ec;
+    if (!fs::is_directory(folder, ec))
+      return fail(ErrorCode::invalid_argument, "library.folders: " + folder + " is not a folder");
+    settings.folders.push_back(fs::path(folder).lexically_normal());
+  }
+  settings.data_dir = fs::absolute(config.data_dir);
+  settings.folder_tags = config.library.folder_tags;
+  settings.settle_s = config.library.settle_s;
+  TRY(settings.visibility, ingest::visibility_field(config.uploads.default_visibility));
+  TRY(auto owner, database.read([&](db::Connection& c) {
+    return config.library.owner.empty() ? db::first_admin(c) : db::find_user(c, config.library.owner);
+  }));
+  if (!owner) return fail(ErrorCode::invalid_argument, "library.owner: no user named " + config.library.owner);
+  settings.owner_id = owner->id;
+  return settings;
+}
+
 int fatal(const std::string& message) {
   spdlog::critical("{}", message);
   return 1;
@@ -216,7 +218,11 @@ int serve(const Config& config) {
   api::ObjectIndex objects(100000);  // 100,000 hashes: about 15 MB, a large library's hot set
   auto share_links = api::ShareLinks::open(database);
   if (!share_links) return fatal(share_links.error().message);
-  api::ApiContext context{config, database, store, ingestor, uploads, upload_budget, queue, *assets, objects, **share_links,
+  ingest::LibraryImporter importer(config, database, store, ingestor, upload_budget);
+  auto library = library_watch_settings(config, database);
+  if (!library) return fatal(library.error().message);
+  api::ApiContext context{config,  database, store,   ingestor, uploads,      upload_budget,
+                          importer, queue,   *assets, objects,  **share_links,
                           [&workers] { workers->wake(); },
                           [&server] { return server->draining(); },
                           [&] { return collect_garbage(database, store, false); }};
@@ -229,6 +235,8 @@ int serve(const Config& config) {
     ServiceNotifier notifier(*server);
     notifier.ready(fmt::format("serving on port {}", server->port()));
     Maintenance maintenance(config, database, store, uploads, objects);
+    std::optional<ingest::LibraryWatcher> watcher;
+    if (!library->folders.empty()) watcher.emplace(std::move(*library), importer);
     server->run();
   }
   // Running transcodes stop; their jobs go back to the queue for the next start.

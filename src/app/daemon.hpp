@@ -11,6 +11,8 @@ namespace cinevault::app {
 int serve(const Config& config);
 int keys_command(const Config& config, std::vector<std::string> args);
 int gc_command(const Config& config);
+// import [--user NAME] [--visibility V] [--folder-tags] [--json] PATH...
+int import_command(const Config& config, const std::vector<std::string>& args);
 int rotate_share_key_command(const Config& config);
 // users add NAME --role ROLE [--password-stdin] | list | passwd NAME [--password-stdin] | remove NAME
 int users_command(const Config& config, const std::vector<std::string>& args);

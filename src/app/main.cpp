@@ -32,6 +32,9 @@ void print_help() {
             << "                                     change a user's password\n"
             << "  cinevault users remove NAME        remove a user (their videos pass to an admin)\n"
             << "  cinevault share-key rotate         end every share link (daemon stopped; else the API)\n"
+            << "  cinevault import [--user NAME] [--visibility V] [--folder-tags] [--json] PATH...\n"
+            << "                                     import the videos in these files and folders (through the\n"
+            << "                                     daemon when one runs on the data directory); again: adds nothing\n"
             << "  cinevault gc                       remove unreferenced objects (daemon stopped)\n"
             << "  cinevault media-worker             (started by the daemon: one probe or transcode)\n"
             << "  cinevault --print-config           print the effective configuration as JSON\n"
@@ -85,6 +88,16 @@ int main(int argc, char** argv) {
       if (arg == "--role" && i + 1 < args.size()) positional.push_back(args[++i]);
       continue;
     }
+    if (!positional.empty() && positional[0] == "import" && (arg == "--folder-tags" || arg == "--json")) {
+      positional.push_back(arg);
+      continue;
+    }
+    if (!positional.empty() && positional[0] == "import" && (arg == "--user" || arg == "--visibility") &&
+        i + 1 < args.size()) {
+      positional.push_back(arg);
+      positional.push_back(args[++i]);
+      continue;
+    }
     if (!positional.empty() && positional[0] == "keys" && arg == "--user" && i + 1 < args.size()) {
       positional.push_back(arg);
       positional.push_back(args[++i]);
@@ -133,6 +146,7 @@ int main(int argc, char** argv) {
   if (command == "serve" && rest.empty()) return app::serve(config);
   if (command == "keys") return app::keys_command(config, rest);
   if (command == "users") return app::users_command(config, rest);
+  if (command == "import") return app::import_command(config, rest);
   if (command == "gc" && rest.empty()) return app::gc_command(config);
   if (command == "share-key" && rest.size() == 1 && rest[0] == "rotate") return app::rotate_share_key_command(config);
   if (command == "media-worker" && rest.empty()) app::media_worker_command(config);

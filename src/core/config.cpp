@@ -81,6 +81,23 @@ KeyBinding text(const char* name, const char* description, std::function<std::st
                     [=](const Config& c) { return json(at(const_cast<Config&>(c))); }};
 }
 
+// A list of absolute paths: a JSON array in the file; a flag's value is one path, or an array.
+KeyBinding path_list(const char* name, const char* description, std::function<std::vector<std::string>&(Config&)> at) {
+  return KeyBinding{name, description,
+                    [=](Config& c, const json& v) -> Result<void> {
+                      if (!v.is_array()) return bad(name, "expected an array of absolute paths");
+                      std::vector<std::string> paths;
+                      for (const json& item : v) {
+                        if (!item.is_string() || item.get<std::string>().empty() || item.get<std::string>()[0] != '/')
+                          return bad(name, "expected an array of absolute paths");
+                        paths.push_back(item.get<std::string>());
+                      }
+                      at(c) = std::move(paths);
+                      return {};
+                    },
+                    [=](const Config& c) { return json(at(const_cast<Config&>(c))); }};
+}
+
 // A text key's check: every byte must pass ALLOWED, else MESSAGE.
 std::function<Result<void>(const std::string&)> only_characters(bool (*allowed)(unsigned char), const char* message) {
   return [allowed, message](const std::string& s) -> Result<void> {
@@ -257,6 +274,23 @@ const std::vector<KeyBinding>& bindings() {
                          if (s == name) return {};
                        return fail(ErrorCode::invalid_argument, "not an x264 preset");
                      }));
+    t.push_back(path_list("library.folders", "folders of videos imported at start and watched for new files",
+                          [](Config& c) -> std::vector<std::string>& { return c.library.folders; }));
+    t.push_back(boolean("library.folder_tags", "the names of the folders between a library folder and a file become tags",
+                        [](Config& c) -> bool& { return c.library.folder_tags; }));
+    t.push_back(integer<int>("library.settle_s", "a library file unchanged for this many seconds is complete",
+                             [](Config& c) -> int& { return c.library.settle_s; }, 0, 86400));
+    t.push_back(text("library.store_files",
+                     "auto (a reflink clone, else a hard link, else a copy) or copy (a reflink clone, else a copy: "
+                     "the stored source never shares the library file's inode)",
+                     [](Config& c) -> std::string& { return c.library.store_files; },
+                     [](const std::string& s) -> Result<void> {
+                       if (s == "auto" || s == "copy") return {};
+                       return fail(ErrorCode::invalid_argument, "must be auto or copy");
+                     }));
+    t.push_back(text("library.owner", "the user who owns the videos of library.folders; empty: the first admin",
+                     [](Config& c) -> std::string& { return c.library.owner; },
+                     [](const std::string&) -> Result<void> { return {}; }));
     t.push_back(integer<int>("store.gc_interval_minutes", "how often unreferenced objects are collected (0: only at start)",
                              [](Config& c) -> int& { return c.store.gc_interval_minutes; }, 0, 1 << 20));
     t.push_back(text("web.dir",
@@ -318,8 +352,10 @@ Result<void> apply_config_value(Config& config, const std::string& key, const st
   if (!binding) return bad(key, "unknown key");
   // Flags are text: read numbers and booleans as JSON, anything else as a string.
   json parsed = json::parse(value, nullptr, false);
-  if (parsed.is_discarded() || parsed.is_object() || parsed.is_array()) parsed = value;
+  const bool wants_list = binding->get(Config{}).is_array();
+  if (parsed.is_discarded() || parsed.is_object() || (parsed.is_array() && !wants_list)) parsed = value;
   if (binding->get(Config{}).is_string()) parsed = value;
+  if (wants_list && !parsed.is_array()) parsed = json::array({value});
   return binding->set(config, parsed);
 }
 

@@ -292,6 +292,23 @@ CREATE TABLE signing_keys (
   created_at  INTEGER NOT NULL
 );
 )sql",
+      // 9: files imported from people's library folders, so that an import that runs again
+      // (or a watched folder's rescan at start) skips what it took or refused before
+      // without reading the file again.
+      R"sql(
+CREATE TABLE library_files (
+  owner_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  path        TEXT NOT NULL,
+  size        INTEGER NOT NULL,
+  mtime_ns    INTEGER NOT NULL,
+  outcome     TEXT NOT NULL CHECK (outcome IN ('added', 'duplicate', 'refused')),
+  video_id    TEXT REFERENCES videos(id) ON DELETE SET NULL,
+  reason      TEXT NOT NULL DEFAULT '',   -- why it was refused
+  updated_at  INTEGER NOT NULL,
+  PRIMARY KEY (owner_id, path)
+) WITHOUT ROWID;
+CREATE INDEX library_files_video ON library_files (video_id);
+)sql",
   };
   return list;
 }

@@ -52,8 +52,6 @@ Result<VideoMetadata> normalize_metadata(VideoMetadata m) {
   m.filename = base_name(m.filename);
   if (m.filename.size() > 255 || has_control_characters(m.filename, false))
     return fail(ErrorCode::invalid_argument, "the filename is longer than 255 bytes or has control characters");
-  // "Holiday.2019.1080p.x264.mkv" → "Holiday (2019)"; "Untitled" without a name.
-  if (m.title.empty()) m.title = title_from_file_name(m.filename);
   if (m.title.size() > kMaxTitle || has_control_characters(m.title, false))
     return fail(ErrorCode::invalid_argument, "the title must be at most 500 bytes without control characters");
   if (m.description.size() > kMaxDescription || has_control_characters(m.description, true))
@@ -94,7 +92,11 @@ Result<IngestedVideo> Ingestor::ingest(StagedFile staged, const VideoMetadata& m
   auto now = db::now_ms();
   db::VideoRow& video = result.video;
   video.id = db::new_video_id();
-  video.title = metadata.title;
+  // Without a title given: the container's, else one made from the file's name
+  // ("Holiday.2019.1080p.x264.mkv" → "Holiday (2019)"; "Untitled" without a name).
+  video.title = !metadata.title.empty() ? metadata.title
+                : !info.title.empty()   ? info.title
+                                        : title_from_file_name(metadata.filename);
   video.description = metadata.description;
   video.tags = metadata.tags;
   video.state = db::VideoState::queued;

@@ -339,9 +339,9 @@ class EventReader {
 
   package::SegmentListener& listener_;
   std::size_t max_video_, max_audio_;
+  std::string start_name_;
   int max_segments_;
   std::size_t videos_ = 0, audios_ = 0;
-  std::string start_name_;
   bool start_announced_ = false;
   std::map<std::string, Known> renditions_;
   media::Thumbnails thumbnails_;  // images, until the report comes

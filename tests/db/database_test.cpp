@@ -8,6 +8,7 @@
 #include "cinevault/core/hash.hpp"
 #include "cinevault/db/api_keys.hpp"
 #include "cinevault/db/jobs.hpp"
+#include "cinevault/db/library_files.hpp"
 #include "cinevault/db/migrations.hpp"
 #include "cinevault/db/objects.hpp"
 #include "cinevault/db/uploads.hpp"
@@ -46,6 +47,7 @@ class DatabaseTest : public ::testing::Test {
   static void undo_accounts(Connection& raw) {
     auto undone = raw.exec(
         "PRAGMA foreign_keys=OFF; PRAGMA legacy_alter_table=ON;"
+        "DROP TABLE library_files;"
         "DROP TABLE sessions; DROP TABLE watch_progress; DROP TABLE signing_keys;"
         "CREATE TABLE videos_7 (id TEXT PRIMARY KEY, title TEXT NOT NULL, description TEXT NOT NULL DEFAULT '', "
         "  tags TEXT NOT NULL DEFAULT '[]', state TEXT NOT NULL, source_sha256 TEXT NOT NULL REFERENCES objects(sha256), "
@@ -547,6 +549,40 @@ TEST_F(DatabaseTest, UsersHaveOneNameWhateverItsCaseAndARole) {
   ASSERT_TRUE(kept && *kept);
   EXPECT_EQ((*kept)->owner_id, alice);
   EXPECT_EQ((*kept)->owner_name, "Alice");
+}
+
+TEST_F(DatabaseTest, LibraryFilesRememberWhatBecameOfEachFile) {
+  VideoRow clip = video("v-lib", 1, std::string(64, 'c'));
+  clip.owner_id = 1;
+  ASSERT_TRUE(db_->write([&](Connection& c) -> Result<void> {
+    RETURN_IF_ERROR(insert_object(c, {clip.source_sha256, 1, "source"}));
+    RETURN_IF_ERROR(insert_video(c, clip));
+    RETURN_IF_ERROR(record_library_file(c, {1, "/srv/v/a.mp4", 10, 111, "added", std::string("v-lib"), ""}));
+    return record_library_file(c, {1, "/srv/v/notes.txt", 5, 222, "refused", std::nullopt, "not a video"});
+  }));
+  auto added = db_->read([](Connection& c) { return find_library_file(c, 1, "/srv/v/a.mp4"); });
+  ASSERT_TRUE(added && *added);
+  EXPECT_EQ((*added)->size, 10u);
+  EXPECT_EQ((*added)->mtime_ns, 111);
+  EXPECT_EQ((*added)->outcome, "added");
+  EXPECT_EQ((*added)->video_id, std::optional<std::string>("v-lib"));
+  auto refused = db_->read([](Connection& c) { return find_library_file(c, 1, "/srv/v/notes.txt"); });
+  ASSERT_TRUE(refused && *refused);
+  EXPECT_EQ((*refused)->reason, "not a video");
+  EXPECT_FALSE((*refused)->video_id);
+  // Another owner's import of the same path is theirs; a deleted video leaves the row, unlinked.
+  EXPECT_FALSE(db_->read([](Connection& c) { return find_library_file(c, 2, "/srv/v/a.mp4"); }).value());
+  ASSERT_TRUE(db_->write([](Connection& c) { return delete_video(c, "v-lib"); }));
+  added = db_->read([](Connection& c) { return find_library_file(c, 1, "/srv/v/a.mp4"); });
+  ASSERT_TRUE(added && *added);
+  EXPECT_FALSE((*added)->video_id);
+  // Recording again replaces the row.
+  ASSERT_TRUE(db_->write([](Connection& c) {
+    return record_library_file(c, {1, "/srv/v/notes.txt", 6, 333, "refused", std::nullopt, "still not a video"});
+  }));
+  refused = db_->read([](Connection& c) { return find_library_file(c, 1, "/srv/v/notes.txt"); });
+  EXPECT_EQ((*refused)->mtime_ns, 333);
+  EXPECT_EQ((*refused)->reason, "still not a video");
 }
 
 TEST_F(DatabaseTest, ListingsShowWhatTheirScopeMayWatch) {

@@ -79,6 +79,12 @@ const std::map<std::string, std::string>& recipes() {
       {"live.mkv", std::string(kVideo25) + kStereo + kH264Aac + "-f matroska"},
       {"audio.m4a", std::string(kStereo) + "-c:a aac"},
       {"cover.png", "-f lavfi -i color=red:size=64x64 -frames:v 1"},
+      // Tags as a camera or a tagging tool writes them.
+      {"tagged.mp4", std::string(kVideo25) + kH264Aac +
+                         "-metadata 'title= Summer at the lake ' -metadata creation_time=2024-07-14T10:22:03.000000Z"},
+      {"tagged.mkv", std::string(kVideo25) + kH264Aac +
+                         "-metadata \"title=$(printf 'Bad\\377title\\tend')\" -metadata DATE_RECORDED=2023-12-31T23:30:00+01:00"},
+      {"zero-date.mp4", std::string(kVideo25) + kH264Aac + "-metadata creation_time=1970-01-01T00:00:00Z"},
   };
   return recipes;
 }
@@ -209,6 +215,40 @@ TEST(Probe, NormalMp4) {
   EXPECT_EQ(audio.language, "eng");
   EXPECT_EQ(audio.width, 0);
   EXPECT_EQ(video.language, "");  // "und" in the file
+}
+
+TEST(Probe, TitleAndRecordingTimeComeFromTheTags) {
+  auto mp4 = probe_file(clip("tagged.mp4"), MediaLimits{});
+  ASSERT_TRUE(mp4) << mp4.error().message;
+  EXPECT_EQ(mp4->title, "Summer at the lake");
+  EXPECT_EQ(mp4->recorded_at, "2024-07-14T10:22:03Z");
+  // A title that is not UTF-8 is mended, its tab becomes a space; the local time becomes UTC.
+  auto mkv = probe_file(clip("tagged.mkv"), MediaLimits{});
+  ASSERT_TRUE(mkv) << mkv.error().message;
+  EXPECT_EQ(mkv->title, "Bad\xEF\xBF\xBDtitle end");
+  EXPECT_EQ(mkv->recorded_at, "2023-12-31T22:30:00Z");
+  // Untagged files, and the zero date of an unset tag, have neither.
+  auto zero = probe_file(clip("zero-date.mp4"), MediaLimits{});
+  ASSERT_TRUE(zero) << zero.error().message;
+  EXPECT_EQ(zero->recorded_at, "");
+  auto plain = probe_file(clip("upright.mp4"), MediaLimits{});
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->title, "");
+  EXPECT_EQ(plain->recorded_at, "");
+}
+
+TEST(Probe, RecordingTimesInTheFormsCamerasWrite) {
+  EXPECT_EQ(recording_time_from_tag("2024-07-14T10:22:03.000000Z"), "2024-07-14T10:22:03Z");
+  EXPECT_EQ(recording_time_from_tag("2024-07-14T10:22:03+0200"), "2024-07-14T08:22:03Z");
+  EXPECT_EQ(recording_time_from_tag("2024-07-14T01:22:03+02:00"), "2024-07-13T23:22:03Z");
+  EXPECT_EQ(recording_time_from_tag("2024-02-29T23:00:00-05:00"), "2024-03-01T04:00:00Z");
+  EXPECT_EQ(recording_time_from_tag("2024-07-14 10:22:03"), "2024-07-14T10:22:03Z");
+  EXPECT_EQ(recording_time_from_tag("2024-07-14"), "2024-07-14T00:00:00Z");
+  EXPECT_EQ(recording_time_from_tag(" 2024-07-14T10:22Z "), "2024-07-14T10:22:00Z");
+  for (const char* bad : {"", "2024", "yesterday", "2024-13-01", "2024-02-30", "2024-07-14T25:00:00",
+                          "2024-07-14T10:22:03 and more", "1904-01-01T00:00:00.000000Z", "1970-01-01 00:00:00",
+                          "2024-07-14T10:22:03+9900", "0000-01-01"})
+    EXPECT_EQ(recording_time_from_tag(bad), "") << bad;
 }
 
 TEST(Probe, MatroskaWithNtscRate) {
@@ -469,7 +509,7 @@ TEST(Probe, WhitelistAdmitsExactlyTheseDemuxers) {
 }
 
 TEST(MediaInfoJson, RoundTripPreservesEverything) {
-  for (const fs::path& path : {clip("normal.mp4"), clip("ntsc.mkv"), portrait_phone_video()}) {
+  for (const fs::path& path : {clip("normal.mp4"), clip("ntsc.mkv"), portrait_phone_video(), clip("tagged.mp4")}) {
     auto probed = probe_file(path, MediaLimits{});
     ASSERT_TRUE(probed) << path << ": " << probed.error().message;
     auto text = to_json(*probed).dump();

@@ -11,6 +11,7 @@
 #include "cinevault/http/server.hpp"
 #include "cinevault/http/types.hpp"
 #include "cinevault/ingest/ingestor.hpp"
+#include "cinevault/ingest/library_import.hpp"
 #include "cinevault/ingest/uploads.hpp"
 #include "cinevault/pipeline/job_queue.hpp"
 #include "cinevault/store/object_store.hpp"
@@ -25,6 +26,7 @@ struct ApiContext {
   ingest::Ingestor& ingestor;
   ingest::UploadManager& uploads;
   ingest::UploadBudget& upload_budget;  // one-shot uploads claim their bytes here too
+  ingest::LibraryImporter& importer;
   pipeline::JobQueue& jobs;
   const web::Assets& assets;
   ObjectIndex& objects;  // forget_all() after deleting rows or changing who may watch
@@ -47,6 +49,7 @@ void add_upload_routes(ApiContext& context, std::vector<http::Route>& routes);
 void add_job_routes(ApiContext& context, std::vector<http::Route>& routes);
 void add_playback_routes(ApiContext& context, std::vector<http::Route>& routes);
 void add_object_routes(ApiContext& context, std::vector<http::Route>& routes);
+void add_library_routes(ApiContext& context, std::vector<http::Route>& routes);
 void add_web_routes(ApiContext& context, std::vector<http::Route>& routes);
 
 }  // namespace cinevault::api

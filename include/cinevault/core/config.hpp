@@ -99,6 +99,17 @@ struct PipelineConfig {
   int worker_silence_s = 120;    // a worker silent this long is stopped
 };
 
+// The folders of videos people already have (docs/library.md).
+struct LibraryConfig {
+  std::vector<std::string> folders;  // imported at start, then watched for new files
+  bool folder_tags = false;          // the names of the folders between a root and a file become tags
+  int settle_s = 10;                 // a file unchanged this long is complete (not still being written)
+  // How a file's bytes become the stored source: auto tries a copy-on-write clone (reflink),
+  // then a hard link, then a copy; copy never shares the file's inode (a clone or a copy).
+  std::string store_files = "auto";
+  std::string owner;                 // who owns the videos of library.folders; empty: the first admin
+};
+
 struct StoreConfig {
   int gc_interval_minutes = 60;
 };
@@ -117,6 +128,7 @@ struct Config {
   PipelineConfig pipeline;
   StoreConfig store;
   WebConfig web;
+  LibraryConfig library;
 };
 
 // One configurable key: its dotted name, what it means, and its default.

@@ -37,7 +37,8 @@ struct IngestedVideo {
 // "a, b,,c " → {"a", "b", "c"}: tags as forms, query strings and tus metadata carry them.
 std::vector<std::string> split_tags(const std::string& text);
 
-// Checks user-supplied metadata (lengths, characters); the title falls back to the filename.
+// Checks user-supplied metadata (lengths, characters). An empty title stays empty: the
+// ingest takes the container's title, else makes one from the filename.
 Result<VideoMetadata> normalize_metadata(VideoMetadata metadata);
 
 // Thread-safe: may be called from several request threads at once.

@@ -56,6 +56,9 @@ struct MediaInfo {
   std::int64_t size_bytes = 0;
   int video_stream = -1;   // index of the video stream probe_file decoded a frame of
   std::vector<StreamInfo> streams;
+  // From the container's tags, cleaned: "" when absent or unusable.
+  std::string title;        // UTF-8 without control characters, at most 200 bytes
+  std::string recorded_at;  // when it was recorded, in UTC: "2024-07-14T08:22:03Z"
 
   bool operator==(const MediaInfo&) const = default;
 };
@@ -74,6 +77,12 @@ Result<void> check_media_info(const MediaInfo& info, const MediaLimits& limits);
 // Whether libavformat's demuxer of this name may read uploads: the same test as the
 // format_whitelist probe_file sets (av_match_list: any ','-separated part matches).
 bool is_accepted_container(const std::string& demuxer_name);
+
+// A date tag as cameras and muxers write it ("2024-07-14T10:22:03.000000Z",
+// "2024-07-14T10:22:03+0200", "2024-07-14 10:22:03", "2024-07-14") in UTC as
+// "2024-07-14T08:22:03Z"; "" for anything else, and for the zero dates of unset tags
+// (1904-01-01 and 1970-01-01 at midnight).
+std::string recording_time_from_tag(std::string_view tag);
 
 nlohmann::json to_json(const MediaInfo& info);
 Result<MediaInfo> media_info_from_json(const nlohmann::json& document);
