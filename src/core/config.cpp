@@ -266,6 +266,14 @@ const std::vector<KeyBinding>& bindings() {
     t.push_back(integer<int>("pipeline.worker_silence_s",
                              "a media worker that reports nothing for this many seconds is stopped",
                              [](Config& c) -> int& { return c.pipeline.worker_silence_s; }, 1, 86400));
+    t.push_back(text("pipeline.passthrough",
+                     "auto: a source whose H.264 video browsers play as it is becomes the top rung without "
+                     "re-encoding; off: every rung is encoded",
+                     [](Config& c) -> std::string& { return c.pipeline.passthrough; },
+                     [](const std::string& s) -> Result<void> {
+                       if (s == "auto" || s == "off") return {};
+                       return fail(ErrorCode::invalid_argument, "must be auto or off");
+                     }));
     t.push_back(text("pipeline.x264_preset", "libx264 preset (speed against size)",
                      [](Config& c) -> std::string& { return c.pipeline.x264_preset; },
                      [](const std::string& s) -> Result<void> {

@@ -143,7 +143,39 @@ Result<LadderPlan> plan_ladder(const MediaInfo& source, const LadderConfig& ladd
 
   for (const StreamInfo& stream : source.streams)
     if (stream.type == "audio" && stream.channels > 0) plan.audio_streams.push_back(stream.index);
+  plan.passthrough = ladder.passthrough && passthrough_refusal(source, plan).empty();
   return plan;
+}
+
+std::string passthrough_refusal(const MediaInfo& source, const LadderPlan& plan) {
+  auto video_it = std::find_if(source.streams.begin(), source.streams.end(),
+                               [&](const StreamInfo& s) { return s.index == plan.video_stream; });
+  if (video_it == source.streams.end()) return "no video stream";
+  const StreamInfo& video = *video_it;
+  if (plan.video.size() < 2) return "a single rung: it is encoded at the start rung's settings";
+  if (video.codec != "h264") return "the video is " + video.codec + ", not H.264";
+  static constexpr std::array<std::string_view, 4> kProfiles = {"Constrained Baseline", "Baseline", "Main", "High"};
+  if (std::find(kProfiles.begin(), kProfiles.end(), video.profile) == kProfiles.end())
+    return "the H.264 profile " + video.profile + " is not one every browser decodes";
+  if (video.level <= 0 || video.level > 52) return fmt::format("the H.264 level {} is above 5.2 or unknown", video.level);
+  if (video.pixel_format != "yuv420p" && video.pixel_format != "yuvj420p")
+    return "the pictures are " + video.pixel_format + ", not 8-bit 4:2:0";
+  if (plan.deinterlace || (video.field_order != "progressive" && !video.field_order.empty()))
+    return "the video is not known to be progressive";
+  if (plan.rotation_deg != 0) return "the video is turned by its display matrix";
+  Rational sar = parse_ratio(video.sample_aspect_ratio);
+  if (sar.num != 0 && sar.num != sar.den) return "the pixels are not square";
+  const PlannedRung& top = plan.video.front();
+  if (top.width != video.width || top.height != video.height)
+    return fmt::format("the top rung is {}x{}, the source {}x{}", top.width, top.height, video.width, video.height);
+  Rational source_rate = parse_ratio(video.frame_rate_exact);
+  if (source_rate.num == 0 || source_rate.num * plan.frame_rate_den != source_rate.den * plan.frame_rate_num)
+    return "the rungs' frame rate is not the source's";
+  std::int64_t bit_rate = video.bit_rate > 0 ? video.bit_rate : source.bit_rate;
+  if (bit_rate <= 0 || bit_rate > 4LL * top.spec.maxrate_kbps * 1000)
+    return fmt::format("the bitrate {} kbit/s is unknown or above four times the {} rung's {} kbit/s", bit_rate / 1000,
+                       top.spec.name, top.spec.maxrate_kbps);
+  return "";
 }
 
 std::vector<int> encoder_threads(const LadderPlan& plan, int job_threads) {

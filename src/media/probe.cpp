@@ -101,6 +101,7 @@ StreamInfo describe_stream(AVFormatContext* context, AVStream* stream) {
   info.type = codec.codec_type == AVMEDIA_TYPE_UNKNOWN ? "unknown" : or_empty(av_get_media_type_string(codec.codec_type));
   info.codec = avcodec_get_name(codec.codec_id);
   info.profile = or_empty(avcodec_profile_name(codec.codec_id, codec.profile));
+  info.level = codec.level > 0 ? codec.level : 0;
   if (codec.codec_type == AVMEDIA_TYPE_VIDEO) {
     info.width = codec.width;
     info.height = codec.height;
@@ -296,6 +297,7 @@ nlohmann::json to_json(const MediaInfo& info) {
     bool video = stream.type == "video";
     bool audio = stream.type == "audio";
     put("profile", stream.profile, false);
+    put("level", stream.level, false);
     put("width", stream.width, video);
     put("height", stream.height, video);
     put("frame_rate", stream.frame_rate, video);
@@ -426,6 +428,7 @@ Result<MediaInfo> media_info_from_json(const nlohmann::json& document) {
       stream.type = in.at("type").get<std::string>();
       stream.codec = in.at("codec").get<std::string>();
       stream.profile = in.value("profile", std::string());
+      stream.level = in.value("level", 0);
       stream.width = in.value("width", 0);
       stream.height = in.value("height", 0);
       stream.frame_rate = in.value("frame_rate", 0.0);

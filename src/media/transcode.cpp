@@ -5,6 +5,7 @@
 //   audio_chain.cpp       each audio stream: decode, resample, AAC, its segmenter
 //   picture_pipeline.cpp  deinterlace, turn upright, constant frame rate; rung scalers
 //   rung_encoders.cpp     a thread per rung: scale, encode, segment (package/)
+//   passthrough.cpp       the source's own H.264 packets as the top rung, when they may be
 //   segment_relay.cpp     the rungs' segments back to this thread
 //   thumbnails.cpp        posters and sprites from the same pictures
 //   progress.cpp          progress reports
@@ -17,6 +18,7 @@
 #include "audio_chain.hpp"
 #include "decode.hpp"
 #include "demux.hpp"
+#include "passthrough.hpp"
 #include "picture_pipeline.hpp"
 #include "progress.hpp"
 #include "rung_encoders.hpp"
@@ -29,6 +31,7 @@ class Job {
   Job(const TranscodeRequest& request, package::SegmentListener& listener,
       const std::function<void(const TranscodeProgress&)>& progress, std::stop_token stop)
       : request_(request),
+        encoded_(request),
         listener_(listener),
         progress_(progress, request.source_info.duration_s * request.plan.frame_rate),
         stop_(std::move(stop)) {}
@@ -41,7 +44,11 @@ class Job {
   Result<void> poll();
   void report(const char* stage, bool force);
 
+  Result<void> open_passthrough();
+
   const TranscodeRequest& request_;
+  // What the rung encoders get: the request, less the top rung when it passes through.
+  TranscodeRequest encoded_;
   package::SegmentListener& listener_;
   ProgressReporter progress_;
   std::stop_token stop_;
@@ -52,6 +59,9 @@ class Job {
   std::unique_ptr<VideoDecoder> video_;
   std::vector<std::unique_ptr<AudioChain>> audio_;
   std::optional<PicturePipeline> pictures_;
+  std::optional<SourceVideoScan> scan_;            // when the source's packets are the top rung
+  std::string passthrough_refusal_;                // why they are not, when the plan wanted them
+  std::unique_ptr<PassthroughVideo> passthrough_;
   std::optional<ThumbnailSampler> thumbnails_;  // reset when it fails: thumbnails are optional
   std::string thumbnails_error_;
   std::unique_ptr<RungEncoders> rungs_;  // destroyed first: its threads use the schedule
@@ -62,10 +72,13 @@ Result<void> Job::open() {
   if (plan.video.empty() || plan.start_rung >= plan.video.size())
     return fail(ErrorCode::invalid_argument, "the plan has no video rung to start with");
   AVRational frame_rate{plan.frame_rate_num, plan.frame_rate_den};
-  TRY(auto schedule, package::SegmentSchedule::create(request_.ladder.first_segments_s, request_.ladder.segment_s,
-                                                      frame_rate));
-  schedule_.emplace(std::move(schedule));
   report("opening", true);  // the source, its decoders and the encoders
+  if (plan.passthrough) RETURN_IF_ERROR(open_passthrough());
+  if (!schedule_) {
+    TRY(auto schedule, package::SegmentSchedule::create(request_.ladder.first_segments_s, request_.ladder.segment_s,
+                                                        frame_rate));
+    schedule_.emplace(std::move(schedule));
+  }
 
   TRY(Demuxer demuxer, Demuxer::open(request_));
   demuxer_.emplace(std::move(demuxer));
@@ -78,10 +91,30 @@ Result<void> Job::open() {
   }
   pictures_.emplace(plan, video_->stream().time_base, request_.threads,
                     [this](AVFrame& picture) { return on_picture(picture); });
-  TRY(rungs_, RungEncoders::start(request_, *schedule_, video_->context()));
+  if (scan_) {
+    TRY(passthrough_, PassthroughVideo::start(request_, video_->stream(), *scan_, *schedule_, listener_));
+  }
+  TRY(rungs_, RungEncoders::start(encoded_, *schedule_, video_->context()));
   const PlannedRung& top = plan.video.front();
   thumbnails_.emplace(request_.thumbnails, request_.source_info.duration_s,
                       static_cast<double>(top.width) / static_cast<double>(top.height));
+  return {};
+}
+
+// The source's packets as the top rung, when its keyframes allow it: then the segments
+// start at its IDR frames, and the encoders make only the rungs below it.
+Result<void> Job::open_passthrough() {
+  TRY(SourceVideoScan scan, scan_source_video(request_));
+  if (!scan.refusal.empty()) {
+    passthrough_refusal_ = scan.refusal;
+    return {};
+  }
+  AVRational frame_rate{request_.plan.frame_rate_num, request_.plan.frame_rate_den};
+  TRY(auto schedule, package::SegmentSchedule::from_boundaries(scan.boundaries, scan.time_base, frame_rate));
+  schedule_.emplace(std::move(schedule));
+  scan_.emplace(std::move(scan));
+  encoded_.plan.video.erase(encoded_.plan.video.begin());
+  encoded_.plan.start_rung -= 1;
   return {};
 }
 
@@ -129,7 +162,8 @@ Result<TranscodeReport> Job::run() {
     if (!got) break;
     Result<void> handled;
     if (packet->stream_index == video_stream) {
-      handled = video_->send(packet.get(), to_pictures);
+      if (passthrough_) handled = passthrough_->write(*packet);
+      if (handled) handled = video_->send(packet.get(), to_pictures);
     } else {
       for (auto& chain : audio_)
         if (chain->stream_index() == packet->stream_index) handled = chain->send(*packet);
@@ -142,6 +176,7 @@ Result<TranscodeReport> Job::run() {
   RETURN_IF_ERROR(video_->send(nullptr, to_pictures));
   RETURN_IF_ERROR(pictures_->close(video_->end()));
   rungs_->close();
+  if (passthrough_) RETURN_IF_ERROR(passthrough_->finish());
   report("finishing", true);
   for (auto& chain : audio_) RETURN_IF_ERROR(chain->finish());
   RETURN_IF_ERROR(rungs_->wait([this] { return poll(); }));
@@ -149,6 +184,8 @@ Result<TranscodeReport> Job::run() {
   TranscodeReport result;
   result.encoder_name = rungs_->selection().name;
   result.fallback_reason = rungs_->selection().fallback_reason;
+  result.passthrough = passthrough_ != nullptr;
+  result.passthrough_refusal = passthrough_refusal_;
   if (thumbnails_) {
     auto made = thumbnails_->finish();
     if (made) result.thumbnails = std::move(*made);

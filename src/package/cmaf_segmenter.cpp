@@ -195,7 +195,7 @@ Result<std::unique_ptr<CmafSegmenter>> CmafSegmenter::create(Rendition rendition
                                                              const AVCodecParameters& parameters,
                                                              AVRational packet_time_base,
                                                              const SegmentSchedule& schedule, SegmentListener& listener,
-                                                             std::uint32_t timescale) {
+                                                             std::uint32_t timescale, std::int64_t reorder_delay) {
   auto state = std::make_unique<State>();
   state->video = parameters.codec_type == AVMEDIA_TYPE_VIDEO;
   if (!state->video && parameters.codec_type != AVMEDIA_TYPE_AUDIO)
@@ -222,7 +222,9 @@ Result<std::unique_ptr<CmafSegmenter>> CmafSegmenter::create(Rendition rendition
   if (timescale == 0 || timescale > static_cast<std::uint32_t>(std::numeric_limits<int>::max()))
     return fail(ErrorCode::invalid_argument, "the track timescale is not set");
   rendition.timescale = timescale;
-  if (state->video && parameters.video_delay > 0)
+  if (state->video && reorder_delay >= 0)
+    state->reorder_delay = reorder_delay;
+  else if (state->video && parameters.video_delay > 0)
     state->reorder_delay = av_rescale_q(parameters.video_delay, schedule.frame_time_base(),
                                         AVRational{1, static_cast<int>(timescale)});
   if (state->reorder_delay > std::numeric_limits<std::int32_t>::max())
@@ -302,7 +304,12 @@ Result<void> CmafSegmenter::write(const AVPacket& packet) {
   if (number > state.segment && state.video && !(packet.flags & AV_PKT_FLAG_KEY))
     return fail(ErrorCode::internal, fmt::format("{}: segment {} would not start with a keyframe (pts {})",
                                                  state.rendition.name, number, packet.pts));
-  if (number > state.segment && state.segment_open) RETURN_IF_ERROR(state.close_segment());
+  if (number > state.segment && state.segment_open) {
+    // A video segment ends where the next begins: with a source's rounded clock (Matroska's
+    // milliseconds) the last frame's duration may not reach the next keyframe exactly.
+    if (state.video) state.segment_end = av_rescale_q(packet.pts, state.packet_time_base, state.stream_time_base());
+    RETURN_IF_ERROR(state.close_segment());
+  }
   if (number == state.segment && !state.segment_open && state.segment >= 0)
     return fail(ErrorCode::internal, fmt::format("{}: a frame at pts {} belongs to segment {}, already reported",
                                                  state.rendition.name, packet.pts, state.segment));

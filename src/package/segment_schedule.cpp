@@ -1,6 +1,8 @@
 #include "cinevault/package/segment_schedule.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <utility>
 
 #include <fmt/format.h>
@@ -32,6 +34,19 @@ Result<SegmentSchedule> SegmentSchedule::create(std::vector<double> ramp_s, doub
   return SegmentSchedule(std::move(ramp_us), std::llround(segment_s * kMicroseconds), frame_rate);
 }
 
+Result<SegmentSchedule> SegmentSchedule::from_boundaries(std::vector<std::int64_t> starts, AVRational time_base,
+                                                         AVRational frame_rate) {
+  if (frame_rate.num <= 0 || frame_rate.den <= 0 || time_base.num <= 0 || time_base.den <= 0)
+    return fail(ErrorCode::invalid_argument, "the frame rate and time base must be positive");
+  for (std::size_t i = 0; i < starts.size(); ++i)
+    if (starts[i] <= (i == 0 ? 0 : starts[i - 1]))
+      return fail(ErrorCode::invalid_argument, "segment boundaries must increase from after 0");
+  SegmentSchedule schedule({}, 1, frame_rate);
+  schedule.starts_ = std::move(starts);
+  schedule.starts_time_base_ = time_base;
+  return schedule;
+}
+
 SegmentSchedule::SegmentSchedule(std::vector<std::int64_t> ramp_us, std::int64_t segment_us, AVRational frame_rate)
     : ramp_us_(std::move(ramp_us)), segment_us_(segment_us), frame_rate_(frame_rate) {}
 
@@ -45,12 +60,26 @@ std::int64_t SegmentSchedule::nominal_start_us(int k) const {
 
 std::int64_t SegmentSchedule::start_frame(int k) const {
   if (k <= 0) return 0;
+  if (starts_time_base_.num > 0) {
+    if (static_cast<std::size_t>(k) > starts_.size()) return std::numeric_limits<std::int64_t>::max();
+    // The first frame at or after the boundary: ceil(t * rate).
+    return av_rescale_rnd(starts_[static_cast<std::size_t>(k - 1)],
+                          static_cast<std::int64_t>(starts_time_base_.num) * frame_rate_.num,
+                          static_cast<std::int64_t>(starts_time_base_.den) * frame_rate_.den, AV_ROUND_UP);
+  }
   // The first frame at or after the nominal time: ceil(t * rate).
   return av_rescale_rnd(nominal_start_us(k), frame_rate_.num,
                         static_cast<std::int64_t>(frame_rate_.den) * kMicroseconds, AV_ROUND_UP);
 }
 
 int SegmentSchedule::segment_of(std::int64_t pts, AVRational time_base) const {
+  if (starts_time_base_.num > 0) {
+    // The boundaries at or before pts, compared exactly.
+    auto after = std::upper_bound(starts_.begin(), starts_.end(), pts, [&](std::int64_t t, std::int64_t start) {
+      return av_compare_ts(t, time_base, start, starts_time_base_) < 0;
+    });
+    return static_cast<int>(after - starts_.begin());
+  }
   // An estimate from the nominal grid, then exact steps against the frame boundaries.
   std::int64_t t_us = av_rescale_q(pts, time_base, kMicrosecondBase);
   int k = 0;

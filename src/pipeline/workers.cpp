@@ -158,7 +158,9 @@ class WorkersImpl final : public Workers {
     media::LadderConfig ladder = media::default_ladder();
     ladder.segment_s = config_.pipeline.segment_s;
     ladder.x264_preset = config_.pipeline.x264_preset;
+    ladder.passthrough = config_.pipeline.passthrough == "auto" && !job.force_software;
     TRY(media::LadderPlan plan, media::plan_ladder(info, ladder));
+    if (ladder.passthrough && !plan.passthrough) log.info("no passthrough: {}", media::passthrough_refusal(info, plan));
     TRY(media::EncoderPreference preference, media::parse_encoder_preference(config_.pipeline.encoder));
     if (job.force_software) preference = media::EncoderPreference::x264;
 
@@ -207,6 +209,8 @@ class WorkersImpl final : public Workers {
       return tl::unexpected(report.error());
     }
     if (!report->fallback_reason.empty()) log.info("encoder {}: {}", report->encoder_name, report->fallback_reason);
+    if (report->passthrough) log.info("the top rung is the source's own video (passthrough)");
+    else if (!report->passthrough_refusal.empty()) log.info("no passthrough: {}", report->passthrough_refusal);
     if (report->thumbnails) {
       // A video without a poster still plays: a failure here is logged, not fatal.
       if (auto stored = writer.add_thumbnails(*report->thumbnails); !stored)

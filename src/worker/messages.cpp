@@ -15,10 +15,10 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MediaLimits, max_duration_s, max
 namespace cinevault::media {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RungSpec, name, height, bitrate_kbps, maxrate_kbps, bufsize_kbits)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LadderConfig, rungs, segment_s, first_segments_s, audio_bitrate_kbps,
-                                                x264_preset)
+                                                x264_preset, passthrough)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PlannedRung, spec, width, height)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LadderPlan, video_stream, video, start_rung, audio_streams, deinterlace,
-                                                rotation_deg, frame_rate_num, frame_rate_den, frame_rate)
+                                                rotation_deg, frame_rate_num, frame_rate_den, frame_rate, passthrough)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ThumbnailOptions, poster_widths, tile_width, columns, rows,
                                                 min_interval_s, max_interval_s, target_tiles)
 }  // namespace cinevault::media
@@ -176,6 +176,8 @@ json done_event(const media::TranscodeReport& report) {
   json out = {{"event", "done"},
               {"encoder_name", report.encoder_name},
               {"fallback_reason", to_utf8(report.fallback_reason)},
+              {"passthrough", report.passthrough},
+              {"passthrough_refusal", to_utf8(report.passthrough_refusal)},
               {"wall_s", report.wall_s},
               {"thumbnails_error", to_utf8(report.thumbnails_error)},
               {"has_thumbnails", report.thumbnails.has_value()}};
@@ -262,6 +264,10 @@ Result<media::TranscodeReport> parse_done(const json& header) {
   TRY(report.encoder_name, f.word("encoder_name", 32, "_"));
   TRY(report.fallback_reason, f.text("fallback_reason", kMaxMessageText));
   TRY(report.wall_s, f.number("wall_s", 0, 1e9));
+  TRY(report.passthrough_refusal, f.text("passthrough_refusal", kMaxMessageText));
+  auto passthrough = header.find("passthrough");
+  if (passthrough == header.end() || !passthrough->is_boolean()) return tl::unexpected(bad("passthrough", "no boolean"));
+  report.passthrough = passthrough->get<bool>();
   TRY(report.thumbnails_error, f.text("thumbnails_error", kMaxMessageText));
   auto has = header.find("has_thumbnails");
   if (has == header.end() || !has->is_boolean()) return tl::unexpected(bad("has_thumbnails", "no boolean"));

@@ -2,7 +2,8 @@
 // headless Debian Chromium, driven by playwright-core) play what a real cinevault daemon
 // publishes. The kinds: hls (hls.js), dash (dash.js), shaka-hls and shaka-dash.
 //
-// Cases:
+// Cases (the clips of a and c pass their video through as the top rung, b's is encoded:
+// docs/transcoding.md, "Passthrough"):
 //   a. progressive: a 40 s clip is uploaded (x264 ultrafast); as soon as master.m3u8
 //      answers 200 — while the job is still running (checked via /api/v1/jobs) — every
 //      kind starts playing (hls.js on the smallest rung, as the web page does), then play
@@ -51,12 +52,19 @@ const KINDS = ['hls', 'dash', 'shaka-hls', 'shaka-dash'];
 const t0 = Date.now();
 const log = (text) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${text}`);
 
-// 640x360 25 fps testsrc2 + stereo sine, H.264 + AAC.
-function makeClip(file, seconds) {
+// 640x360 25 fps testsrc2 + stereo sine, H.264 + AAC. With an IDR frame every 2 s (a phone's
+// habit) its video passes through as the top rung; with one every 10 s it is encoded.
+function makeClip(file, seconds, gopFrames = 50) {
   return run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25',
     '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', String(seconds),
-    '-ac', '2', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', '50',
+    '-ac', '2', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', String(gopFrames),
     '-c:a', 'aac', '-b:a', '128k', file]).then(() => file);
+}
+
+// Whether the daemon's log says the job of this video passed the source's video through.
+function checkPath(daemon, id, passthrough) {
+  const said = new RegExp(`\\(video ${id}\\): the top rung is the source's own video`).test(daemon.log);
+  check(said === passthrough, `video ${id}: expected ${passthrough ? '' : 'no '}passthrough; log tail:\n${daemon.log.slice(-3000)}`);
 }
 
 // The shared test daemon, with what these cases need: an upload, its job, its completion.
@@ -213,7 +221,7 @@ fs.mkdirSync(TMP_ROOT, { recursive: true });
 const scratch = fs.mkdtempSync(path.join(TMP_ROOT, 'playback-'));
 try {
   const [longClip, shortClip, privateClip] = await Promise.all([
-    makeClip(path.join(scratch, 'long.mp4'), 40), makeClip(path.join(scratch, 'short.mp4'), 12),
+    makeClip(path.join(scratch, 'long.mp4'), 40), makeClip(path.join(scratch, 'short.mp4'), 12, 250),
     makeClip(path.join(scratch, 'private.mp4'), 10)]);
   daemon = await new PlaybackDaemon(path.join(scratch, 'data')).start();
   pageServer = await startPageServer();
@@ -233,6 +241,8 @@ try {
 
   await daemon.waitDone(shortId, 90000);
   log(`12 s clip ${shortId} complete`);
+  checkPath(daemon, longId, true);
+  checkPath(daemon, shortId, false);
   for (const kind of KINDS) {
     try {
       await playAndSeek(browser, pageBase, daemon, shortId, kind);
@@ -243,6 +253,7 @@ try {
 
   const privateId = await daemon.upload(privateClip, 'e2e-private', 'private');
   await daemon.waitDone(privateId, 90000);
+  checkPath(daemon, privateId, true);
   const shared = await fetch(`${daemon.base}/api/v1/videos/${privateId}/share`, {
     method: 'POST', headers: { ...daemon.auth, 'Content-Type': 'application/json' }, body: '{"expires_in_s": 3600}',
   });

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <functional>
 
 #include <gtest/gtest.h>
 
@@ -39,6 +40,61 @@ std::vector<std::string> sizes(const LadderPlan& plan) {
   for (const PlannedRung& rung : plan.video)
     out.push_back(std::to_string(rung.width) + "x" + std::to_string(rung.height));
   return out;
+}
+
+// A phone's 1080p H.264: what passes through as it is.
+MediaInfo phone_h264() {
+  MediaInfo info = source(1920, 1080, "30/1");
+  StreamInfo& video = info.streams[0];
+  video.codec = "h264";
+  video.profile = "High";
+  video.level = 40;
+  video.pixel_format = "yuv420p";
+  video.bit_rate = 17'000'000;
+  return info;
+}
+
+TEST(Passthrough, APhonesH264PassesThroughAsTheTopRung) {
+  auto plan = plan_ladder(phone_h264(), default_ladder());
+  ASSERT_TRUE(plan);
+  EXPECT_TRUE(plan->passthrough) << passthrough_refusal(phone_h264(), *plan);
+  LadderConfig off = default_ladder();
+  off.passthrough = false;
+  EXPECT_FALSE(plan_ladder(phone_h264(), off)->passthrough);
+}
+
+TEST(Passthrough, WhatBrowsersCannotPlayAsItIsIsEncoded) {
+  struct Case {
+    const char* why;
+    std::function<void(StreamInfo&)> change;
+    const char* refusal;
+  };
+  const std::vector<Case> cases = {
+      {"HEVC", [](StreamInfo& v) { v.codec = "hevc"; }, "not H.264"},
+      {"10-bit", [](StreamInfo& v) { v.profile = "High 10"; }, "profile"},
+      {"4:2:2", [](StreamInfo& v) { v.pixel_format = "yuv422p"; }, "4:2:0"},
+      {"level 6.1", [](StreamInfo& v) { v.level = 61; }, "level"},
+      {"interlaced", [](StreamInfo& v) { v.field_order = "tt"; }, "progressive"},
+      {"portrait by its matrix", [](StreamInfo& v) { v.rotation_deg = 90; }, "turned"},
+      {"anamorphic", [](StreamInfo& v) { v.sample_aspect_ratio = "4:3"; }, "square"},
+      {"not a rung's size", [](StreamInfo& v) { v.width = 1940, v.height = 1090; }, "top rung"},
+      {"120 fps (rungs at 60)", [](StreamInfo& v) { v.frame_rate_exact = "120/1"; }, "frame rate"},
+      {"too dense", [](StreamInfo& v) { v.bit_rate = 40'000'000; }, "bitrate"},
+  };
+  for (const Case& c : cases) {
+    MediaInfo info = phone_h264();
+    c.change(info.streams[0]);
+    auto plan = plan_ladder(info, default_ladder());
+    ASSERT_TRUE(plan) << c.why;
+    EXPECT_FALSE(plan->passthrough) << c.why;
+    EXPECT_NE(passthrough_refusal(info, *plan).find(c.refusal), std::string::npos)
+        << c.why << ": " << passthrough_refusal(info, *plan);
+  }
+  // Below 360p there is one rung, the start rung: it is encoded.
+  MediaInfo tiny = phone_h264();
+  tiny.streams[0].width = 320;
+  tiny.streams[0].height = 180;
+  EXPECT_FALSE(plan_ladder(tiny, default_ladder())->passthrough);
 }
 
 TEST(DefaultLadder, SevenRungsTallestFirstWithCappedVbv) {

@@ -1,5 +1,7 @@
 #include "cinevault/package/segment_schedule.hpp"
 
+#include <limits>
+
 #include <gtest/gtest.h>
 
 extern "C" {
@@ -66,6 +68,35 @@ TEST(SegmentSchedule, NoRampIsFixedSegments) {
   SegmentSchedule schedule = make({24, 1}, {}, 2.0);
   EXPECT_EQ(schedule.start_frame(1), 48);
   EXPECT_EQ(schedule.start_frame(5), 240);
+}
+
+TEST(SegmentSchedule, GivenBoundariesCutAtExactTimesAndEncodersAtTheFrameAtOrAfter) {
+  // A source's IDR frames at 1 s and 3.1 s, in a 1/15360 time base; the rungs at 30 fps.
+  auto given = SegmentSchedule::from_boundaries({15360, 47616}, {1, 15360}, {30, 1});
+  ASSERT_TRUE(given);
+  EXPECT_EQ(given->start_frame(0), 0);
+  EXPECT_EQ(given->start_frame(1), 30);
+  EXPECT_EQ(given->start_frame(2), 93);  // 3.1 s
+  EXPECT_EQ(given->start_frame(3), std::numeric_limits<std::int64_t>::max());  // the last runs to the end
+  // The source's packets, in their own time base: exactly at and after each boundary.
+  EXPECT_EQ(given->segment_of(15359, {1, 15360}), 0);
+  EXPECT_EQ(given->segment_of(15360, {1, 15360}), 1);
+  EXPECT_EQ(given->segment_of(47616, {1, 15360}), 2);
+  EXPECT_EQ(given->segment_of(999999, {1, 15360}), 2);
+  // The encoders' frames (1/30): the same segments as start_frame says.
+  for (std::int64_t frame = 0; frame < 120; ++frame) {
+    int k = given->segment_of(frame, {1, 30});
+    EXPECT_GE(frame, given->start_frame(k)) << frame;
+    EXPECT_LT(frame, given->start_frame(k + 1)) << frame;
+  }
+  // Audio: the AAC frame nearest the boundary opens the segment (1024 samples at 48 kHz).
+  EXPECT_EQ(given->segment_of_audio(47104, 1024, {1, 48000}), 0);  // 0.981 s: its middle is before 1 s
+  EXPECT_EQ(given->segment_of_audio(47616, 1024, {1, 48000}), 1);  // 0.992 s: its middle is past 1 s
+
+  EXPECT_FALSE(SegmentSchedule::from_boundaries({0}, {1, 1000}, {30, 1}));
+  EXPECT_FALSE(SegmentSchedule::from_boundaries({2000, 1000}, {1, 1000}, {30, 1}));
+  EXPECT_FALSE(SegmentSchedule::from_boundaries({1000}, {0, 1}, {30, 1}));
+  EXPECT_TRUE(SegmentSchedule::from_boundaries({}, {1, 1000}, {30, 1}));  // one segment
 }
 
 TEST(SegmentSchedule, RejectsNonsense) {

@@ -94,6 +94,8 @@ struct PipelineConfig {
   int retry_backoff_s = 10;      // first retry after this long, doubled per try
   double segment_s = 4;          // media segment duration
   std::string x264_preset = "veryfast";
+  // auto: a source whose H.264 video browsers play as it is keeps it as the top rung; off
+  std::string passthrough = "auto";
   int nice = 10;                 // media workers run this much nicer than the daemon's serving
   int worker_memory_mb = 4096;   // resident memory of a media worker; 0: no limit
   int worker_silence_s = 120;    // a worker silent this long is stopped

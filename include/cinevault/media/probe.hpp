@@ -25,6 +25,7 @@ struct StreamInfo {
   std::string type;   // video, audio, subtitle, data, attachment
   std::string codec;  // libavcodec's short name: h264, aac, ...
   std::string profile;
+  int level = 0;      // the codec's level as libavcodec numbers it (H.264: 40 = 4.0); 0 unknown
   // video
   int width = 0;
   int height = 0;

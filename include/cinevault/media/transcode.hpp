@@ -40,6 +40,9 @@ struct LadderConfig {
   std::vector<double> first_segments_s = {1.0, 2.0};  // the ramp before segment_s (fast start)
   int audio_bitrate_kbps = 128;
   std::string x264_preset = "veryfast";  // tests use "ultrafast"
+  // A source whose video browsers play as it is becomes the top rung without re-encoding
+  // (pipeline.passthrough = auto); false: every rung is encoded.
+  bool passthrough = true;
 };
 LadderConfig default_ladder();
 
@@ -67,10 +70,20 @@ struct LadderPlan {
   int frame_rate_num = 0;
   int frame_rate_den = 1;
   double frame_rate = 0;           // the same as a number
+  // The top rung is the source's own video packets (see passthrough_refusal); the worker
+  // still encodes it when the source's keyframes turn out unfit (then it says so in its log).
+  bool passthrough = false;
 };
 // Errors: unprocessable when the source has no usable video stream; invalid_argument for an
 // empty ladder.
 Result<LadderPlan> plan_ladder(const MediaInfo& source, const LadderConfig& ladder);
+
+// Why the source's video cannot be the plan's top rung as it is, "" when it can: H.264 in
+// a profile and level browsers decode (Baseline, Main, High; 8-bit 4:2:0), progressive,
+// upright, square pixels, the top rung's exact size and frame rate, and a bitrate at most
+// four times the top rung's maximum. Where the keyframes are (at most a segment apart, IDR)
+// only the file says: the worker checks that before it starts.
+std::string passthrough_refusal(const MediaInfo& source, const LadderPlan& plan);
 
 // x264 threads for each rung of `plan` (same order) when the job may use `job_threads`: the
 // job's threads shared out by each rung's part of all the pixels, rounded up, at least one.
@@ -105,6 +118,8 @@ struct TranscodeProgress {
 struct TranscodeReport {
   std::string encoder_name;  // "libx264", "h264_nvenc", …
   std::string fallback_reason;  // why a hardware encoder was not used, if one was wanted
+  bool passthrough = false;     // the top rung is the source's packets
+  std::string passthrough_refusal;  // why not, when the plan wanted it (the keyframes did not allow)
   double wall_s = 0;
   // Of the media worker that ran it (worker::WorkerPool::transcode), once it has exited.
   std::uint64_t worker_peak_rss_bytes = 0;

@@ -47,9 +47,12 @@ class CmafSegmenter {
   // frame lasts a whole number of ticks at the schedule's frame rate, else a multiple of
   // the frame rate. `parameters` must carry the encoder's global header (extradata).
   // The listener and schedule must outlive the segmenter.
+  // `reorder_delay` (>= 0, in timescale ticks) replaces the one `parameters.video_delay`
+  // gives, for packets that no encoder of ours made (a source's, passed through).
   static Result<std::unique_ptr<CmafSegmenter>> create(Rendition rendition, const AVCodecParameters& parameters,
                                                        AVRational packet_time_base, const SegmentSchedule& schedule,
-                                                       SegmentListener& listener, std::uint32_t timescale = 0);
+                                                       SegmentListener& listener, std::uint32_t timescale = 0,
+                                                       std::int64_t reorder_delay = -1);
 
   ~CmafSegmenter();
   CmafSegmenter(const CmafSegmenter&) = delete;

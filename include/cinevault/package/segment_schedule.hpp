@@ -6,6 +6,9 @@
 // (the fast-start ramp: 1 s, 2 s, then 4 s). A boundary falls on the first output video
 // frame at or after its nominal time, so with 29.97 fps the 1 s boundary is frame 30
 // (1.001 s). Audio is cut at the AAC frame whose start is nearest that frame's time.
+// A schedule can also be given its boundaries (a source whose packets pass through: its own
+// keyframes start the segments): boundary k is then an exact time, the video segment starts
+// at the first frame at or after it, and audio at the AAC frame nearest it, as above.
 // Immutable after construction; safe to share between threads.
 #pragma once
 
@@ -24,6 +27,10 @@ class SegmentSchedule {
  public:
   // Errors: invalid_argument for a non-positive duration or frame rate.
   static Result<SegmentSchedule> create(std::vector<double> ramp_s, double segment_s, AVRational frame_rate);
+  // Segment k (k >= 1) starts at starts[k - 1] (in `time_base`, strictly increasing, after
+  // 0); the last segment runs to the end. Errors: invalid_argument.
+  static Result<SegmentSchedule> from_boundaries(std::vector<std::int64_t> starts, AVRational time_base,
+                                                 AVRational frame_rate);
 
   AVRational frame_rate() const { return frame_rate_; }
   // 1 / frame_rate: the unit of frame indexes below.
@@ -46,6 +53,9 @@ class SegmentSchedule {
   std::vector<std::int64_t> ramp_us_;
   std::int64_t segment_us_ = 0;
   AVRational frame_rate_{0, 1};
+  // Given boundaries (from_boundaries), else empty: the ramp and segment_us_ decide.
+  std::vector<std::int64_t> starts_;
+  AVRational starts_time_base_{0, 1};
 };
 
 }  // namespace cinevault::package
