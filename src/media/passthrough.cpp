@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -15,25 +16,49 @@ extern "C" {
 namespace cinevault::media {
 namespace {
 
-// Whether an H.264 access unit holds an IDR slice (NAL type 5). `length_size`: the bytes of
-// each NAL's length prefix (avcC), 0 for Annex B start codes.
-bool has_idr_slice(const AVPacket& packet, int length_size) {
+// What an H.264 access unit says of itself: whether it holds an IDR slice (NAL type 5), and
+// the first sequence parameter set (NAL type 7) it carries in band, if any.
+struct AccessUnit {
+  bool idr = false;
+  std::string_view sps;
+};
+
+// `length_size`: the bytes of each NAL's length prefix (avcC), 0 for Annex B start codes.
+AccessUnit read_access_unit(const AVPacket& packet, int length_size) {
+  AccessUnit unit;
   const std::uint8_t* data = packet.data;
   const std::size_t size = packet.size > 0 ? static_cast<std::size_t>(packet.size) : 0;
+  auto saw = [&](std::size_t at, std::size_t nal_size) {
+    const int type = data[at] & 0x1f;
+    if (type == 5) unit.idr = true;
+    if (type == 7 && unit.sps.empty()) unit.sps = std::string_view(reinterpret_cast<const char*>(data + at), nal_size);
+  };
   if (length_size > 0) {
     for (std::size_t at = 0; at + static_cast<std::size_t>(length_size) < size;) {
       std::size_t nal_size = 0;
       for (int i = 0; i < length_size; ++i) nal_size = nal_size << 8 | data[at + static_cast<std::size_t>(i)];
       at += static_cast<std::size_t>(length_size);
-      if (nal_size == 0 || nal_size > size - at) return false;
-      if ((data[at] & 0x1f) == 5) return true;
+      if (nal_size == 0 || nal_size > size - at) break;
+      saw(at, nal_size);
       at += nal_size;
     }
-    return false;
+    return unit;
   }
-  for (std::size_t i = 0; i + 3 < size; ++i)
-    if (data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 && (data[i + 3] & 0x1f) == 5) return true;
-  return false;
+  // Annex B: each NAL runs from after its start code to the next start code.
+  std::size_t start = std::string::npos;
+  for (std::size_t i = 0; i + 3 <= size; ++i) {
+    if (data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1) {
+      if (start != std::string::npos) {
+        std::size_t end = i;
+        while (end > start && data[end - 1] == 0) --end;  // a four-byte start code's zero
+        if (end > start) saw(start, end - start);
+      }
+      start = i + 3;
+      i += 2;
+    }
+  }
+  if (start != std::string::npos && start < size) saw(start, size - start);
+  return unit;
 }
 
 // The NAL length prefix size of an avcC, 0 for Annex B extradata.
@@ -49,7 +74,7 @@ struct Keyframe {
 
 }  // namespace
 
-Result<SourceVideoScan> scan_source_video(const TranscodeRequest& request) {
+Result<SourceVideoScan> scan_source_video(const TranscodeRequest& request, const std::function<Result<void>()>& poll) {
   TranscodeRequest video_only = request;
   video_only.plan.audio_streams.clear();
   TRY(Demuxer demuxer, Demuxer::open(video_only));
@@ -69,9 +94,11 @@ Result<SourceVideoScan> scan_source_video(const TranscodeRequest& request) {
   std::vector<Keyframe> keyframes;
   std::int64_t bytes = 0, end = 0;
   bool first = true;
+  std::string first_sps;  // in band: a later one that differs is a new picture size or format
   PacketPtr packet = make_packet();
   if (!packet) return fail(ErrorCode::internal, "out of memory");
-  for (;;) {
+  for (std::int64_t read = 0;; ++read) {
+    if (read % 256 == 0) RETURN_IF_ERROR(poll());
     TRY(bool got, demuxer.read(*packet));
     if (!got) break;
     struct Unref {
@@ -83,7 +110,14 @@ Result<SourceVideoScan> scan_source_video(const TranscodeRequest& request) {
     // Matroska stores no decode times: with B-frames, libavformat leaves them unset.
     if (packet->dts == AV_NOPTS_VALUE) return refuse("packets without a decode time (as Matroska has B-frames)");
     if (packet->flags & AV_PKT_FLAG_DISCARD) return refuse("the file's edit list hides frames");
-    const bool idr = (packet->flags & AV_PKT_FLAG_KEY) && has_idr_slice(*packet, length_size);
+    if (av_packet_get_side_data(packet.get(), AV_PKT_DATA_NEW_EXTRADATA, nullptr) != nullptr)
+      return refuse("the video's parameters change mid-stream");
+    const AccessUnit unit = read_access_unit(*packet, length_size);
+    if (!unit.sps.empty()) {
+      if (first_sps.empty()) first_sps = unit.sps;
+      else if (unit.sps != first_sps) return refuse("the video's parameters (its SPS) change mid-stream");
+    }
+    const bool idr = (packet->flags & AV_PKT_FLAG_KEY) && unit.idr;
     if (first) {
       if (!idr) return refuse("the first frame is not an IDR frame");
       const std::int64_t start_time = stream.start_time == AV_NOPTS_VALUE ? packet->pts : stream.start_time;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,8 +35,10 @@ struct SourceVideoScan {
 // Reads the planned video stream's packets once. The segments follow the ladder's ramp and
 // segment duration: each ends at the last IDR frame within its nominal length (or at the
 // first after it, when none is), so none is longer than a segment when keyframes are at
-// most a segment apart, which is required. Errors: io, unprocessable (a damaged file).
-Result<SourceVideoScan> scan_source_video(const TranscodeRequest& request);
+// most a segment apart, which is required. `poll` runs every few hundred packets (a large
+// file takes a while: progress, cancellation); its error ends the scan. Errors: io,
+// unprocessable (a damaged file), and poll's.
+Result<SourceVideoScan> scan_source_video(const TranscodeRequest& request, const std::function<Result<void>()>& poll);
 
 // The top rung made of the source's packets, on the job's calling thread.
 class PassthroughVideo {

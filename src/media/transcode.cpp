@@ -104,7 +104,11 @@ Result<void> Job::open() {
 // The source's packets as the top rung, when its keyframes allow it: then the segments
 // start at its IDR frames, and the encoders make only the rungs below it.
 Result<void> Job::open_passthrough() {
-  TRY(SourceVideoScan scan, scan_source_video(request_));
+  TRY(SourceVideoScan scan, scan_source_video(request_, [this]() -> Result<void> {
+        if (stop_.stop_requested()) return fail(ErrorCode::unavailable, "the transcode was cancelled");
+        report("opening", false);
+        return {};
+      }));
   if (!scan.refusal.empty()) {
     passthrough_refusal_ = scan.refusal;
     return {};
