@@ -231,6 +231,27 @@ class AccountsTest(DaemonTestCase):
         self.assertEqual(self.daemon.request("GET", "/api/v1/session", headers=self.ann)[0], 401)
         self.assertEqual(self.daemon.request("GET", "/api/v1/videos", headers=self.ann)[0], 401)
 
+    def test_sign_in_and_user_bodies_of_the_wrong_shape_are_400(self):
+        """Wrong JSON types, bytes that are not UTF-8, a body that is not an object: a 400 with the usual
+        error, no session, no user, and the daemon goes on."""
+        json_header = {"Content-Type": "application/json"}
+        for body in (json.dumps({"username": 5, "password": ["ben-password"]}).encode(),
+                     b'{"username": "ben\xff", "password": "ben-password"}',
+                     b'["ben", "ben-password"]', b'{"username": "ben"', b''):
+            status, headers, answer = self.daemon.request("POST", "/api/v1/session", body, json_header)
+            self.assert_error(status, headers, answer, 400, "invalid_argument")
+            self.assertNotIn("set-cookie", headers)
+        admin = self.daemon.auth(json_header)
+        for body in (json.dumps({"name": ["cid"], "role": "viewer", "password": "cid-password"}).encode(),
+                     json.dumps({"name": "cid", "role": 1, "password": "cid-password"}).encode(),
+                     json.dumps({"name": "cid", "role": "viewer", "password": 12345678}).encode(),
+                     b'{"name": "c\xffd", "role": "viewer", "password": "cid-password"}'):
+            status, headers, answer = self.daemon.request("POST", "/api/v1/users", body, admin)
+            self.assert_error(status, headers, answer, 400, "invalid_argument")
+        status, users = self.daemon.json("GET", "/api/v1/users", headers=self.daemon.auth())
+        self.assertEqual(sorted(u["name"] for u in users["users"]), ["admin", "ann", "ben"])
+        self.assert_still_serving()
+
     def test_a_cross_site_form_post_with_the_cookie_is_refused(self):
         video_id = self.upload_as(self.ann, "mine", "private")
         cookie = {"Cookie": self.ann["Cookie"]}
