@@ -86,7 +86,7 @@ void add_job_routes(ApiContext& context, std::vector<http::Route>& routes) {
                         if (!video) return std::optional<std::int64_t>();
                         TRY(bool busy, db::has_active_job(c, video->id));
                         if (busy) return fail(ErrorCode::conflict, "a transcode of this video is already queued or running");
-                        TRY(auto id, db::enqueue_job(c, video->id, "transcode"));
+                        TRY(auto id, db::enqueue_job(c, video->id, "transcode", db::JobPriority::person));
                         return std::optional<std::int64_t>(id);
                       });
                       if (!queued) return http::error_response(queued.error());
