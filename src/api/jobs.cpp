@@ -23,6 +23,7 @@ json job_json(const db::Job& job, Audience audience) {
               {"video_id", job.video_id},
               {"kind", job.kind},
               {"state", db::to_string(job.state)},
+              {"priority", static_cast<int>(job.priority)},
               {"attempts", job.attempts},
               {"max_attempts", job.max_attempts},
               {"progress", {{"percent", job.progress_percent}, {"stage", job.stage}}},
@@ -30,6 +31,7 @@ json job_json(const db::Job& job, Audience audience) {
               {"updated_at", iso8601_utc(job.updated_at_ms)}};
   if (job.fps) out["progress"]["fps"] = *job.fps;
   if (job.eta_s) out["progress"]["eta_s"] = *job.eta_s;
+  if (job.queue_position) out["queue_position"] = *job.queue_position;
   if (job.state == db::JobState::queued && job.attempts > 0) out["next_attempt_at"] = iso8601_utc(job.not_before_ms);
   if (job.error_class) {
     out["error"] = {{"class", *job.error_class}, {"message", job.error_message.value_or("")}};
@@ -86,7 +88,7 @@ void add_job_routes(ApiContext& context, std::vector<http::Route>& routes) {
                         if (!video) return std::optional<std::int64_t>();
                         TRY(bool busy, db::has_active_job(c, video->id));
                         if (busy) return fail(ErrorCode::conflict, "a transcode of this video is already queued or running");
-                        TRY(auto id, db::enqueue_job(c, video->id, "transcode"));
+                        TRY(auto id, db::enqueue_job(c, video->id, "transcode", db::JobPriority::person));
                         return std::optional<std::int64_t>(id);
                       });
                       if (!queued) return http::error_response(queued.error());

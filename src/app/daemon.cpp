@@ -21,6 +21,7 @@ extern "C" {
 
 #include "cinevault/api/api.hpp"
 #include "cinevault/core/file.hpp"
+#include "cinevault/core/hour_window.hpp"
 #include "cinevault/core/log.hpp"
 #include "cinevault/db/api_keys.hpp"
 #include "cinevault/db/objects.hpp"
@@ -192,7 +193,11 @@ int serve(const Config& config) {
   pipeline::RetryPolicy policy;
   policy.max_attempts = config.pipeline.max_attempts;
   policy.first_backoff = std::chrono::seconds(config.pipeline.retry_backoff_s);
-  pipeline::JobQueue queue(database, fmt::format("{}:{}:{}", host, ::getpid(), db::now_ms()), policy);
+  auto import_hours = parse_hour_window(config.library.hours);  // checked with the configuration
+  if (!import_hours) return fatal(import_hours.error().message);
+  if (*import_hours) spdlog::info("library imports are transcoded from {:02}:00 to {:02}:00 (library.hours)",
+                                  (*import_hours)->start, (*import_hours)->end);
+  pipeline::JobQueue queue(database, fmt::format("{}:{}:{}", host, ::getpid(), db::now_ms()), policy, *import_hours);
   if (auto requeued = queue.requeue_abandoned(); !requeued) return fatal(requeued.error().message);
   else if (*requeued > 0) spdlog::info("{} job(s) of a stopped process went back to the queue", *requeued);
   // Probes and transcodes run in media worker processes (docs/design.md, the worker boundary).

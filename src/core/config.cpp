@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cinevault/core/hour_window.hpp"
 #include "cinevault/core/parse.hpp"
 
 namespace cinevault {
@@ -299,6 +300,17 @@ const std::vector<KeyBinding>& bindings() {
     t.push_back(text("library.owner", "the user who owns the videos of library.folders; empty: the first admin",
                      [](Config& c) -> std::string& { return c.library.owner; },
                      [](const std::string&) -> Result<void> { return {}; }));
+    t.push_back(integer<int>("library.nice",
+                             "niceness (0-19) of the media workers of imported files when above pipeline.nice; "
+                             "they also get the idle I/O class",
+                             [](Config& c) -> int& { return c.library.nice; }, 0, 19));
+    t.push_back(text("library.hours",
+                     "hours when imported files are transcoded, local time, e.g. 01-07 or 22-06; empty: any time",
+                     [](Config& c) -> std::string& { return c.library.hours; },
+                     [](const std::string& s) -> Result<void> {
+                       if (auto window = parse_hour_window(s); !window) return tl::unexpected(window.error());
+                       return {};
+                     }));
     t.push_back(integer<int>("store.gc_interval_minutes", "how often unreferenced objects are collected (0: only at start)",
                              [](Config& c) -> int& { return c.store.gc_interval_minutes; }, 0, 1 << 20));
     t.push_back(text("web.dir",

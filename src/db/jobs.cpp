@@ -9,7 +9,16 @@ namespace {
 
 constexpr const char* kColumns =
     "id, video_id, kind, state, attempts, max_attempts, force_software, lease_owner, lease_expires_at, not_before, "
-    "progress_percent, stage, fps, eta_s, error_class, error_message, log_tail, created_at, updated_at";
+    "progress_percent, stage, fps, eta_s, error_class, error_message, log_tail, created_at, updated_at, priority, "
+    "started_at, position";
+
+// The order jobs are claimed in (next_claimable_job), which queue positions count.
+const std::string kClaimOrder = "priority, not_before, id";
+
+// Every job read comes with its place in the queue: one numbering of the queued jobs per
+// statement, joined to the rows read, rather than a count per job.
+const std::string kFrom = " FROM jobs LEFT JOIN (SELECT id AS queued_id, row_number() OVER (ORDER BY " + kClaimOrder +
+                          ") AS position FROM jobs WHERE state = 'queued') ON queued_id = jobs.id";
 
 Job read_job(const Statement& s) {
   Job j;
@@ -33,6 +42,9 @@ Job read_job(const Statement& s) {
   j.log_tail = s.optional_text(16);
   j.created_at_ms = s.int64(17);
   j.updated_at_ms = s.int64(18);
+  j.priority = s.int64(19) == 0 ? JobPriority::person : JobPriority::library_import;
+  j.started_at_ms = s.optional_int64(20);
+  j.queue_position = s.optional_int64(21);
   return j;
 }
 
@@ -64,11 +76,12 @@ std::optional<JobState> parse_job_state(std::string_view text) {
   return std::nullopt;
 }
 
-Result<std::int64_t> enqueue_job(Connection& c, const std::string& video_id, const std::string& kind) {
+Result<std::int64_t> enqueue_job(Connection& c, const std::string& video_id, const std::string& kind,
+                                 JobPriority priority) {
   auto now = now_ms();
-  TRY(auto stmt, c.prepare("INSERT INTO jobs (video_id, kind, state, not_before, created_at, updated_at) "
-                           "VALUES (?, ?, 'queued', ?, ?, ?) RETURNING id"));
-  stmt.bind(1, video_id).bind(2, kind).bind(3, now).bind(4, now).bind(5, now);
+  TRY(auto stmt, c.prepare("INSERT INTO jobs (video_id, kind, state, priority, not_before, created_at, updated_at) "
+                           "VALUES (?, ?, 'queued', ?, ?, ?, ?) RETURNING id"));
+  stmt.bind(1, video_id).bind(2, kind).bind(3, static_cast<int>(priority)).bind(4, now).bind(5, now).bind(6, now);
   TRY(bool row, stmt.step());
   if (!row) return fail(ErrorCode::database, "insert job returned no id");
   return stmt.int64(0);
@@ -88,7 +101,7 @@ Result<std::int64_t> count_jobs(Connection& c, const std::string& video_id) {
 }
 
 Result<std::optional<Job>> find_job(Connection& c, std::int64_t id) {
-  TRY(auto stmt, c.prepare("SELECT " + std::string(kColumns) + " FROM jobs WHERE id = ?"));
+  TRY(auto stmt, c.prepare("SELECT " + std::string(kColumns) + kFrom + " WHERE id = ?"));
   stmt.bind(1, id);
   TRY(bool row, stmt.step());
   if (!row) return std::optional<Job>();
@@ -96,7 +109,7 @@ Result<std::optional<Job>> find_job(Connection& c, std::int64_t id) {
 }
 
 Result<std::vector<Job>> list_jobs(Connection& c, std::optional<JobState> state, int limit) {
-  std::string sql = "SELECT " + std::string(kColumns) + " FROM jobs";
+  std::string sql = "SELECT " + std::string(kColumns) + kFrom;
   if (state) sql += " WHERE state = ?";
   sql += " ORDER BY id DESC LIMIT ?";
   TRY(auto stmt, c.prepare(sql));
@@ -109,7 +122,7 @@ Result<std::map<std::string, Job>> latest_jobs(Connection& c, const std::vector<
   std::map<std::string, Job> found;
   if (video_ids.empty()) return found;
   // The ids go in as one JSON array, so that every page size uses the same prepared statement.
-  TRY(auto stmt, c.prepare("SELECT " + std::string(kColumns) + " FROM jobs WHERE id IN "
+  TRY(auto stmt, c.prepare("SELECT " + std::string(kColumns) + kFrom + " WHERE id IN "
                            "(SELECT max(id) FROM jobs WHERE video_id IN (SELECT value FROM json_each(?)) "
                            "GROUP BY video_id)"));
   stmt.bind(1, nlohmann::json(video_ids).dump());
@@ -121,10 +134,11 @@ Result<std::map<std::string, Job>> latest_jobs(Connection& c, const std::vector<
   return found;
 }
 
-Result<std::optional<std::int64_t>> next_claimable_job(Connection& c, std::int64_t now) {
-  TRY(auto stmt, c.prepare("SELECT id FROM jobs WHERE (state = 'queued' AND not_before <= ?1) "
-                           "OR (state = 'running' AND lease_expires_at < ?1) ORDER BY not_before, id LIMIT 1"));
-  stmt.bind(1, now);
+Result<std::optional<std::int64_t>> next_claimable_job(Connection& c, std::int64_t now, bool take_imports) {
+  TRY(auto stmt, c.prepare("SELECT id FROM jobs WHERE ((state = 'queued' AND not_before <= ?1) "
+                           "OR (state = 'running' AND lease_expires_at < ?1)) AND (priority = 0 OR ?2) "
+                           "ORDER BY " + kClaimOrder + " LIMIT 1"));
+  stmt.bind(1, now).bind(2, take_imports ? 1 : 0);
   TRY(bool found, stmt.step());
   if (!found) return std::optional<std::int64_t>();
   return std::optional<std::int64_t>(stmt.int64(0));
@@ -134,7 +148,7 @@ Result<void> start_job(Connection& c, std::int64_t id, const std::string& owner,
                        std::int64_t lease_until, std::int64_t now) {
   TRY(auto stmt, c.prepare("UPDATE jobs SET state = 'running', attempts = attempts + 1, max_attempts = ?, "
                            "lease_owner = ?, lease_expires_at = ?, progress_percent = 0, stage = 'starting', "
-                           "fps = NULL, eta_s = NULL, updated_at = ? WHERE id = ?"));
+                           "fps = NULL, eta_s = NULL, started_at = ?4, updated_at = ?4 WHERE id = ?5"));
   return stmt.bind(1, max_attempts).bind(2, owner).bind(3, lease_until).bind(4, now).bind(5, id).run();
 }
 
@@ -205,6 +219,36 @@ Result<void> requeue_job(Connection& c, std::int64_t id, std::int64_t now) {
   TRY(auto stmt, c.prepare("UPDATE jobs SET state = 'queued', attempts = 0, not_before = ?, stage = 'queued', "
                            "progress_percent = 0, updated_at = ? WHERE id = ?"));
   return stmt.bind(1, now).bind(2, now).bind(3, id).run();
+}
+
+Result<ImportJobsSummary> summarize_import_jobs(Connection& c, std::int64_t now, std::int64_t recent_since) {
+  // d: the source's duration, from the probed facts; a finished run's wall time is from its
+  // attempt's start to the job's last update (finish_job's).
+  TRY(auto stmt, c.prepare(
+      "SELECT count(*) FILTER (WHERE state = 'queued'), count(*) FILTER (WHERE state = 'running'), "
+      "count(*) FILTER (WHERE state = 'done'), count(*) FILTER (WHERE state IN ('dead', 'cancelled')), "
+      "total(CASE state WHEN 'queued' THEN d WHEN 'running' THEN d * (100 - progress_percent) / 100 END), "
+      "total(d) FILTER (WHERE state = 'done' AND updated_at >= ?2 AND started_at IS NOT NULL), "
+      "total(updated_at - started_at) FILTER (WHERE state = 'done' AND updated_at >= ?2 AND started_at IS NOT NULL), "
+      "total(d * progress_percent / 100) FILTER (WHERE state = 'running' AND started_at IS NOT NULL), "
+      "total(?1 - started_at) FILTER (WHERE state = 'running' AND started_at IS NOT NULL) "
+      "FROM (SELECT jobs.state, jobs.progress_percent, jobs.started_at, jobs.updated_at, "
+      "      coalesce(json_extract(videos.media_info, '$.duration_s'), 0) AS d "
+      "      FROM jobs JOIN videos ON videos.id = jobs.video_id WHERE jobs.priority = 1)"));
+  stmt.bind(1, now).bind(2, recent_since);
+  TRY(bool row, stmt.step());
+  ImportJobsSummary summary;
+  if (!row) return summary;
+  summary.queued = stmt.int64(0);
+  summary.running = stmt.int64(1);
+  summary.done = stmt.int64(2);
+  summary.failed = stmt.int64(3);
+  summary.remaining_media_s = stmt.real(4);
+  summary.recent_media_s = stmt.real(5);
+  summary.recent_wall_s = stmt.real(6) / 1000;
+  summary.running_media_s = stmt.real(7);
+  summary.running_wall_s = stmt.real(8) / 1000;
+  return summary;
 }
 
 }  // namespace cinevault::db

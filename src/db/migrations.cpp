@@ -309,6 +309,15 @@ CREATE TABLE library_files (
 ) WITHOUT ROWID;
 CREATE INDEX library_files_video ON library_files (video_id);
 )sql",
+      // 10: a job's priority (0: a person's upload or a re-transcode; 1: a library import),
+      // claimed in that order first; and when its current attempt started, so that the speed
+      // of recent transcodes can tell how long the imports still waiting will take.
+      R"sql(
+ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0 CHECK (priority >= 0);
+ALTER TABLE jobs ADD COLUMN started_at INTEGER;
+DROP INDEX jobs_claimable;
+CREATE INDEX jobs_claimable ON jobs (state, priority, not_before);
+)sql",
   };
   return list;
 }

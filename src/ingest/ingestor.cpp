@@ -111,7 +111,8 @@ Result<IngestedVideo> Ingestor::ingest(StagedFile staged, const VideoMetadata& m
   auto recorded = database_.write([&](db::Connection& c) -> Result<std::int64_t> {
     RETURN_IF_ERROR(db::insert_object(c, {object.sha256, static_cast<std::int64_t>(object.size), "source"}));
     RETURN_IF_ERROR(db::insert_video(c, video));
-    return db::enqueue_job(c, video.id, "transcode");
+    return db::enqueue_job(c, video.id, "transcode",
+                           metadata.library_import ? db::JobPriority::library_import : db::JobPriority::person);
   });
   if (!recorded && recorded.error().code == ErrorCode::conflict) {
     // The same bytes were ingested by a concurrent request a moment ago (unique source).

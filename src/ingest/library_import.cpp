@@ -137,6 +137,7 @@ ImportResult LibraryImporter::import_checked(const ImportRequest& request, const
   metadata.filename = printable(fs::path(path).filename().string());
   metadata.owner_id = request.owner_id;
   metadata.visibility = request.visibility;
+  metadata.library_import = true;
   if (request.folder_tags) metadata.tags = folder_tags(request.root, path);
   auto normalized = normalize_metadata(std::move(metadata));
   if (!normalized) return refusal(normalized.error().message);

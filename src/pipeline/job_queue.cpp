@@ -29,8 +29,9 @@ std::string classify(const Error& error) {
   }
 }
 
-JobQueue::JobQueue(db::Database& database, std::string owner, RetryPolicy policy)
-    : database_(database), owner_(std::move(owner)), policy_(policy) {}
+JobQueue::JobQueue(db::Database& database, std::string owner, RetryPolicy policy,
+                   std::optional<HourWindow> import_hours)
+    : database_(database), owner_(std::move(owner)), policy_(policy), import_hours_(import_hours) {}
 
 std::chrono::milliseconds JobQueue::backoff_after(int attempts) const {
   auto backoff = policy_.first_backoff;
@@ -41,7 +42,9 @@ std::chrono::milliseconds JobQueue::backoff_after(int attempts) const {
 Result<std::optional<db::Job>> JobQueue::claim() {
   return database_.write([&](db::Connection& c) -> Result<std::optional<db::Job>> {
     auto now = db::now_ms();
-    TRY(auto id, db::next_claimable_job(c, now));
+    const bool take_imports =
+        !import_hours_ || import_hours_->open_at(std::chrono::system_clock::time_point(std::chrono::milliseconds(now)));
+    TRY(auto id, db::next_claimable_job(c, now, take_imports));
     if (!id) return std::optional<db::Job>();
     // The configured number of tries applies to every job this process runs.
     RETURN_IF_ERROR(db::start_job(c, *id, owner_, policy_.max_attempts, now + policy_.lease.count(), now));

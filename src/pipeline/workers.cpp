@@ -112,7 +112,9 @@ class WorkersImpl final : public Workers {
 
   void run(const db::Job& job, std::stop_token worker_stop) {
     JobLog log(job);
-    log.info("attempt {} of {} started{}", job.attempts, job.max_attempts, job.force_software ? " (software encoding)" : "");
+    log.info("attempt {} of {} started{}{}", job.attempts, job.max_attempts,
+             job.priority == db::JobPriority::library_import ? " (a library import: in the background)" : "",
+             job.force_software ? " (software encoding)" : "");
     // The job stops when the worker stops, or when its lease is lost.
     std::stop_source job_stop;
     std::stop_callback forward(worker_stop, [&] { job_stop.request_stop(); });
@@ -203,7 +205,11 @@ class WorkersImpl final : public Workers {
       }
     };
     // In a sandboxed media worker: a decoder that crashes on this file ends that process only.
-    auto report = media_workers_.transcode(request, writer, progress, stop.get_token());
+    // An imported file's runs at library.nice and idle I/O: people's requests and uploads first.
+    auto report = media_workers_.transcode(request, writer, progress, stop.get_token(),
+                                           job.priority == db::JobPriority::library_import
+                                               ? worker::WorkPriority::background
+                                               : worker::WorkPriority::person);
     if (!report) {
       writer.abandon();
       return tl::unexpected(report.error());

@@ -23,7 +23,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ThumbnailOptions, poster_widths,
                                                 min_interval_s, max_interval_s, target_tiles)
 }  // namespace cinevault::media
 namespace cinevault::worker {
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SandboxLimits, address_space_bytes, cpu_seconds, nice)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SandboxLimits, address_space_bytes, cpu_seconds, nice, idle_io)
 }  // namespace cinevault::worker
 
 namespace cinevault::worker::messages {

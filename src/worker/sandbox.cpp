@@ -1,11 +1,13 @@
 #include "cinevault/worker/sandbox.hpp"
 
 #include <fcntl.h>
+#include <linux/ioprio.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -116,6 +118,11 @@ Result<void> enter_sandbox(const SandboxLimits& limits) {
   if (::setpgid(0, 0) != 0 && errno != EPERM) return refused("setpgid", errno);  // EPERM: a group leader already
   errno = 0;
   if (::nice(limits.nice) == -1 && errno != 0) return refused("nice", errno);
+  // Before the filter, which does not allow ioprio_set: the worker cannot change it back.
+  // The threads it starts later inherit it, as they inherit the niceness.
+  if (limits.idle_io &&
+      ::syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, IOPRIO_PRIO_VALUE(IOPRIO_CLASS_IDLE, 0)) != 0)
+    return refused("ioprio_set", errno);
   if (limits.address_space_bytes > 0 && !kAddressSanitizer) {
     rlimit as{limits.address_space_bytes, limits.address_space_bytes};
     if (::setrlimit(RLIMIT_AS, &as) != 0) return refused("setrlimit(RLIMIT_AS)", errno);

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -225,14 +226,16 @@ class WorkerProcess {
 
 namespace {
 
-SandboxLimits sandbox_for(const WorkerSettings& settings, std::uint64_t cpu_seconds) {
+SandboxLimits sandbox_for(const WorkerSettings& settings, std::uint64_t cpu_seconds,
+                          WorkPriority priority = WorkPriority::person) {
   SandboxLimits limits;
   // The daemon checks the worker's resident memory four times a second; the address space
   // cap is the backstop for a burst between two checks. Twice the budget and a GiB: threads'
   // stacks and malloc's arenas reserve address space that is never resident.
   if (settings.memory_bytes > 0) limits.address_space_bytes = settings.memory_bytes * 2 + (1ull << 30);
   limits.cpu_seconds = cpu_seconds;
-  limits.nice = settings.nice;
+  limits.nice = priority == WorkPriority::background ? settings.background_nice : settings.nice;
+  limits.idle_io = priority == WorkPriority::background;
   return limits;
 }
 
@@ -354,6 +357,7 @@ WorkerSettings worker_settings(const Config& config) {
   settings.log_level = config.log_level;
   settings.memory_bytes = static_cast<std::uint64_t>(config.pipeline.worker_memory_mb) << 20;
   settings.nice = config.pipeline.nice;
+  settings.background_nice = std::max(config.pipeline.nice, config.library.nice);
   settings.silence_limit = std::chrono::seconds(config.pipeline.worker_silence_s);
   return settings;
 }
@@ -407,7 +411,8 @@ Result<WorkerProcess> WorkerPool::take() {
 
 Result<media::TranscodeReport> WorkerPool::transcode(
     const media::TranscodeRequest& request, package::SegmentListener& listener,
-    const std::function<void(const media::TranscodeProgress&)>& progress, std::stop_token stop) {
+    const std::function<void(const media::TranscodeProgress&)>& progress, std::stop_token stop,
+    WorkPriority priority) {
   TRY(File source, File::open_read(request.source));
   // The transcode stops itself at its wall-time budget; the CPU-time cap is a backstop in
   // case it cannot (every core busy for the whole of that time).
@@ -417,8 +422,8 @@ Result<media::TranscodeReport> WorkerPool::transcode(
 
   Refill refill(*this);
   TRY(WorkerProcess worker, take());
-  RETURN_IF_ERROR(worker.channel().send(messages::transcode_request(request, sandbox_for(settings_, cpu_seconds)),
-                                        source.fd()));
+  RETURN_IF_ERROR(worker.channel().send(
+      messages::transcode_request(request, sandbox_for(settings_, cpu_seconds, priority)), source.fd()));
   source = File();  // the worker has its own
   EventReader reader(request, listener);
   // A message that does not parse or check out is the worker's fault, not the input's: a

@@ -1,6 +1,7 @@
 #include "cinevault/db/database.hpp"
 
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -42,11 +43,14 @@ class DatabaseTest : public ::testing::Test {
   }
 
   // Takes a database back to schema 7, as the release before accounts left it: no owners or
-  // visibility, keys of no one, no sessions, progress or signing key, no users. On a raw
+  // visibility, keys of no one, no sessions, progress or signing key, no users, no library
+  // files, no job priorities. On a raw
   // connection with foreign keys off, as SQLite's table rebuild asks.
   static void undo_accounts(Connection& raw) {
     auto undone = raw.exec(
         "PRAGMA foreign_keys=OFF; PRAGMA legacy_alter_table=ON;"
+        "DROP INDEX jobs_claimable; ALTER TABLE jobs DROP COLUMN priority; ALTER TABLE jobs DROP COLUMN started_at;"
+        "CREATE INDEX jobs_claimable ON jobs (state, not_before);"
         "DROP TABLE library_files;"
         "DROP TABLE sessions; DROP TABLE watch_progress; DROP TABLE signing_keys;"
         "CREATE TABLE videos_7 (id TEXT PRIMARY KEY, title TEXT NOT NULL, description TEXT NOT NULL DEFAULT '', "
@@ -105,7 +109,7 @@ TEST_F(DatabaseTest, MigratesToTheLatestVersionAndReopens) {
 TEST_F(DatabaseTest, MigrationFrom4KeepsJobsAndTheVersionsThatNameThem) {
   add_video("v1", 1);
   auto made = db_->write([](Connection& c) -> Result<std::int64_t> {
-    TRY(std::int64_t job, enqueue_job(c, "v1", "transcode"));
+    TRY(std::int64_t job, enqueue_job(c, "v1", "transcode", JobPriority::person));
     RETURN_IF_ERROR(create_version(c, "v1", job, 4.0, ""));
     return job;
   });
@@ -293,7 +297,7 @@ TEST_F(DatabaseTest, ListsNewestFirstAcrossPages) {
 
 TEST_F(DatabaseTest, DeletingAVideoUnreferencesItsObjectAndCascadesJobs) {
   add_video("v", 1);
-  ASSERT_TRUE(db_->write([](Connection& c) { return enqueue_job(c, "v", "transcode"); }));
+  ASSERT_TRUE(db_->write([](Connection& c) { return enqueue_job(c, "v", "transcode", JobPriority::person); }));
   auto nothing = db_->write([](Connection& c) { return delete_unreferenced_objects(c); });
   ASSERT_TRUE(nothing);
   EXPECT_TRUE(nothing->empty());
@@ -303,6 +307,129 @@ TEST_F(DatabaseTest, DeletingAVideoUnreferencesItsObjectAndCascadesJobs) {
   auto removed = db_->write([](Connection& c) { return delete_unreferenced_objects(c); });
   ASSERT_TRUE(removed);
   EXPECT_EQ(*removed, std::vector<std::string>{sha256_hex("v")});
+}
+
+// Job priorities (schema 10): a person's upload goes before a library import queued earlier;
+// outside library.hours imports are not claimed at all; positions count in claim order.
+class JobOrderTest : public DatabaseTest {
+ protected:
+  std::int64_t enqueue(const std::string& video_id, JobPriority priority, double duration_s = 0) {
+    std::string sha = sha256_hex(video_id);
+    auto id = db_->write([&](Connection& c) -> Result<std::int64_t> {
+      RETURN_IF_ERROR(insert_object(c, {sha, 10, "source"}));
+      VideoRow v = video(video_id, 1, sha);
+      v.media_info_json = "{\"duration_s\": " + std::to_string(duration_s) + "}";
+      RETURN_IF_ERROR(insert_video(c, v));
+      return enqueue_job(c, video_id, "transcode", priority);
+    });
+    EXPECT_TRUE(id) << id.error().message;
+    return id.value_or(0);
+  }
+
+  std::optional<std::int64_t> next(bool take_imports, std::int64_t at = now_ms()) {
+    return db_->read([&](Connection& c) { return next_claimable_job(c, at, take_imports); }).value();
+  }
+
+  void start(std::int64_t id, std::int64_t at = now_ms()) {
+    ASSERT_TRUE(db_->write([&](Connection& c) { return start_job(c, id, "me", 3, at + 60'000, at); }));
+  }
+
+  std::optional<std::int64_t> position(std::int64_t id) {
+    return db_->read([&](Connection& c) { return find_job(c, id); }).value()->queue_position;
+  }
+};
+
+TEST_F(JobOrderTest, AnUploadGoesBeforeImportsQueuedEarlier) {
+  auto first_import = enqueue("i1", JobPriority::library_import);
+  auto second_import = enqueue("i2", JobPriority::library_import);
+  auto upload = enqueue("u1", JobPriority::person);
+  EXPECT_EQ(next(true), upload);
+  start(upload);
+  EXPECT_EQ(next(true), first_import);
+  start(first_import);
+  EXPECT_EQ(next(true), second_import);
+  auto found = db_->read([&](Connection& c) { return find_job(c, second_import); }).value();
+  EXPECT_EQ(found->priority, JobPriority::library_import);
+}
+
+TEST_F(JobOrderTest, OutsideTheHoursImportsAreLeftAndUploadsTaken) {
+  auto import = enqueue("i1", JobPriority::library_import);
+  EXPECT_FALSE(next(false)) << "an import was claimed outside its hours";
+  auto upload = enqueue("u1", JobPriority::person);
+  EXPECT_EQ(next(false), upload);
+  start(upload);
+  EXPECT_FALSE(next(false));
+  EXPECT_EQ(next(true), import);
+  // An import whose lease ran out (its daemon died) waits for the hours as well.
+  start(import, now_ms() - 120'000);
+  EXPECT_FALSE(next(false));
+  EXPECT_EQ(next(true), import);
+}
+
+TEST_F(JobOrderTest, QueuePositionsCountQueuedJobsInClaimOrder) {
+  auto import_a = enqueue("i1", JobPriority::library_import);
+  auto upload_running = enqueue("u0", JobPriority::person);
+  auto upload_waiting = enqueue("u1", JobPriority::person);
+  auto import_b = enqueue("i2", JobPriority::library_import);
+  auto upload_later = enqueue("u2", JobPriority::person);
+  start(upload_running);
+  // u1 failed and waits for its retry: not due, but still ahead of the imports.
+  start(upload_waiting);
+  JobFailure failure;
+  failure.not_before_ms = now_ms() + 600'000;
+  failure.error_class = "storage";
+  ASSERT_TRUE(*db_->write([&](Connection& c) { return record_job_failure(c, upload_waiting, "me", failure, now_ms()); }));
+
+  EXPECT_EQ(position(upload_later), 1);
+  EXPECT_EQ(position(upload_waiting), 2);
+  EXPECT_EQ(position(import_a), 3);
+  EXPECT_EQ(position(import_b), 4);
+  EXPECT_FALSE(position(upload_running)) << "a running job has no place in the queue";
+  EXPECT_EQ(next(true), upload_later) << "position 1 is the next claimed";
+
+  // Listings and a page's latest jobs carry the same positions, in one statement each.
+  auto listed = db_->read([](Connection& c) { return list_jobs(c, JobState::queued, 10); }).value();
+  std::map<std::int64_t, std::int64_t> positions;
+  for (const Job& job : listed) positions[job.id] = job.queue_position.value_or(0);
+  EXPECT_EQ(positions, (std::map<std::int64_t, std::int64_t>{
+                           {upload_later, 1}, {upload_waiting, 2}, {import_a, 3}, {import_b, 4}}));
+  auto latest = db_->read([](Connection& c) { return latest_jobs(c, {"i2", "u0"}); }).value();
+  EXPECT_EQ(latest.at("i2").queue_position, 4);
+  EXPECT_FALSE(latest.at("u0").queue_position);
+
+  start(upload_later);
+  EXPECT_EQ(position(upload_waiting), 1);
+  EXPECT_EQ(position(import_a), 2);
+}
+
+TEST_F(JobOrderTest, TheImportSummaryCountsAndSumsImportsOnly) {
+  auto done = enqueue("i1", JobPriority::library_import, 120);
+  auto running = enqueue("i2", JobPriority::library_import, 100);
+  enqueue("i3", JobPriority::library_import, 30);
+  enqueue("i4", JobPriority::library_import, 50);
+  enqueue("u1", JobPriority::person, 1000);  // an upload: none of the import's business
+  const auto now = now_ms();
+  start(done, now - 70'000);
+  ASSERT_TRUE(*db_->write([&](Connection& c) { return finish_job(c, done, "me", now - 10'000); }));
+  start(running, now - 20'000);
+  ASSERT_TRUE(*db_->write([&](Connection& c) {
+    return record_job_progress(c, running, "me", {40, "encoding", 50.0, 30.0}, now + 60'000, now);
+  }));
+
+  auto summary = db_->read([&](Connection& c) { return summarize_import_jobs(c, now, now - 3'600'000); }).value();
+  EXPECT_EQ(summary.queued, 2);
+  EXPECT_EQ(summary.running, 1);
+  EXPECT_EQ(summary.done, 1);
+  EXPECT_EQ(summary.failed, 0);
+  EXPECT_DOUBLE_EQ(summary.remaining_media_s, 30 + 50 + 60);  // queued whole, the running one's 60 % left
+  EXPECT_DOUBLE_EQ(summary.recent_media_s, 120);
+  EXPECT_DOUBLE_EQ(summary.recent_wall_s, 60);
+  EXPECT_DOUBLE_EQ(summary.running_media_s, 40);
+  EXPECT_DOUBLE_EQ(summary.running_wall_s, 20);
+
+  auto older = db_->read([&](Connection& c) { return summarize_import_jobs(c, now, now - 5'000); }).value();
+  EXPECT_EQ(older.recent_media_s, 0) << "finished before the window";
+  EXPECT_EQ(older.done, 1);
 }
 
 TEST_F(DatabaseTest, PatchChangesOnlyWhatIsGiven) {

@@ -1,6 +1,7 @@
 #include "cinevault/pipeline/job_queue.hpp"
 
 #include <filesystem>
+#include <ctime>
 #include <set>
 #include <thread>
 
@@ -38,13 +39,13 @@ class JobQueueTest : public ::testing::Test {
   }
 
   // Another job for a video that is already there.
-  std::int64_t enqueue(const std::string& video_id) {
-    return db_->write([&](db::Connection& c) { return db::enqueue_job(c, video_id, "transcode"); }).value();
+  std::int64_t enqueue(const std::string& video_id, db::JobPriority priority = db::JobPriority::person) {
+    return db_->write([&](db::Connection& c) { return db::enqueue_job(c, video_id, "transcode", priority); }).value();
   }
 
-  std::int64_t add_job(const std::string& video_id) {
+  std::int64_t add_job(const std::string& video_id, db::JobPriority priority = db::JobPriority::person) {
     add_video(video_id);
-    return enqueue(video_id);
+    return enqueue(video_id, priority);
   }
 
   RetryPolicy fast() {
@@ -209,6 +210,45 @@ TEST_F(JobQueueTest, ReleaseGivesTheAttemptBack) {
   ASSERT_TRUE(queue.release(job));
   auto again = *queue.claim().value();
   EXPECT_EQ(again.attempts, 1);
+}
+
+// library.hours: outside the window, imports stay queued and uploads are still taken; inside
+// it, imports are taken as well.
+TEST_F(JobQueueTest, ImportsAreClaimedOnlyWithinTheirHours) {
+  auto import = add_job("imported", db::JobPriority::library_import);
+  auto upload = add_job("uploaded");
+  std::time_t now = std::time(nullptr);
+  std::tm local{};
+  ::localtime_r(&now, &local);
+  const int hour = local.tm_hour;
+  // Two hours from now to three: this hour and the next are outside (a test at 59:59 passes too).
+  HourWindow later{(hour + 2) % 24, (hour + 3) % 24 == 0 ? 24 : (hour + 3) % 24};
+  JobQueue closed(*db_, "me", fast(), later);
+  auto first = closed.claim().value();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->id, upload);
+  EXPECT_FALSE(closed.claim().value()) << "an import was claimed outside library.hours";
+  EXPECT_EQ(closed.find(import).value()->state, db::JobState::queued);
+
+  HourWindow now_and_next{hour, (hour + 2) % 24 == 0 ? 24 : (hour + 2) % 24};
+  JobQueue open(*db_, "me", fast(), now_and_next);
+  auto second = open.claim().value();
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->id, import);
+}
+
+// An upload that failed and waits to retry keeps its priority: once due, it goes before
+// imports queued long before it.
+TEST_F(JobQueueTest, ARetryKeepsItsJobsPriority) {
+  auto upload = add_job("uploaded");
+  JobQueue queue(*db_, "me", fast());
+  auto job = *queue.claim().value();
+  auto import = add_job("imported", db::JobPriority::library_import);
+  auto failed = queue.record_failure(job, {ErrorCode::io, "disk full"}, "").value();
+  EXPECT_EQ(failed.state, db::JobState::queued);
+  EXPECT_EQ(failed.priority, db::JobPriority::person);
+  EXPECT_EQ(queue.claim().value()->id, upload);
+  EXPECT_EQ(queue.claim().value()->id, import);
 }
 
 TEST_F(JobQueueTest, LatestJobsOfManyVideosInOneRead) {

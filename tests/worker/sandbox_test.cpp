@@ -2,11 +2,15 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/ioprio.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <fstream>
 #include <functional>
@@ -23,10 +27,11 @@ namespace {
 
 // Runs BODY in a child that first enters the sandbox; returns the child's wait status. The
 // child leaves with _exit: no atexit handlers (LeakSanitizer's would need ptrace).
-int in_sandbox(const std::function<int()>& body, const std::function<void(pid_t)>& meanwhile = {}) {
+int in_sandbox(const std::function<int()>& body, const std::function<void(pid_t)>& meanwhile = {},
+               const SandboxLimits& limits = {}) {
   pid_t pid = ::fork();
   if (pid == 0) {
-    if (!enter_sandbox({})) ::_exit(100);
+    if (!enter_sandbox(limits)) ::_exit(100);
     ::_exit(body());
   }
   if (meanwhile) meanwhile(pid);
@@ -101,6 +106,62 @@ TEST(Sandbox, OpeningAPathIsRefused) {
     return fd < 0 && errno == EACCES ? 0 : 1;
   });
   EXPECT_TRUE(exited_with(status, 0)) << status;
+}
+
+// What the kernel says of a sandboxed child's CPU and I/O priority, asked from outside.
+struct Priorities {
+  int nice = 0;
+  int ioprio = -1;
+};
+
+Priorities priorities_in_sandbox(const SandboxLimits& limits) {
+  int go[2];
+  EXPECT_EQ(::pipe(go), 0);
+  Priorities seen;
+  int status = in_sandbox(
+      [&] {
+        char byte;
+        return ::read(go[0], &byte, 1) == 1 ? 0 : 1;
+      },
+      [&](pid_t pid) {
+        for (int i = 0; i < 200 && status_line(pid, "Seccomp") != "Seccomp:\t2"; ++i) ::usleep(10000);
+        errno = 0;
+        seen.nice = ::getpriority(PRIO_PROCESS, static_cast<id_t>(pid));
+        seen.ioprio = static_cast<int>(::syscall(SYS_ioprio_get, IOPRIO_WHO_PROCESS, pid));
+        EXPECT_EQ(::write(go[1], "x", 1), 1);
+      },
+      limits);
+  ::close(go[0]);
+  ::close(go[1]);
+  EXPECT_TRUE(exited_with(status, 0)) << status;
+  return seen;
+}
+
+// A library import's worker: nicer, and in the idle I/O class, set before the filter.
+TEST(Sandbox, ABackgroundWorkerRunsNicerInTheIdleIoClass) {
+  const int own = ::getpriority(PRIO_PROCESS, 0);
+  SandboxLimits background;
+  background.nice = 7;
+  background.idle_io = true;
+  Priorities seen = priorities_in_sandbox(background);
+  EXPECT_EQ(seen.nice, std::min(19, own + 7));
+  EXPECT_EQ(seen.ioprio, IOPRIO_PRIO_VALUE(IOPRIO_CLASS_IDLE, 0));
+
+  SandboxLimits person;
+  person.nice = 3;
+  Priorities upload = priorities_in_sandbox(person);
+  EXPECT_EQ(upload.nice, std::min(19, own + 3));
+  EXPECT_GE(upload.ioprio, 0);
+  EXPECT_NE(IOPRIO_PRIO_CLASS(upload.ioprio), IOPRIO_CLASS_IDLE);
+}
+
+// The filter does not let a worker change its I/O priority (back up, or at all).
+TEST(Sandbox, ChangingTheIoPriorityInsideKills) {
+  EXPECT_TRUE(killed_by(in_sandbox([] {
+                          return ::syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0,
+                                           IOPRIO_PRIO_VALUE(IOPRIO_CLASS_BE, 0)) == 0 ? 0 : 1;
+                        }),
+                        SIGSYS));
 }
 
 // The whole media path runs inside: demux, decode, filter, scale, x264 with its threads,

@@ -110,6 +110,10 @@ struct LibraryConfig {
   // then a hard link, then a copy; copy never shares the file's inode (a clone or a copy).
   std::string store_files = "auto";
   std::string owner;                 // who owns the videos of library.folders; empty: the first admin
+  // Imports wait for people's uploads, and their media workers run at this niceness (when
+  // above pipeline.nice) with the idle I/O class.
+  int nice = 19;
+  std::string hours;                 // "01-07": imports are transcoded only then (local time); empty: any time
 };
 
 struct StoreConfig {

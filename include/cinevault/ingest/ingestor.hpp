@@ -23,6 +23,9 @@ struct VideoMetadata {
   std::string filename;  // as the client named it; informative only, never a path we open
   std::int64_t owner_id = 0;  // the user who uploads it
   db::Visibility visibility = db::Visibility::library;
+  // From a library import (LibraryImporter), not a person waiting for it: its transcode
+  // waits for people's and runs at library.nice, within library.hours.
+  bool library_import = false;
 };
 
 // An upload's "visibility" field: private, unlisted, library or public; empty means library.

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "cinevault/core/hour_window.hpp"
 #include "cinevault/core/result.hpp"
 #include "cinevault/db/database.hpp"
 #include "cinevault/db/jobs.hpp"
@@ -29,10 +30,13 @@ std::string classify(const Error& error);
 
 class JobQueue {
  public:
-  // `owner` names this process's leases: "host:pid:start".
-  JobQueue(db::Database& database, std::string owner, RetryPolicy policy);
+  // `owner` names this process's leases: "host:pid:start". Library imports are claimed
+  // only within `import_hours` (library.hours), when given.
+  JobQueue(db::Database& database, std::string owner, RetryPolicy policy,
+           std::optional<HourWindow> import_hours = std::nullopt);
 
-  // Takes the next job that is queued and due, or running under an expired lease.
+  // Takes the next job that is queued and due, or running under an expired lease: people's
+  // jobs first, then library imports (within their hours).
   Result<std::optional<db::Job>> claim();
   // Records progress and renews the lease. Fails with conflict if the lease was lost.
   Result<void> report_progress(const db::Job& job, const db::JobProgress& progress);
@@ -60,6 +64,7 @@ class JobQueue {
   db::Database& database_;
   std::string owner_;
   RetryPolicy policy_;
+  std::optional<HourWindow> import_hours_;
 };
 
 }  // namespace cinevault::pipeline

@@ -34,12 +34,19 @@ struct WorkerSettings {
   // job fails as resource), and its address space capped at twice this and 1 GiB (RLIMIT_AS).
   std::uint64_t memory_bytes = 0;  // 0: no limit
   int nice = 10;
+  // A transcode nobody waits for (a library import): its niceness, and the idle I/O class.
+  int background_nice = 19;
   // A worker that sends nothing for this long is killed (a decoder in an endless loop).
   std::chrono::milliseconds silence_limit = std::chrono::seconds(120);
 };
 
-// From the configuration: pipeline.worker_memory_mb, worker_silence_s, nice, log_level.
+// From the configuration: pipeline.worker_memory_mb, worker_silence_s, nice, log_level;
+// library.nice (when nicer than pipeline.nice).
 WorkerSettings worker_settings(const Config& config);
+
+// Who waits for a transcode: a person (an upload, a transcode asked for), or no one soon (a
+// file of a library import: background_nice and the idle I/O class).
+enum class WorkPriority { person, background };
 
 class WorkerProcess;
 
@@ -61,7 +68,7 @@ class WorkerPool {
   Result<media::TranscodeReport> transcode(const media::TranscodeRequest& request,
                                            package::SegmentListener& listener,
                                            const std::function<void(const media::TranscodeProgress&)>& progress,
-                                           std::stop_token stop);
+                                           std::stop_token stop, WorkPriority priority = WorkPriority::person);
 
   // media::probe_file in a sandboxed worker; the answer is checked against `limits` again.
   // A worker that crashes on the file makes it unprocessable (the file is the likely cause).

@@ -24,9 +24,15 @@ function poster(video) {
     el('img', { src: small.jpeg, alt: '', width: small.width, height: small.height, loading: 'lazy' }));
 }
 
+// "queued, #4": its place in the queue (people's uploads go before imported files).
+function queuedText(video) {
+  const position = video.job && video.job.queue_position;
+  return position ? `queued, #${position}` : 'queued';
+}
+
 function progressText(video) {
   const job = video.job;
-  if (video.state === 'queued') return 'Queued';
+  if (video.state === 'queued') return queuedText(video);
   if (!job || !job.progress || video.state !== 'processing') return '';
   const p = job.progress;
   const eta = p.eta_s > 0 ? ` · ${formatTime(p.eta_s)} left` : '';
@@ -119,6 +125,48 @@ async function refreshBusy() {
   setTimeout(refreshBusy, ids.size ? 1000 : 5000);
 }
 
+// --- imports (admins) -------------------------------------------------------------------
+// One line while imported files wait for their transcodes: how many are ready, about how
+// long the rest takes, and when outside library.hours, the hours they wait for.
+const importStatus = document.getElementById('import-status');
+let importTimer;
+let importTicket = 0;  // as with loadPage: only the newest answer is shown and polls again
+
+// "3 h 10 min", "25 min", "under a minute": an estimate, not a clock.
+function roughDuration(seconds) {
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 1) return 'under a minute';
+  const h = Math.floor(minutes / 60);
+  const m = minutes % 60;
+  return h ? `${h} h${m ? ` ${m} min` : ''}` : `${m} min`;
+}
+
+// "01-07" → "01:00–07:00".
+const hoursText = (hours) => hours.split('-').map((hour) => `${hour}:00`).join('–');
+
+async function refreshImports() {
+  const ticket = ++importTicket;
+  clearTimeout(importTimer);
+  let line = '';
+  if (hasRole('admin')) {
+    try {
+      const status = await api('/api/v1/library/status', {}, { signIn: false });
+      const { queued, running, done, failed } = status.imports;
+      if (queued + running > 0) {
+        line = `Importing your library: ${done} of ${queued + running + done + failed} ready`;
+        if (status.paused_until && status.hours) line += `, waiting for ${hoursText(status.hours)}`;
+        else if (status.eta_s != null) line += `, about ${roughDuration(status.eta_s)} left`;
+      }
+    } catch {
+      line = '';  // the library's own line says what is wrong with the server
+    }
+  }
+  if (ticket !== importTicket) return;
+  importStatus.textContent = line;
+  importStatus.hidden = !line;
+  importTimer = setTimeout(refreshImports, line ? 5000 : 30000);
+}
+
 let searchTimer;
 search.addEventListener('input', () => {
   clearTimeout(searchTimer);
@@ -183,7 +231,7 @@ function followUpload(video) {
   const ui = following.get(video.id);
   if (!ui) return;
   if (video.state === 'queued' || video.state === 'processing') {
-    ui.text.textContent = `Uploaded · ${video.state === 'queued' ? 'queued' : progressText(video) || 'processing'}`;
+    ui.text.textContent = `Uploaded · ${video.state === 'queued' ? queuedText(video) : progressText(video) || 'processing'}`;
     return;
   }
   following.delete(video.id);
@@ -380,6 +428,7 @@ onSessionChange(() => {
   showForRole();
   showResumable();
   loadContinue();
+  refreshImports();
   loadPage(true);
 });
 
@@ -387,5 +436,6 @@ loadSession().then(() => {
   showForRole();
   showResumable();
   loadContinue();
+  refreshImports();
   return loadPage(true);
 }).then(refreshBusy);
