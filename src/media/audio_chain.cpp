@@ -75,7 +75,49 @@ Result<std::unique_ptr<AudioChain>> AudioChain::open(const TranscodeRequest& req
   return chain;
 }
 
-Result<void> AudioChain::send(const AVPacket& packet) { return decode(&packet); }
+Result<std::unique_ptr<AudioChain>> AudioChain::open_copy(const TranscodeRequest& request, AVFormatContext& format,
+                                                          int stream_index, int number, std::int64_t video_start,
+                                                          AVRational video_time_base, std::int64_t priming,
+                                                          const package::SegmentSchedule& schedule,
+                                                          package::SegmentListener& listener) {
+  if (stream_index < 0 || stream_index >= static_cast<int>(format.nb_streams) ||
+      format.streams[stream_index]->codecpar->codec_type != AVMEDIA_TYPE_AUDIO)
+    return fail(ErrorCode::unprocessable, "a planned audio stream is not in the file");
+  std::unique_ptr<AudioChain> chain(new AudioChain(request, *format.streams[stream_index]));
+  AVStream& stream = *chain->stream_;
+  chain->stream_index_ = stream_index;
+  chain->copy_origin_ = av_rescale_q(video_start, video_time_base, stream.time_base);
+  chain->packet_ = make_packet();
+  if (!chain->packet_) return fail(ErrorCode::internal, "out of memory");
+
+  Rendition info;
+  info.name = fmt::format("audio_{}", number);
+  info.kind = TrackKind::audio;
+  info.channels = stream.codecpar->ch_layout.nb_channels;
+  info.sample_rate = stream.codecpar->sample_rate;
+  // The source's nominal rate, with room for an AAC encoder's variation around it.
+  const std::int64_t rate = stream.codecpar->bit_rate > 0 ? stream.codecpar->bit_rate : 256000;
+  info.bandwidth_bps = static_cast<int>(std::min<std::int64_t>(rate + rate / 4, 1'000'000));
+  for (const StreamInfo& s : request.source_info.streams)
+    if (s.index == stream_index) info.language = s.language;
+  TRY(chain->segmenter_, package::CmafSegmenter::create(info, *stream.codecpar, stream.time_base, schedule, listener,
+                                                        static_cast<std::uint32_t>(stream.codecpar->sample_rate),
+                                                        priming));
+  return chain;
+}
+
+Result<void> AudioChain::send(const AVPacket& packet) {
+  if (!copy_origin_) return decode(&packet);
+  AVPacket* copy = packet_.get();
+  if (av_packet_ref(copy, &packet) < 0) return fail(ErrorCode::internal, "out of memory");
+  copy->pts -= *copy_origin_;
+  copy->dts -= *copy_origin_;
+  // The priming's trim is the edit list's: what libavformat says to skip is not muxed.
+  av_packet_free_side_data(copy);
+  auto written = segmenter_->write(*copy);
+  av_packet_unref(copy);
+  return written;
+}
 
 // A damaged audio packet is always skipped: no failure of the decoder is the file's fault.
 Result<void> AudioChain::decode(const AVPacket* packet) {
@@ -84,6 +126,7 @@ Result<void> AudioChain::decode(const AVPacket* packet) {
 }
 
 Result<void> AudioChain::finish() {
+  if (copy_origin_) return segmenter_->finish();
   RETURN_IF_ERROR(decode(nullptr));  // flush the decoder
   if (resampler_) RETURN_IF_ERROR(on_frame(nullptr));  // what swr still holds
   int left = av_audio_fifo_size(fifo_.get());

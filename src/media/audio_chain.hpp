@@ -27,6 +27,14 @@ class AudioChain {
                                                   const package::SegmentSchedule& schedule,
                                                   package::SegmentListener& listener);
 
+  // The same stream's AAC packets passed through as they are (see SourceVideoScan::
+  // audio_priming): `priming` samples before output time 0 go into the track's edit list.
+  static Result<std::unique_ptr<AudioChain>> open_copy(const TranscodeRequest& request, AVFormatContext& format,
+                                                       int stream_index, int number, std::int64_t video_start,
+                                                       AVRational video_time_base, std::int64_t priming,
+                                                       const package::SegmentSchedule& schedule,
+                                                       package::SegmentListener& listener);
+
   int stream_index() const { return stream_index_; }
   // One packet of the stream. Errors: unprocessable for audio the limits refuse.
   Result<void> send(const AVPacket& packet);
@@ -67,6 +75,8 @@ class AudioChain {
   int source_format_ = -1;  // what the resampler was made for
   int source_channels_ = 0;
   std::int64_t samples_sent_ = 0;  // the encoder's input pts
+  // Passed through: the source's time of output time 0, in the stream's time base.
+  std::optional<std::int64_t> copy_origin_;
 };
 
 }  // namespace cinevault::media

@@ -67,6 +67,58 @@ int nal_length_size(const AVCodecParameters& parameters) {
   return 0;
 }
 
+// Which planned audio streams may pass through: AAC-LC stereo in a 1/sample-rate clock, the
+// first packet within an encoder's priming (2112 samples at most) before the first video
+// frame, every packet where the one before ended. (Gaps, overlaps and late starts are what
+// the audio chain mends by encoding; copied packets could not be.)
+class CopyableAudio {
+ public:
+  CopyableAudio(const TranscodeRequest& request, const AVFormatContext& format) {
+    for (int index : request.plan.audio_streams) {
+      const AVStream& stream = *format.streams[index];
+      const AVCodecParameters& p = *stream.codecpar;
+      if (p.codec_id == AV_CODEC_ID_AAC && p.profile == FF_PROFILE_AAC_LOW && p.ch_layout.nb_channels == 2 &&
+          (p.sample_rate == 48000 || p.sample_rate == 44100) && stream.time_base.num == 1 &&
+          stream.time_base.den == p.sample_rate && p.extradata_size >= 2)
+        streams_[index] = Stream{stream.time_base};
+    }
+  }
+
+  void see(const AVPacket& packet) {
+    auto it = streams_.find(packet.stream_index);
+    if (it == streams_.end() || !it->second.ok) return;
+    Stream& s = it->second;
+    if (packet.pts == AV_NOPTS_VALUE || packet.dts != packet.pts || packet.duration <= 0 ||
+        (s.next != AV_NOPTS_VALUE && packet.pts != s.next)) {
+      s.ok = false;
+      return;
+    }
+    if (s.next == AV_NOPTS_VALUE) s.first = packet.pts;
+    s.next = packet.pts + packet.duration;
+  }
+
+  // Stream index → priming samples, once every packet was seen; `video_start` (in
+  // `video_time_base`) is output time 0.
+  std::map<int, std::int64_t> copyable(std::int64_t video_start, AVRational video_time_base) const {
+    std::map<int, std::int64_t> result;
+    for (const auto& [index, s] : streams_) {
+      if (!s.ok || s.next == AV_NOPTS_VALUE) continue;
+      const std::int64_t priming = av_rescale_q(video_start, video_time_base, s.time_base) - s.first;
+      if (priming >= 0 && priming <= 2112) result[index] = priming;
+    }
+    return result;
+  }
+
+ private:
+  struct Stream {
+    AVRational time_base{0, 1};
+    bool ok = true;
+    std::int64_t first = AV_NOPTS_VALUE;
+    std::int64_t next = AV_NOPTS_VALUE;
+  };
+  std::map<int, Stream> streams_;
+};
+
 struct Keyframe {
   std::int64_t pts = 0;           // from the start
   std::int64_t bytes_before = 0;  // of the stream's packets before it, in decode order
@@ -75,9 +127,7 @@ struct Keyframe {
 }  // namespace
 
 Result<SourceVideoScan> scan_source_video(const TranscodeRequest& request, const std::function<Result<void>()>& poll) {
-  TranscodeRequest video_only = request;
-  video_only.plan.audio_streams.clear();
-  TRY(Demuxer demuxer, Demuxer::open(video_only));
+  TRY(Demuxer demuxer, Demuxer::open(request));
   const int index = request.plan.video_stream;
   const AVStream& stream = *demuxer.format().streams[index];
   SourceVideoScan scan;
@@ -91,6 +141,7 @@ Result<SourceVideoScan> scan_source_video(const TranscodeRequest& request, const
     return scan;
   };
 
+  CopyableAudio audio(request, demuxer.format());
   std::vector<Keyframe> keyframes;
   std::int64_t bytes = 0, end = 0;
   bool first = true;
@@ -105,7 +156,10 @@ Result<SourceVideoScan> scan_source_video(const TranscodeRequest& request, const
       AVPacket* p;
       ~Unref() { av_packet_unref(p); }
     } unref{packet.get()};
-    if (packet->stream_index != index) continue;
+    if (packet->stream_index != index) {
+      audio.see(*packet);
+      continue;
+    }
     if (packet->pts == AV_NOPTS_VALUE) return refuse("packets without a presentation time");
     // Matroska stores no decode times: with B-frames, libavformat leaves them unset.
     if (packet->dts == AV_NOPTS_VALUE) return refuse("packets without a decode time (as Matroska has B-frames)");
@@ -133,6 +187,7 @@ Result<SourceVideoScan> scan_source_video(const TranscodeRequest& request, const
     end = std::max(end, pts + std::max<std::int64_t>(packet->duration, 1));
   }
   if (keyframes.empty()) return refuse("no video packets");
+  scan.audio_priming = audio.copyable(scan.start, stream.time_base);
 
   // Keyframes at most a segment apart (and the last one a segment from the end): then no
   // segment is longer than the playlists' target duration.

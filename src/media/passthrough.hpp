@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <functional>
 #include <memory>
 #include <string>
@@ -30,6 +31,10 @@ struct SourceVideoScan {
   std::vector<std::int64_t> boundaries;  // where segments 1, 2, … start (pts - start)
   int peak_bandwidth_bps = 0;            // of the busiest segment
   std::string refusal;  // why the packets cannot pass through; then the rest is unset
+  // The planned audio streams whose AAC-LC stereo packets pass through too (continuous, and
+  // starting with the video but for the encoder's priming): stream index → the priming, in
+  // samples before the first frame (the audio track's edit list).
+  std::map<int, std::int64_t> audio_priming;
 };
 
 // Reads the planned video stream's packets once. The segments follow the ladder's ramp and

@@ -62,6 +62,7 @@ class Job {
   std::optional<SourceVideoScan> scan_;            // when the source's packets are the top rung
   std::string passthrough_refusal_;                // why they are not, when the plan wanted them
   std::unique_ptr<PassthroughVideo> passthrough_;
+  int audio_copied_ = 0;                           // audio renditions that are the source's packets
   std::optional<ThumbnailSampler> thumbnails_;  // reset when it fails: thumbnails are optional
   std::string thumbnails_error_;
   std::unique_ptr<RungEncoders> rungs_;  // destroyed first: its threads use the schedule
@@ -85,8 +86,17 @@ Result<void> Job::open() {
   AVFormatContext& format = demuxer_->format();
   TRY(video_, VideoDecoder::open(format, plan.video_stream, request_.limits, request_.threads, frame_rate));
   for (std::size_t i = 0; i < plan.audio_streams.size(); ++i) {
-    TRY(auto chain, AudioChain::open(request_, format, plan.audio_streams[i], static_cast<int>(i), video_->start(),
-                                     video_->stream().time_base, *schedule_, listener_));
+    const int index = plan.audio_streams[i];
+    auto copied = scan_ ? scan_->audio_priming.find(index) : std::map<int, std::int64_t>::const_iterator();
+    std::unique_ptr<AudioChain> chain;
+    if (scan_ && copied != scan_->audio_priming.end()) {
+      TRY(chain, AudioChain::open_copy(request_, format, index, static_cast<int>(i), video_->start(),
+                                       video_->stream().time_base, copied->second, *schedule_, listener_));
+      ++audio_copied_;
+    } else {
+      TRY(chain, AudioChain::open(request_, format, index, static_cast<int>(i), video_->start(),
+                                  video_->stream().time_base, *schedule_, listener_));
+    }
     audio_.push_back(std::move(chain));
   }
   pictures_.emplace(plan, video_->stream().time_base, request_.threads,
@@ -190,6 +200,7 @@ Result<TranscodeReport> Job::run() {
   result.fallback_reason = rungs_->selection().fallback_reason;
   result.passthrough = passthrough_ != nullptr;
   result.passthrough_refusal = passthrough_refusal_;
+  result.audio_passthrough = audio_copied_;
   if (thumbnails_) {
     auto made = thumbnails_->finish();
     if (made) result.thumbnails = std::move(*made);

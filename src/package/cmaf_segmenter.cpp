@@ -222,7 +222,7 @@ Result<std::unique_ptr<CmafSegmenter>> CmafSegmenter::create(Rendition rendition
   if (timescale == 0 || timescale > static_cast<std::uint32_t>(std::numeric_limits<int>::max()))
     return fail(ErrorCode::invalid_argument, "the track timescale is not set");
   rendition.timescale = timescale;
-  if (state->video && reorder_delay >= 0)
+  if (reorder_delay >= 0)
     state->reorder_delay = reorder_delay;
   else if (state->video && parameters.video_delay > 0)
     state->reorder_delay = av_rescale_q(parameters.video_delay, schedule.frame_time_base(),
@@ -331,10 +331,11 @@ Result<void> CmafSegmenter::write(const AVPacket& packet) {
   state.last_dts = packet.dts;
   if (number > state.segment) {
     state.segment = number;
-    state.segment_start = scratch->pts;
+    // What the edit list cuts (an audio encoder's priming before 0) is not presented.
+    state.segment_start = std::max<std::int64_t>(scratch->pts, 0);
     state.segment_end = scratch->pts;
   }
-  state.segment_start = std::min(state.segment_start, scratch->pts);
+  state.segment_start = std::max<std::int64_t>(std::min(state.segment_start, scratch->pts), 0);
   state.segment_end = std::max(state.segment_end, scratch->pts + scratch->duration);
   state.segment_bytes += static_cast<std::size_t>(scratch->size);
   state.segment_open = true;

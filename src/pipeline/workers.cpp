@@ -216,6 +216,7 @@ class WorkersImpl final : public Workers {
     }
     if (!report->fallback_reason.empty()) log.info("encoder {}: {}", report->encoder_name, report->fallback_reason);
     if (report->passthrough) log.info("the top rung is the source's own video (passthrough)");
+    if (report->audio_passthrough > 0) log.info("{} audio rendition(s) are the source's AAC (passthrough)", report->audio_passthrough);
     else if (!report->passthrough_refusal.empty()) log.info("no passthrough: {}", report->passthrough_refusal);
     if (report->thumbnails) {
       // A video without a poster still plays: a failure here is logged, not fatal.

@@ -178,6 +178,7 @@ json done_event(const media::TranscodeReport& report) {
               {"fallback_reason", to_utf8(report.fallback_reason)},
               {"passthrough", report.passthrough},
               {"passthrough_refusal", to_utf8(report.passthrough_refusal)},
+              {"audio_passthrough", report.audio_passthrough},
               {"wall_s", report.wall_s},
               {"thumbnails_error", to_utf8(report.thumbnails_error)},
               {"has_thumbnails", report.thumbnails.has_value()}};
@@ -268,6 +269,7 @@ Result<media::TranscodeReport> parse_done(const json& header) {
   auto passthrough = header.find("passthrough");
   if (passthrough == header.end() || !passthrough->is_boolean()) return tl::unexpected(bad("passthrough", "no boolean"));
   report.passthrough = passthrough->get<bool>();
+  TRY(report.audio_passthrough, f.small("audio_passthrough", 0, 64));
   TRY(report.thumbnails_error, f.text("thumbnails_error", kMaxMessageText));
   auto has = header.find("has_thumbnails");
   if (has == header.end() || !has->is_boolean()) return tl::unexpected(bad("has_thumbnails", "no boolean"));

@@ -4,8 +4,9 @@
 // = the B-frame reorder delay) and trun v0 positive composition offsets; a browser must
 // present the first video frame at 0 and each segment where the HLS playlist says it starts.
 //
-// A 5 s 640x360 25 fps clip (testsrc2 + 48 kHz sine, H.264 + AAC) is uploaded and, once its
-// job is done, for every rendition (each video rung: 360p, 240p; and the audio) and every
+// Two 5 s 640x360 25 fps clips (testsrc2 + 48 kHz sine, H.264 + AAC) are uploaded, one whose
+// rungs are all encoded and one whose video and audio pass through (docs/transcoding.md,
+// "Passthrough"), and, once each job is done, for every rendition (each video rung: 360p, 240p; and the audio) and every
 // segment k, a page (served from another loopback port, so fetches are cross-origin) makes
 // a fresh MediaSource + SourceBuffer (video: the avc1 CODECS of the master's STREAM-INF;
 // audio: mp4a.40.2), appends the init segment and segment k — no timestampOffset — and
@@ -173,22 +174,23 @@ let daemon, browser, pageServer, failure;
 fs.mkdirSync(TMP_ROOT, { recursive: true });
 const scratch = fs.mkdtempSync(path.join(TMP_ROOT, 'mse-timing-'));
 try {
-  const clip = path.join(scratch, 'clip.mp4');
-  await run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25',
-    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '5', '-ac', '2',
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', clip]);
+  // Two sources: one whose every rung is encoded (ultrafast, an IDR frame only at the start),
+  // and a phone-like one (B-frames, an IDR frame a second) whose H.264 and AAC pass through:
+  // its top rung carries the source's own reorder delay and its audio the AAC encoder's
+  // priming, each in an edit list.
+  const clips = [
+    { name: 'encoded', passthrough: false, args: ['-preset', 'ultrafast'] },
+    { name: 'passthrough', passthrough: true, args: ['-preset', 'veryfast', '-g', '25', '-sc_threshold', '0'] },
+  ];
+  for (const clip of clips) {
+    clip.file = path.join(scratch, `${clip.name}.mp4`);
+    await run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25',
+      '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '5', '-ac', '2',
+      '-c:v', 'libx264', ...clip.args, '-pix_fmt', 'yuv420p', '-c:a', 'aac', clip.file]);
+  }
   // The default x264 preset (veryfast, with B-frames): not --pipeline.x264_preset.
   daemon = await new Daemon(BINARY, path.join(scratch, 'data'),
     ['--log-level', 'info', '--pipeline.retry_backoff_s', '0']).start();
-  // Public: the page on another origin fetches without credentials.
-  const id = await daemon.upload(clip, 'e2e-mse-timing', 'public');
-  await waitJobDone(daemon, id, 120000);
-  log(`video ${id} transcoded`);
-
-  const list = await renditions(`${daemon.base}/videos/${id}/master.m3u8`);
-  check(list.filter((r) => !r.audio).length === 2 && list.some((r) => r.audio),
-    `want two video rungs and audio in the master, got ${JSON.stringify(list.map((r) => r.name))}`);
-
   pageServer = await startPageServer();
   browser = await launchChromium();
   const page = await browser.newPage();
@@ -196,6 +198,19 @@ try {
   if (BREAK_EDIT) log('self-check: elst media_time zeroed in every init segment; this run must FAIL');
 
   const problems = [];
+  for (const clip of clips) {
+  // Public: the page on another origin fetches without credentials.
+  const id = await daemon.upload(clip.file, `e2e-mse-timing-${clip.name}`, 'public');
+  await waitJobDone(daemon, id, 120000);
+  const passed = new RegExp(`\\(video ${id}\\): the top rung is the source's own video`).test(daemon.log) &&
+    new RegExp(`\\(video ${id}\\): 1 audio rendition\\(s\\) are the source's AAC`).test(daemon.log);
+  check(passed === clip.passthrough, `${clip.name}: the job's log says passthrough ${passed}`);
+  log(`${clip.name}: video ${id} transcoded`);
+
+  const list = await renditions(`${daemon.base}/videos/${id}/master.m3u8`);
+  check(list.filter((r) => !r.audio).length === 2 && list.some((r) => r.audio),
+    `want two video rungs and audio in the master, got ${JSON.stringify(list.map((r) => r.name))}`);
+
   for (const r of list) {
     const { init, segments } = await mediaPlaylist(r.playlist);
     if (!r.audio) {
@@ -205,15 +220,16 @@ try {
     }
     const starts = await page.evaluate(measureInPage,
       { mime: r.mime, init, segments: segments.map((s) => s.url), breakEdit: BREAK_EDIT });
-    console.log(`${r.name}: ${starts.map((s) => s.toFixed(3)).join(' ')}` +
+    console.log(`${clip.name} ${r.name}: ${starts.map((s) => s.toFixed(3)).join(' ')}` +
       `  (playlist: ${segments.map((s) => s.start.toFixed(3)).join(' ')})`);
     starts.forEach((start, k) => {
       const tolerance = r.audio && k > 0 ? 0.012 : 0.001;
       if (Math.abs(start - segments[k].start) > tolerance) {
-        problems.push(`${r.name} segment ${k} starts at ${start.toFixed(4)}, playlist says ` +
+        problems.push(`${clip.name} ${r.name} segment ${k} starts at ${start.toFixed(4)}, playlist says ` +
           `${segments[k].start.toFixed(4)} (tolerance ${tolerance * 1000} ms)`);
       }
     });
+  }
   }
   check(problems.length === 0, problems.join('; '));
 } catch (error) {

@@ -44,7 +44,7 @@ class PassthroughTest(DaemonTestCase):
     transcode = True
     extra_args = ("--pipeline.retry_backoff_s", "0")  # the production encoder settings
     maxDiff = None
-    passed_through = ("360p",)
+    passed_through = ("360p", "audio_0")
 
     # The timing checks of test_timing, on these clips.
     get = test_timing.TimingMatrixTest.get
@@ -88,6 +88,13 @@ class PassthroughTest(DaemonTestCase):
         top = packet_hashes(self.url("/videos/%s/v1/360p.m3u8" % video_id))
         self.assertEqual(len(top), 285)
         self.assertEqual(top, packet_hashes(source, "-select_streams", "v:0"))
+
+        # The AAC-LC stereo audio passes through too: the same packets, its priming in the track's edit list.
+        self.assertTrue(self.job_says(video_id, "1 audio rendition(s) are the source's AAC (passthrough)"),
+                        self.daemon.log()[-3000:])
+        audio = packet_hashes(self.url("/videos/%s/v1/audio_0.m3u8" % video_id))
+        self.assertEqual([h for _, _, h in audio],
+                         [h for _, _, h in packet_hashes(source, "-select_streams", "a:0")])
 
         # The segments start at the source's IDR frames (one a second) by the fast-start ramp:
         # 1 s, 2 s, then 4 s; the last one runs to the end. Every rung alike.

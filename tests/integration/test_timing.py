@@ -35,6 +35,7 @@ SECONDS = "3.2"        # segments [0, 1), [1, 3), [3, 3.2): two boundaries of th
 SIZE = "640x96"        # two rungs (640x96 and 426x64, of the 360p and 240p boxes) for little work
 RATES = ["10", "12", "15", "24000/1001", "24", "25", "30000/1001", "30", "50", "60000/1001", "60"]
 AAC_FRAME_S = 1024 / 48000
+PRIMING_MAX_S = 2112 / 44100 + 1e-6
 TS_AUDIO_DELAY_S = 0.2
 X264_SOURCE = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac"]
 
@@ -243,8 +244,14 @@ class TimingMatrixTest(DaemonTestCase):
             expect(len(timelines[name]) == len(mse), "%s: the MPD lists %d segments, the playlist %d"
                    % (name, len(timelines[name]), len(mse)))
             for k, t in enumerate(starts[name]):
+                if k == 0 and rendition["kind"] == "audio" and name in self.passed_through:
+                    # A source's AAC passed through keeps its encoder's priming frame(s) before 0,
+                    # which its edit list cuts: the first sample presents up to 2112 samples early.
+                    expect(-PRIMING_MAX_S <= t <= 1e-6, "%s: its first sample at %.6f" % (name, t))
+                    t = 0.0
                 near(t, cumulative[k], frame_s / 2, "%s segment %d against the EXTINF sum" % (name, k))
                 near(t, timelines[name][k], frame_s / 2, "%s segment %d against the MPD" % (name, k))
+                starts[name][k] = t
             if rendition["kind"] == "video":
                 # B-frames on: the edit list carries their reorder delay (two frames with x264's
                 # pyramid); a source's packets passed through carry the source's own.

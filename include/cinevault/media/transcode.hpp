@@ -120,6 +120,7 @@ struct TranscodeReport {
   std::string fallback_reason;  // why a hardware encoder was not used, if one was wanted
   bool passthrough = false;     // the top rung is the source's packets
   std::string passthrough_refusal;  // why not, when the plan wanted it (the keyframes did not allow)
+  int audio_passthrough = 0;        // audio renditions that are the source's AAC packets
   double wall_s = 0;
   // Of the media worker that ran it (worker::WorkerPool::transcode), once it has exited.
   std::uint64_t worker_peak_rss_bytes = 0;

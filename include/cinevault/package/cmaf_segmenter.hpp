@@ -48,7 +48,8 @@ class CmafSegmenter {
   // the frame rate. `parameters` must carry the encoder's global header (extradata).
   // The listener and schedule must outlive the segmenter.
   // `reorder_delay` (>= 0, in timescale ticks) replaces the one `parameters.video_delay`
-  // gives, for packets that no encoder of ours made (a source's, passed through).
+  // gives, for packets that no encoder of ours made (a source's, passed through): a video's
+  // B-frame delay, or an audio encoder's priming; the edit list skips it.
   static Result<std::unique_ptr<CmafSegmenter>> create(Rendition rendition, const AVCodecParameters& parameters,
                                                        AVRational packet_time_base, const SegmentSchedule& schedule,
                                                        SegmentListener& listener, std::uint32_t timescale = 0,
