@@ -88,7 +88,9 @@ class CopyableAudio {
     auto it = streams_.find(packet.stream_index);
     if (it == streams_.end() || !it->second.ok) return;
     Stream& s = it->second;
+    constexpr std::int64_t kFar = std::int64_t{1} << 52;
     if (packet.pts == AV_NOPTS_VALUE || packet.dts != packet.pts || packet.duration <= 0 ||
+        std::abs(packet.pts) > kFar || packet.duration > kFar ||
         (s.next != AV_NOPTS_VALUE && packet.pts != s.next)) {
       s.ok = false;
       return;
@@ -161,6 +163,11 @@ Result<SourceVideoScan> scan_source_video(const TranscodeRequest& request, const
       continue;
     }
     if (packet->pts == AV_NOPTS_VALUE) return refuse("packets without a presentation time");
+    // Far from any real clock: arithmetic on such values could overflow.
+    constexpr std::int64_t kFar = std::int64_t{1} << 52;
+    if (std::abs(packet->pts) > kFar || (packet->dts != AV_NOPTS_VALUE && std::abs(packet->dts) > kFar) ||
+        packet->duration < 0 || packet->duration > kFar)
+      return refuse("timestamps out of any real clock's range");
     // Matroska stores no decode times: with B-frames, libavformat leaves them unset.
     if (packet->dts == AV_NOPTS_VALUE) return refuse("packets without a decode time (as Matroska has B-frames)");
     if (packet->flags & AV_PKT_FLAG_DISCARD) return refuse("the file's edit list hides frames");
