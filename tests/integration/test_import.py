@@ -104,8 +104,11 @@ class ImportWithoutDaemonTest(unittest.TestCase):
         """Each video once, titles from tags or cleaned names, the text file refused, the growing file
         taken complete, the library files untouched; a second run adds nothing and reads nothing."""
         growing_source = make_clip(os.path.join(self.tmp, "growing-source.mp4"), seconds=3, pattern="rgbtestsrc")
-        growing = os.path.join(self.library, "Phone", "growing_clip.mp4")
-        writer = SlowWriter(growing_source, growing, seconds=4)
+        # In a folder walked first, and written for longer than a loaded machine takes to get
+        # there: the import meets it while it grows.
+        os.makedirs(os.path.join(self.library, "Downloads"))
+        growing = os.path.join(self.library, "Downloads", "growing_clip.mp4")
+        writer = SlowWriter(growing_source, growing, seconds=8)
         before = {name: (sha256_file(path), os.stat(path).st_mtime_ns, os.stat(path).st_mode)
                   for name, path in self.files.items()}
         writer.start()

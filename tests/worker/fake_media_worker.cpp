@@ -56,7 +56,8 @@ int main() {
     send_with_bytes(channel, rendition("360p"), "init");
     send_with_bytes(channel, segment("360p", 0), "segment 0");
     (void)channel.send({{"event", "finished"}, {"id", "360p"}, {"average_bandwidth_bps", 900000}});
-    (void)channel.send({{"event", "done"}, {"encoder_name", "libx264"}, {"fallback_reason", ""}, {"wall_s", 1.5},
+    (void)channel.send({{"event", "done"}, {"encoder_name", "libx264"}, {"fallback_reason", ""}, {"passthrough", false},
+                        {"passthrough_refusal", ""}, {"audio_passthrough", 0}, {"wall_s", 1.5},
                         {"thumbnails_error", "none made"}, {"has_thumbnails", false}});
   } else if (scenario == "unannounced") {
     send_with_bytes(channel, segment("360p", 0), "segment 0");
@@ -94,7 +95,8 @@ int main() {
     (void)::send(worker::kWorkerChannelFd, garbage, sizeof garbage, MSG_NOSIGNAL);
   } else if (scenario == "done_too_soon") {
     send_with_bytes(channel, rendition("360p"), "init");
-    (void)channel.send({{"event", "done"}, {"encoder_name", "libx264"}, {"fallback_reason", ""}, {"wall_s", 1.0},
+    (void)channel.send({{"event", "done"}, {"encoder_name", "libx264"}, {"fallback_reason", ""}, {"passthrough", false},
+                        {"passthrough_refusal", ""}, {"audio_passthrough", 0}, {"wall_s", 1.0},
                         {"thumbnails_error", ""}, {"has_thumbnails", false}});
   } else if (scenario == "claims_a_daemon_error") {
     (void)channel.send({{"event", "error"}, {"code", "unauthorized"}, {"message", "not a worker's error"}});
