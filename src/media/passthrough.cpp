@@ -75,6 +75,7 @@ class CopyableAudio {
  public:
   CopyableAudio(const TranscodeRequest& request, const AVFormatContext& format) {
     for (int index : request.plan.audio_streams) {
+      if (index < 0 || index >= static_cast<int>(format.nb_streams)) continue;
       const AVStream& stream = *format.streams[index];
       const AVCodecParameters& p = *stream.codecpar;
       if (p.codec_id == AV_CODEC_ID_AAC && p.profile == FF_PROFILE_AAC_LOW && p.ch_layout.nb_channels == 2 &&
@@ -131,6 +132,8 @@ struct Keyframe {
 Result<SourceVideoScan> scan_source_video(const TranscodeRequest& request, const std::function<Result<void>()>& poll) {
   TRY(Demuxer demuxer, Demuxer::open(request));
   const int index = request.plan.video_stream;
+  if (index < 0 || index >= static_cast<int>(demuxer.format().nb_streams))
+    return fail(ErrorCode::unprocessable, "the planned video stream is not in the file");
   const AVStream& stream = *demuxer.format().streams[index];
   SourceVideoScan scan;
   scan.time_base = stream.time_base;
