@@ -47,7 +47,6 @@ class VideoDecoder {
   Result<void> send(const AVPacket* packet, const FrameSink& sink);
 
   const AVStream& stream() const { return *stream_; }
-  const AVCodecContext& context() const { return *decoder_; }  // the colour tags, once open
   // The source time (stream().time_base) that is output time 0.
   std::int64_t start() const { return start_; }
   // The end of the last decoded frame on the output timeline (stream().time_base).

@@ -88,6 +88,7 @@ Result<LadderPlan> plan_ladder(const MediaInfo& source, const LadderConfig& ladd
   LadderPlan plan;
   plan.video_stream = video.index;
   plan.rotation_deg = ((video.rotation_deg % 360) + 360) % 360 / 90 * 90;
+  plan.colour = plan_colour(video);
   plan.deinterlace =
       video.field_order == "tt" || video.field_order == "bb" || video.field_order == "tb" || video.field_order == "bt";
   Rational rate = choose_frame_rate(video);
@@ -160,6 +161,7 @@ std::string passthrough_refusal(const MediaInfo& source, const LadderPlan& plan)
   if (video.level <= 0 || video.level > 52) return fmt::format("the H.264 level {} is above 5.2 or unknown", video.level);
   if (video.pixel_format != "yuv420p" && video.pixel_format != "yuvj420p")
     return "the pictures are " + video.pixel_format + ", not 8-bit 4:2:0";
+  if (plan.colour.tone_mapping != ToneMapping::none) return "the video is HDR: the rungs are tone-mapped to SDR";
   if (plan.deinterlace || (video.field_order != "progressive" && !video.field_order.empty()))
     return "the video is not known to be progressive";
   if (plan.rotation_deg != 0) return "the video is turned by its display matrix";
@@ -208,6 +210,9 @@ VideoEncoderSettings rung_encoder_settings(const TranscodeRequest& request, std:
   settings.keyint_frames = keyframe_interval(request.ladder, request.plan.frame_rate);
   settings.threads = encoder_threads(request.plan, request.threads).at(index);
   settings.x264_preset = request.ladder.x264_preset;
+  settings.color_primaries = request.plan.colour.primaries;
+  settings.color_trc = request.plan.colour.transfer;
+  settings.colorspace = request.plan.colour.matrix;
   return settings;
 }
 

@@ -7,12 +7,14 @@
 
 #include <fmt/format.h>
 
+#include "colour.hpp"
 #include "safe_input.hpp"
 
 extern "C" {
 #include <libavfilter/buffersink.h>
 #include <libavfilter/buffersrc.h>
 #include <libavutil/imgutils.h>
+#include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 }
 
@@ -47,6 +49,8 @@ Result<void> PicturePipeline::build(const AVFrame& frame) {
   // start_time=0: output frame 0 is source time 0 (the first frame is repeated if the
   // video starts late, frames before 0 are dropped); VFR becomes CFR here.
   chain.push_back(fmt::format("fps=fps={}/{}:start_time=0", plan_.frame_rate_num, plan_.frame_rate_den));
+  // HDR to SDR after fps, so that frames fps drops are not converted; once for all rungs.
+  if (std::string colour = colour_filters(plan_.colour); !colour.empty()) chain.push_back(std::move(colour));
   std::string description;
   for (const std::string& filter : chain) description += (description.empty() ? "" : ",") + filter;
 
@@ -102,26 +106,15 @@ Result<void> PicturePipeline::pull() {
 
 Result<void> RungScaler::scale(const AVFrame& in, AVFrame& out) {
   auto in_format = static_cast<AVPixelFormat>(in.format);
-  if (in.width == width_ && in.height == height_ && in_format == format_ && in.color_range != AVCOL_RANGE_JPEG) {
+  if (in.width == width_ && in.height == height_ && in_format == format_ && !is_full_range(in)) {
     int error = av_frame_ref(&out, &in);
     if (error < 0) return fail(ErrorCode::internal, "out of memory");
     out.sample_aspect_ratio = AVRational{1, 1};
     out.color_range = AVCOL_RANGE_MPEG;
     return {};
   }
-  SwsContext* previous = context_.get();
-  SwsContext* context = sws_getCachedContext(context_.release(), in.width, in.height, in_format, width_, height_,
-                                             format_, SWS_BICUBIC, nullptr, nullptr, nullptr);
-  context_.reset(context);
+  SwsContext* context = scaler_.get(in, width_, height_, format_, false, SWS_BICUBIC);
   if (context == nullptr) return fail(ErrorCode::internal, "libswscale cannot convert this picture");
-  if (context != previous) {
-    // Keep the source's matrix; full-range input (phones) becomes limited range.
-    const AVPixFmtDescriptor* descriptor = av_pix_fmt_desc_get(in_format);
-    bool full_range = in.color_range == AVCOL_RANGE_JPEG ||
-                      (descriptor != nullptr && std::string_view(descriptor->name).substr(0, 4) == "yuvj");
-    const int* coefficients = sws_getCoefficients(SWS_CS_DEFAULT);
-    sws_setColorspaceDetails(context, coefficients, full_range ? 1 : 0, coefficients, 0, 0, 1 << 16, 1 << 16);
-  }
   out.format = format_;
   out.width = width_;
   out.height = height_;
@@ -132,6 +125,35 @@ Result<void> RungScaler::scale(const AVFrame& in, AVFrame& out) {
   out.sample_aspect_ratio = AVRational{1, 1};
   out.color_range = AVCOL_RANGE_MPEG;
   return {};
+}
+
+bool is_full_range(const AVFrame& picture) {
+  const AVPixFmtDescriptor* descriptor = av_pix_fmt_desc_get(static_cast<AVPixelFormat>(picture.format));
+  return picture.color_range == AVCOL_RANGE_JPEG ||
+         (descriptor != nullptr && std::string_view(descriptor->name).substr(0, 4) == "yuvj");
+}
+
+SwsContext* Scaler::get(const AVFrame& in, int width, int height, AVPixelFormat format, bool full_range_out,
+                        int flags) {
+  bool full_range_in = is_full_range(in);
+  std::array<int, 9> wanted{in.width, in.height, in.format, full_range_in, width, height, format, full_range_out, flags};
+  if (context_ && wanted == made_for_) return context_.get();
+  context_.reset(sws_alloc_context());
+  if (!context_) return nullptr;
+  SwsContext* c = context_.get();
+  // Both ranges before sws_init_context: it picks a plain copy for pictures of the same size
+  // and format when they are equal then, and a range set later would not change that.
+  // Matrices stay as they are: YUV to YUV is never converted between them.
+  if (av_opt_set_int(c, "srcw", in.width, 0) < 0 || av_opt_set_int(c, "srch", in.height, 0) < 0 ||
+      av_opt_set_int(c, "src_format", in.format, 0) < 0 || av_opt_set_int(c, "dstw", width, 0) < 0 ||
+      av_opt_set_int(c, "dsth", height, 0) < 0 || av_opt_set_int(c, "dst_format", format, 0) < 0 ||
+      av_opt_set_int(c, "sws_flags", flags, 0) < 0 || av_opt_set_int(c, "src_range", full_range_in, 0) < 0 ||
+      av_opt_set_int(c, "dst_range", full_range_out, 0) < 0 || sws_init_context(c, nullptr, nullptr) < 0) {
+    context_.reset();
+    return nullptr;
+  }
+  made_for_ = wanted;
+  return c;
 }
 
 FramePtr private_copy(const AVFrame& picture) {

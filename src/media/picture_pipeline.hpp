@@ -3,6 +3,7 @@
 // scale cascade, one RungScaler per rung, each scaling the picture of the rung above it.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -45,6 +46,22 @@ class PicturePipeline {
   FramePtr filtered_;
 };
 
+// Whether the picture's luma spans 0-255 (JPEG, most phones) rather than video's 16-235.
+bool is_full_range(const AVFrame& picture);
+
+// A libswscale context, made again when what it converts changes (a source's picture size
+// may change mid-stream).
+class Scaler {
+ public:
+  // The context from pictures like `in` to `width`x`height` in `format`, full range or
+  // limited, with the SWS_* `flags`; null when libswscale cannot do it.
+  SwsContext* get(const AVFrame& in, int width, int height, AVPixelFormat format, bool full_range_out, int flags);
+
+ private:
+  std::array<int, 9> made_for_{};  // what context_ converts
+  SwsContextPtr context_;
+};
+
 // Scales pictures to one rung's size and its encoder's pixel format, as limited-range video
 // with the source's matrix. Used by one thread at a time.
 class RungScaler {
@@ -58,7 +75,7 @@ class RungScaler {
   int width_;
   int height_;
   AVPixelFormat format_;
-  SwsContextPtr context_;
+  Scaler scaler_;
 };
 
 // A copy of `picture` in memory of its own, given back to the system when the copy is freed:

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cinevault/core/text.hpp"
+#include "colour.hpp"
 #include "container_checks.hpp"
 #include "safe_input.hpp"
 
@@ -117,6 +118,7 @@ StreamInfo describe_stream(AVFormatContext* context, AVStream* stream) {
     if (sar.num > 0 && sar.den > 0) info.sample_aspect_ratio = fmt::format("{}:{}", sar.num, sar.den);
     info.rotation_deg = rotation_deg(*stream);
     info.field_order = field_order_name(codec.field_order);
+    describe_colour(*stream, info);
   } else if (codec.codec_type == AVMEDIA_TYPE_AUDIO) {
     info.channels = codec.ch_layout.nb_channels;  // 5.1: the old `channels` field is deprecated
     info.sample_rate = codec.sample_rate;
@@ -158,7 +160,10 @@ int choose_video_stream(const MediaInfo& info, AVFormatContext* context) {
   return chosen;
 }
 
-Result<void> decode_first_frame(AVFormatContext* context, int stream_index, const MediaLimits& limits) {
+// Decodes the first frame of the stream `video` describes, and takes the HDR metadata it
+// carries (HEVC's SEI) into `video`.
+Result<void> decode_first_frame(AVFormatContext* context, StreamInfo& video, const MediaLimits& limits) {
+  const int stream_index = video.index;
   const AVCodecParameters& parameters = *context->streams[stream_index]->codecpar;
   const AVCodec* codec = avcodec_find_decoder(parameters.codec_id);
   if (codec == nullptr)
@@ -200,12 +205,17 @@ Result<void> decode_first_frame(AVFormatContext* context, int stream_index, cons
       continue;
     }
     error = avcodec_receive_frame(decoder.get(), frame.get());
-    if (error >= 0) return {};
+    if (error >= 0) {
+      add_frame_colour(*frame, video);
+      return {};
+    }
     if (error != AVERROR(EAGAIN)) last_error = error;
   }
   // The decoder may still hold the frame (reordering delay): drain it.
-  if (avcodec_send_packet(decoder.get(), nullptr) >= 0 && avcodec_receive_frame(decoder.get(), frame.get()) >= 0)
+  if (avcodec_send_packet(decoder.get(), nullptr) >= 0 && avcodec_receive_frame(decoder.get(), frame.get()) >= 0) {
+    add_frame_colour(*frame, video);
     return {};
+  }
   return fail(ErrorCode::unprocessable,
               "the first video frame cannot be decoded" +
                   (last_error < 0 ? " (" + av_error_text(last_error) + ")" : std::string()));
@@ -257,7 +267,7 @@ Result<MediaInfo> probe(SafeInput input, const MediaLimits& limits) {
       return fail(ErrorCode::unsupported_media, fmt::format("the {} codec {} is not accepted (media.allowed_codecs)",
                                                             stream.type, stream.codec));
   }
-  auto decoded = decode_first_frame(context, info.video_stream, limits);
+  auto decoded = decode_first_frame(context, info.streams[static_cast<std::size_t>(info.video_stream)], limits);
   RETURN_IF_ERROR(input.read_status());
   RETURN_IF_ERROR(decoded);
   return info;
@@ -307,6 +317,18 @@ nlohmann::json to_json(const MediaInfo& info) {
     put("rotation_deg", stream.rotation_deg, video);
     put("field_order", stream.field_order, video);
     put("attached_picture", stream.attached_picture, false);
+    put("color_primaries", stream.color_primaries, false);
+    put("color_transfer", stream.color_transfer, false);
+    put("color_space", stream.color_space, false);
+    put("color_range", stream.color_range, false);
+    put("bit_depth", stream.bit_depth, false);
+    put("mastering_max_nits", stream.mastering_max_nits, false);
+    put("mastering_min_nits", stream.mastering_min_nits, false);
+    put("max_cll", stream.max_cll, false);
+    put("max_fall", stream.max_fall, false);
+    put("dolby_vision_profile", stream.dolby_vision_profile, false);
+    put("dolby_vision_base", stream.dolby_vision_base, false);
+    if (video && !hdr_format(stream).empty()) out["hdr"] = hdr_format(stream);  // derived, for people
     put("channels", stream.channels, audio);
     put("sample_rate", stream.sample_rate, audio);
     put("channel_layout", stream.channel_layout, audio);
@@ -410,6 +432,20 @@ std::string recording_time_from_tag(std::string_view tag) {
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", y, m, d, rest / 3600, rest % 3600 / 60, rest % 60);
 }
 
+namespace {
+
+// From a worker, which the daemon does not trust: a colour name is libavutil's (a short
+// lower-case word), anything else is dropped; luminances are within what displays can do.
+std::string colour_name(const std::string& name) {
+  if (name.size() > 24) return "";
+  for (char c : name)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) return "";
+  return name;
+}
+double nits(double value) { return std::isfinite(value) ? std::clamp(value, 0.0, 10000.0) : 0; }
+
+}  // namespace
+
 Result<MediaInfo> media_info_from_json(const nlohmann::json& document) {
   // A malformed document is input, not a bug: json's exceptions stop here.
   try {
@@ -438,6 +474,17 @@ Result<MediaInfo> media_info_from_json(const nlohmann::json& document) {
       stream.rotation_deg = in.value("rotation_deg", 0);
       stream.field_order = in.value("field_order", std::string());
       stream.attached_picture = in.value("attached_picture", false);
+      stream.color_primaries = colour_name(in.value("color_primaries", std::string()));
+      stream.color_transfer = colour_name(in.value("color_transfer", std::string()));
+      stream.color_space = colour_name(in.value("color_space", std::string()));
+      stream.color_range = colour_name(in.value("color_range", std::string()));
+      stream.bit_depth = std::clamp(in.value("bit_depth", 0), 0, 32);
+      stream.mastering_max_nits = nits(in.value("mastering_max_nits", 0.0));
+      stream.mastering_min_nits = nits(in.value("mastering_min_nits", 0.0));
+      stream.max_cll = static_cast<int>(nits(in.value("max_cll", 0)));
+      stream.max_fall = static_cast<int>(nits(in.value("max_fall", 0)));
+      stream.dolby_vision_profile = std::clamp(in.value("dolby_vision_profile", 0), 0, 127);
+      stream.dolby_vision_base = colour_name(in.value("dolby_vision_base", std::string()));
       stream.channels = in.value("channels", 0);
       stream.sample_rate = in.value("sample_rate", 0);
       stream.channel_layout = in.value("channel_layout", std::string());

@@ -111,18 +111,11 @@ RungEncoders::~RungEncoders() {
 }
 
 Result<std::unique_ptr<RungEncoders>> RungEncoders::start(const TranscodeRequest& request,
-                                                          const package::SegmentSchedule& schedule,
-                                                          const AVCodecContext& source) {
+                                                          const package::SegmentSchedule& schedule) {
   const LadderPlan& plan = request.plan;
   std::unique_ptr<RungEncoders> encoders(new RungEncoders());
   encoders->schedule_ = &schedule;
-  auto settings_for = [&](std::size_t index) {
-    VideoEncoderSettings settings = rung_encoder_settings(request, index);
-    settings.color_primaries = source.color_primaries;
-    settings.color_trc = source.color_trc;
-    settings.colorspace = source.colorspace;
-    return settings;
-  };
+  auto settings_for = [&](std::size_t index) { return rung_encoder_settings(request, index); };
   if (request.chosen_encoder) {
     encoders->selection_ = std::move(*request.chosen_encoder);
   } else {

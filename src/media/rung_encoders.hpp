@@ -28,11 +28,9 @@ class RungEncoders {
   using Poll = std::function<Result<void>()>;
 
   // Opens the encoder and the segmenter of every planned rung with request.chosen_encoder
-  // (or the encoder chosen here) and starts their threads. `source`: the video decoder, whose
-  // colour tags the rungs carry. Errors: codec, hardware.
+  // (or the encoder chosen here) and starts their threads. Errors: codec, hardware.
   static Result<std::unique_ptr<RungEncoders>> start(const TranscodeRequest& request,
-                                                     const package::SegmentSchedule& schedule,
-                                                     const AVCodecContext& source);
+                                                     const package::SegmentSchedule& schedule);
   ~RungEncoders();  // stops the threads (at their next picture) and joins them
 
   const EncoderSelection& selection() const { return selection_; }

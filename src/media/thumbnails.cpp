@@ -8,10 +8,10 @@
 extern "C" {
 #include <libavutil/imgutils.h>
 #include <libavutil/opt.h>
-#include <libavutil/pixdesc.h>
 }
 
 #include "cinevault/media/av_ptr.hpp"
+#include "picture_pipeline.hpp"
 #include "safe_input.hpp"
 
 namespace cinevault::media {
@@ -21,27 +21,13 @@ constexpr AVPixelFormat kStillFormat = AV_PIX_FMT_YUV420P;
 
 int even(double value) { return std::max(2, static_cast<int>(std::lround(value / 2)) * 2); }
 
-bool full_range_source(const AVFrame& frame) {
-  const AVPixFmtDescriptor* descriptor = av_pix_fmt_desc_get(static_cast<AVPixelFormat>(frame.format));
-  return frame.color_range == AVCOL_RANGE_JPEG ||
-         (descriptor != nullptr && std::string_view(descriptor->name).substr(0, 4) == "yuvj");
-}
-
 // Converts (and scales) `in` into the planes at `out`: JPEG wants full range, WebP (VP8) the
 // limited range of video.
-Result<void> convert(SwsContextPtr& scaler, const AVFrame& in, std::uint8_t* const out[4], const int out_linesize[4],
+Result<void> convert(Scaler& scaler, const AVFrame& in, std::uint8_t* const out[4], const int out_linesize[4],
                      int width, int height, bool full_range_out) {
-  SwsContext* previous = scaler.get();
-  scaler.reset(sws_getCachedContext(scaler.release(), in.width, in.height, static_cast<AVPixelFormat>(in.format),
-                                    width, height, kStillFormat, SWS_BICUBIC | SWS_ACCURATE_RND, nullptr, nullptr,
-                                    nullptr));
-  if (!scaler) return fail(ErrorCode::internal, "libswscale cannot convert this picture for a thumbnail");
-  if (scaler.get() != previous) {
-    const int* coefficients = sws_getCoefficients(SWS_CS_ITU601);
-    sws_setColorspaceDetails(scaler.get(), coefficients, full_range_source(in) ? 1 : 0, coefficients,
-                             full_range_out ? 1 : 0, 0, 1 << 16, 1 << 16);
-  }
-  sws_scale(scaler.get(), in.data, in.linesize, 0, in.height, out, out_linesize);
+  SwsContext* context = scaler.get(in, width, height, kStillFormat, full_range_out, SWS_BICUBIC | SWS_ACCURATE_RND);
+  if (context == nullptr) return fail(ErrorCode::internal, "libswscale cannot convert this picture for a thumbnail");
+  sws_scale(context, in.data, in.linesize, 0, in.height, out, out_linesize);
   return {};
 }
 
@@ -131,7 +117,7 @@ struct ThumbnailSampler::State {
 
   int next_tile = 0;
   FramePtr sheet;
-  SwsContextPtr tile_scaler;
+  Scaler tile_scaler;
   Thumbnails result;
 
   FramePtr poster_frame;  // a reference to the best frame so far
@@ -193,14 +179,13 @@ struct ThumbnailSampler::State {
       int width = std::min(even(wanted), source_width);
       if (std::find(widths.begin(), widths.end(), width) == widths.end()) widths.push_back(width);
     }
-    SwsContextPtr scaler;
+    Scaler scaler;
     for (int width : widths) {
       int height = even(width / aspect);
       for (bool jpeg : {true, false}) {
         FramePtr picture = blank_picture(width, height);
         if (!picture) return fail(ErrorCode::internal, "out of memory");
         RETURN_IF_ERROR(convert(scaler, *poster_frame, picture->data, picture->linesize, width, height, jpeg));
-        scaler.reset();  // the next one differs in range or size
         TRY(auto bytes, encode_still(*picture, jpeg ? "mjpeg" : "libwebp", jpeg));
         result.posters.push_back({width, height, jpeg ? "jpeg" : "webp", std::move(bytes)});
       }

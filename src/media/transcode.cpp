@@ -104,7 +104,7 @@ Result<void> Job::open() {
   if (scan_) {
     TRY(passthrough_, PassthroughVideo::start(request_, video_->stream(), *scan_, *schedule_, listener_));
   }
-  TRY(rungs_, RungEncoders::start(encoded_, *schedule_, video_->context()));
+  TRY(rungs_, RungEncoders::start(encoded_, *schedule_));
   const PlannedRung& top = plan.video.front();
   thumbnails_.emplace(request_.thumbnails, request_.source_info.duration_s,
                       static_cast<double>(top.width) / static_cast<double>(top.height));

@@ -57,6 +57,20 @@ class JobLog {
   std::deque<std::string> lines_;
 };
 
+// What the transcode does to the source's colours, when it does anything.
+void log_colour(JobLog& log, const media::MediaInfo& info, const media::ColourPlan& colour) {
+  const media::StreamInfo* video = nullptr;
+  for (const media::StreamInfo& stream : info.streams)
+    if (stream.index == info.video_stream) video = &stream;
+  if (video == nullptr) return;
+  if (video->dolby_vision_profile > 0 && video->dolby_vision_base == "none")
+    log.warn("Dolby Vision profile {} has no HDR10, HLG or SDR base layer: its colours will be wrong",
+             video->dolby_vision_profile);
+  if (colour.tone_mapping == media::ToneMapping::none) return;
+  log.info("the source is HDR ({}, peak {:.0f} nits): tone-mapped to SDR BT.709 (mobius)",
+           colour.tone_mapping == media::ToneMapping::pq ? "PQ" : "HLG", colour.peak_nits);
+}
+
 class WorkersImpl final : public Workers {
  public:
   WorkersImpl(const Config& config, db::Database& database, store::ObjectStore& store, JobQueue& queue,
@@ -163,6 +177,7 @@ class WorkersImpl final : public Workers {
     ladder.passthrough = config_.pipeline.passthrough == "auto" && !job.force_software;
     TRY(media::LadderPlan plan, media::plan_ladder(info, ladder));
     if (ladder.passthrough && !plan.passthrough) log.info("no passthrough: {}", media::passthrough_refusal(info, plan));
+    log_colour(log, info, plan.colour);
     TRY(media::EncoderPreference preference, media::parse_encoder_preference(config_.pipeline.encoder));
     if (job.force_software) preference = media::EncoderPreference::x264;
 

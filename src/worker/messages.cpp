@@ -17,8 +17,11 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RungSpec, name, height, bitrate_
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LadderConfig, rungs, segment_s, first_segments_s, audio_bitrate_kbps,
                                                 x264_preset, passthrough)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PlannedRung, spec, width, height)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ColourPlan, tone_mapping, peak_nits, source_primaries, source_matrix,
+                                                source_full_range, primaries, transfer, matrix)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LadderPlan, video_stream, video, start_rung, audio_streams, deinterlace,
-                                                rotation_deg, frame_rate_num, frame_rate_den, frame_rate, passthrough)
+                                                rotation_deg, frame_rate_num, frame_rate_den, frame_rate, passthrough,
+                                                colour)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ThumbnailOptions, poster_widths, tile_width, columns, rows,
                                                 min_interval_s, max_interval_s, target_tiles)
 }  // namespace cinevault::media

@@ -13,7 +13,9 @@
 //      still advances, no fatal player error;
 //   c. shared: a private 10 s clip plays the same way in every kind through a share link
 //      (only the manifest URL given, no header, no cookie); without the link its manifests
-//      are 404, and with the link's signature altered 403.
+//      are 404, and with the link's signature altered 403;
+//   d. HDR: a 12 s 10-bit HEVC HDR10 clip (BT.2020, PQ) is tone-mapped to SDR H.264 (the
+//      job's log says so) and plays and seeks in hls.js like b.
 // The page (player.html) and the player scripts come from a small HTTP server on another
 // loopback port, so every manifest/segment request is cross-origin (this checks CORS).
 //
@@ -59,6 +61,17 @@ function makeClip(file, seconds, gopFrames = 50) {
     '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', String(seconds),
     '-ac', '2', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', String(gopFrames),
     '-c:a', 'aac', '-b:a', '128k', file]).then(() => file);
+}
+
+// The same pictures as HDR10 as a camera records it: 10-bit HEVC, BT.2020 primaries, PQ.
+function makeHdrClip(file, seconds) {
+  return run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25',
+    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', String(seconds),
+    '-vf', 'zscale=tin=bt709:min=bt709:pin=bt709:rin=tv:t=smpte2084:m=bt2020nc:p=bt2020:npl=203,format=yuv420p10le',
+    '-c:v', 'libx265', '-preset', 'ultrafast',
+    '-x265-params', 'log-level=error:colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc:max-cll=1000,400',
+    '-color_primaries', 'bt2020', '-color_trc', 'smpte2084', '-colorspace', 'bt2020nc',
+    '-ac', '2', '-c:a', 'aac', '-b:a', '128k', file]).then(() => file);
 }
 
 // Whether the daemon's log says the job of this video passed the source's video through.
@@ -220,9 +233,9 @@ let pageServer;
 fs.mkdirSync(TMP_ROOT, { recursive: true });
 const scratch = fs.mkdtempSync(path.join(TMP_ROOT, 'playback-'));
 try {
-  const [longClip, shortClip, privateClip] = await Promise.all([
+  const [longClip, shortClip, privateClip, hdrClip] = await Promise.all([
     makeClip(path.join(scratch, 'long.mp4'), 40), makeClip(path.join(scratch, 'short.mp4'), 12, 250),
-    makeClip(path.join(scratch, 'private.mp4'), 10)]);
+    makeClip(path.join(scratch, 'private.mp4'), 10), makeHdrClip(path.join(scratch, 'hdr10.mp4'), 12)]);
   daemon = await new PlaybackDaemon(path.join(scratch, 'data')).start();
   pageServer = await startPageServer();
   const pageBase = `http://127.0.0.1:${pageServer.address().port}`;
@@ -272,6 +285,16 @@ try {
       failures.push(`${kind} shared: ${error.message}`);
     }
   }
+
+  const hdrId = await daemon.upload(hdrClip, 'e2e-hdr', 'public');
+  await daemon.waitDone(hdrId, 90000);
+  check(new RegExp(`\\(video ${hdrId}\\): the source is HDR \\(PQ, peak 1000 nits\\): tone-mapped to SDR`)
+    .test(daemon.log), `video ${hdrId}: not tone-mapped; log tail:\n${daemon.log.slice(-3000)}`);
+  try {
+    await playAndSeek(browser, pageBase, daemon, hdrId, 'hls');
+  } catch (error) {
+    failures.push(`hls HDR: ${error.message}`);
+  }
 } catch (error) {
   failures.push(error.stack || error.message);
 } finally {
@@ -291,4 +314,4 @@ if (failures.length) {
   for (const failure of failures) console.error(`  - ${failure}`);
   process.exit(1);
 }
-console.log(`\nOK playback: hls.js, dash.js, Shaka (HLS and DASH) progressive (start while transcoding, play to the end), complete (play, seek) and shared (a private video through a share link) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+console.log(`\nOK playback: hls.js, dash.js, Shaka (HLS and DASH) progressive (start while transcoding, play to the end), complete (play, seek) and shared (a private video through a share link); an HDR10 source in hls.js; in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

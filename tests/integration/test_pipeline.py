@@ -355,21 +355,26 @@ class CrashResumeTest(PipelineTestCase):
 
 class PictureSizeChangeTest(PipelineTestCase):
     def test_a_picture_size_that_changes_mid_stream_keeps_every_rungs_size(self):
-        """A capture whose pictures change size halfway (two MPEG-TS parts joined end to end, 640x360 then 480x360:
-        what a TV recorder or a screen recording gives) transcodes: every rung keeps its planned size throughout
-        and the video plays to its end."""
+        """A capture whose pictures change size halfway (two MPEG-TS parts joined end to end, 640x360 then 480x360,
+        and the other way round: what a TV recorder or a screen recording gives) transcodes: every rung keeps its
+        planned size throughout and the video plays to its end."""
+        for order, sizes in enumerate((("640x360", "480x360"), ("480x360", "640x360"))):
+            with self.subTest(sizes=sizes):
+                self.check_size_change(order, sizes)
+
+    def check_size_change(self, order, sizes):
         parts = []
-        for k, size in enumerate(("640x360", "480x360")):
-            parts.append(make_clip(self.path("part%d.ts" % k), seconds=2, size=size, rate=30,
+        for k, size in enumerate(sizes):
+            parts.append(make_clip(self.path("part%d-%d.ts" % (order, k)), seconds=2, size=size, rate=30,
                                    extra=("-output_ts_offset", str(2 * k), "-f", "mpegts")))
-        joined = self.path("joined.ts")
+        joined = self.path("joined%d.ts" % order)
         with open(joined, "wb") as out:
             for part in parts:
                 with open(part, "rb") as f:
                     out.write(f.read())
-        sizes = {(f["width"], f["height"]) for f in
+        found = {(f["width"], f["height"]) for f in
                  ffprobe_json(joined, "-select_streams", "v", "-show_entries", "frame=width,height")["frames"]}
-        self.assertEqual(sizes, {(640, 360), (480, 360)}, "the source should change size")
+        self.assertEqual(found, {(640, 360), (480, 360)}, "the source should change size")
         status, _, video = self.daemon.upload(joined, "title=joined")
         self.assertEqual(status, 201, video)
         job = self.wait_job(self.job_of(video["id"])["id"])
@@ -379,7 +384,7 @@ class PictureSizeChangeTest(PipelineTestCase):
                 continue
             width, height = (int(v) for v in attrs["RESOLUTION"].split("x"))
             init, segments = self.download(self.media_playlist(uri))
-            path = self.write("joined-%s.mp4" % name, init, *segments)
+            path = self.write("joined%d-%s.mp4" % (order, name), init, *segments)
             frames = ffprobe_json(path, "-select_streams", "v", "-show_entries", "frame=width,height")["frames"]
             self.assertEqual({(f["width"], f["height"]) for f in frames}, {(width, height)}, name)
         self.assert_playable(video["id"], 4.0)

@@ -63,6 +63,15 @@ TEST(Passthrough, APhonesH264PassesThroughAsTheTopRung) {
   EXPECT_FALSE(plan_ladder(phone_h264(), off)->passthrough);
 }
 
+TEST(Passthrough, AnHdrH264IsToneMappedNotPassedThrough) {
+  MediaInfo info = phone_h264();
+  info.streams[0].color_transfer = "arib-std-b67";
+  auto plan = plan_ladder(info, default_ladder());
+  ASSERT_TRUE(plan);
+  EXPECT_FALSE(plan->passthrough);
+  EXPECT_EQ(passthrough_refusal(info, *plan), "the video is HDR: the rungs are tone-mapped to SDR");
+}
+
 TEST(Passthrough, WhatBrowsersCannotPlayAsItIsIsEncoded) {
   struct Case {
     const char* why;
@@ -95,6 +104,94 @@ TEST(Passthrough, WhatBrowsersCannotPlayAsItIsIsEncoded) {
   tiny.streams[0].width = 320;
   tiny.streams[0].height = 180;
   EXPECT_FALSE(plan_ladder(tiny, default_ladder())->passthrough);
+}
+
+// A 10-bit HEVC HDR source (transfer "smpte2084" or "arib-std-b67").
+MediaInfo hdr_hevc(const std::string& transfer) {
+  MediaInfo info = source(1920, 1080, "30/1");
+  StreamInfo& video = info.streams[0];
+  video.codec = "hevc";
+  video.pixel_format = "yuv420p10le";
+  video.bit_depth = 10;
+  video.color_primaries = "bt2020";
+  video.color_transfer = transfer;
+  video.color_space = "bt2020nc";
+  video.color_range = "tv";
+  return info;
+}
+
+TEST(PlanColour, PqIsToneMappedFromTheContentsPeakElseTheMasteringDisplays) {
+  MediaInfo info = hdr_hevc("smpte2084");
+  StreamInfo& video = info.streams[0];
+  video.mastering_max_nits = 4000;
+  video.max_cll = 1600;
+  auto plan = plan_ladder(info, default_ladder());
+  ASSERT_TRUE(plan);
+  const ColourPlan& colour = plan->colour;
+  EXPECT_EQ(colour.tone_mapping, ToneMapping::pq);
+  EXPECT_DOUBLE_EQ(colour.peak_nits, 1600);
+  EXPECT_EQ(colour.source_primaries, AVCOL_PRI_BT2020);
+  EXPECT_EQ(colour.source_matrix, AVCOL_SPC_BT2020_NCL);
+  EXPECT_FALSE(colour.source_full_range);
+  EXPECT_EQ(colour.primaries, AVCOL_PRI_BT709);
+  EXPECT_EQ(colour.transfer, AVCOL_TRC_BT709);
+  EXPECT_EQ(colour.matrix, AVCOL_SPC_BT709);
+  // Every rung is tagged so.
+  VideoEncoderSettings settings = rung_encoder_settings(TranscodeRequest{.plan = *plan}, 0);
+  EXPECT_EQ(settings.color_trc, AVCOL_TRC_BT709);
+
+  video.max_cll = 0;
+  EXPECT_DOUBLE_EQ(plan_colour(video).peak_nits, 4000);
+  video.mastering_max_nits = 0;
+  EXPECT_DOUBLE_EQ(plan_colour(video).peak_nits, 1000);  // what most HDR10 is mastered for
+  video.max_cll = 40;  // nonsense for HDR: SDR white is the least
+  EXPECT_DOUBLE_EQ(plan_colour(video).peak_nits, 100);
+}
+
+TEST(PlanColour, HlgIsToneMappedFromItsReferenceDisplaysPeak) {
+  MediaInfo info = hdr_hevc("arib-std-b67");
+  info.streams[0].max_cll = 4000;  // HLG is relative: its metadata does not move the peak
+  ColourPlan colour = plan_colour(info.streams[0]);
+  EXPECT_EQ(colour.tone_mapping, ToneMapping::hlg);
+  EXPECT_DOUBLE_EQ(colour.peak_nits, 1000);
+  EXPECT_EQ(colour.transfer, AVCOL_TRC_BT709);
+}
+
+TEST(PlanColour, DolbyVisionIsToneMappedByItsBaseLayer) {
+  StreamInfo video = hdr_hevc("").streams[0];
+  video.dolby_vision_profile = 8;
+  video.dolby_vision_base = "hlg";
+  EXPECT_EQ(plan_colour(video).tone_mapping, ToneMapping::hlg);
+  video.dolby_vision_base = "hdr10";
+  EXPECT_EQ(plan_colour(video).tone_mapping, ToneMapping::pq);
+  video.dolby_vision_profile = 5;
+  video.dolby_vision_base = "none";  // no base layer others can show: not tone-mapped
+  EXPECT_EQ(plan_colour(video).tone_mapping, ToneMapping::none);
+}
+
+TEST(PlanColour, SdrKeepsItsTagsAndUnsetOnesAreGuessedBySize) {
+  StreamInfo hd = source(1920, 1080).streams[0];
+  ColourPlan colour = plan_colour(hd);
+  EXPECT_EQ(colour.tone_mapping, ToneMapping::none);
+  EXPECT_EQ(colour.primaries, AVCOL_PRI_BT709);
+  EXPECT_EQ(colour.transfer, AVCOL_TRC_BT709);
+  EXPECT_EQ(colour.matrix, AVCOL_SPC_BT709);
+  StreamInfo sd = source(720, 576).streams[0];
+  colour = plan_colour(sd);
+  EXPECT_EQ(colour.primaries, AVCOL_PRI_SMPTE170M);
+  EXPECT_EQ(colour.matrix, AVCOL_SPC_SMPTE170M);
+  sd.color_primaries = "bt470bg";  // PAL says so: kept
+  sd.color_space = "bt470bg";
+  colour = plan_colour(sd);
+  EXPECT_EQ(colour.primaries, AVCOL_PRI_BT470BG);
+  EXPECT_EQ(colour.matrix, AVCOL_SPC_BT470BG);
+  EXPECT_EQ(colour.transfer, AVCOL_TRC_SMPTE170M);
+  // A 10-bit SDR source in BT.2020 is not HDR: its tags stay.
+  StreamInfo wide = hdr_hevc("bt2020-10").streams[0];
+  colour = plan_colour(wide);
+  EXPECT_EQ(colour.tone_mapping, ToneMapping::none);
+  EXPECT_EQ(colour.primaries, AVCOL_PRI_BT2020);
+  EXPECT_EQ(colour.transfer, AVCOL_TRC_BT2020_10);
 }
 
 TEST(DefaultLadder, SevenRungsTallestFirstWithCappedVbv) {

@@ -78,6 +78,12 @@ const std::map<std::string, std::string>& recipes() {
       // What a live recorder writes: no length, no index, no duration (the muxer cannot seek back).
       {"live.mkv", std::string(kVideo25) + kStereo + kH264Aac + "-f matroska"},
       {"audio.m4a", std::string(kStereo) + "-c:a aac"},
+      // HDR10 as a camera writes it: 10-bit HEVC, BT.2020, PQ, its mastering metadata in SEI only.
+      {"hdr10.mp4",
+       "-f lavfi -i testsrc2=size=320x180:rate=25:duration=1 -c:v libx265 -preset ultrafast "
+       "-pix_fmt yuv420p10le -color_primaries bt2020 -color_trc smpte2084 -colorspace bt2020nc -x265-params '"
+       "log-level=error:colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc:"
+       "master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(40000000,50):max-cll=1600,300'"},
       {"cover.png", "-f lavfi -i color=red:size=64x64 -frames:v 1"},
       // Tags as a camera or a tagging tool writes them.
       {"tagged.mp4", std::string(kVideo25) + kH264Aac +
@@ -215,6 +221,33 @@ TEST(Probe, NormalMp4) {
   EXPECT_EQ(audio.language, "eng");
   EXPECT_EQ(audio.width, 0);
   EXPECT_EQ(video.language, "");  // "und" in the file
+}
+
+TEST(Probe, ColourTagsAndHdrMetadata) {
+  auto sdr = probe_file(clip("normal.mp4"), MediaLimits{});
+  ASSERT_TRUE(sdr) << sdr.error().message;
+  const StreamInfo& plain = stream_of_type(*sdr, "video");
+  EXPECT_EQ(plain.bit_depth, 8);
+  EXPECT_EQ(plain.color_transfer, "");  // x264 writes no colour description unless told
+  EXPECT_EQ(hdr_format(plain), "");
+
+  auto hdr = probe_file(clip("hdr10.mp4"), MediaLimits{});
+  ASSERT_TRUE(hdr) << hdr.error().message;
+  const StreamInfo& video = stream_of_type(*hdr, "video");
+  EXPECT_EQ(video.codec, "hevc");
+  EXPECT_EQ(video.bit_depth, 10);
+  EXPECT_EQ(video.color_primaries, "bt2020");
+  EXPECT_EQ(video.color_transfer, "smpte2084");
+  EXPECT_EQ(video.color_space, "bt2020nc");
+  EXPECT_EQ(video.color_range, "tv");
+  EXPECT_EQ(hdr_format(video), "pq");
+  // From the first frame's SEI: the container has none of it.
+  EXPECT_DOUBLE_EQ(video.mastering_max_nits, 4000);
+  EXPECT_DOUBLE_EQ(video.mastering_min_nits, 0.005);
+  EXPECT_EQ(video.max_cll, 1600);
+  EXPECT_EQ(video.max_fall, 300);
+  EXPECT_EQ(video.dolby_vision_profile, 0);
+  EXPECT_EQ(to_json(*hdr)["streams"][0]["hdr"], "pq");
 }
 
 TEST(Probe, TitleAndRecordingTimeComeFromTheTags) {
@@ -509,7 +542,8 @@ TEST(Probe, WhitelistAdmitsExactlyTheseDemuxers) {
 }
 
 TEST(MediaInfoJson, RoundTripPreservesEverything) {
-  for (const fs::path& path : {clip("normal.mp4"), clip("ntsc.mkv"), portrait_phone_video(), clip("tagged.mp4")}) {
+  for (const fs::path& path :
+       {clip("normal.mp4"), clip("ntsc.mkv"), portrait_phone_video(), clip("tagged.mp4"), clip("hdr10.mp4")}) {
     auto probed = probe_file(path, MediaLimits{});
     ASSERT_TRUE(probed) << path << ": " << probed.error().message;
     auto text = to_json(*probed).dump();
@@ -545,6 +579,23 @@ TEST(MediaInfoJson, FieldsOutsideTheirTypeSurviveTheRoundTrip) {
   auto back = media_info_from_json(to_json(info));
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(*back, info);
+}
+
+TEST(MediaInfoJson, AWorkersColourFactsAreCheckedAgain) {
+  auto parsed = media_info_from_json(nlohmann::json::parse(R"({"container": "mp4", "streams": [{"index": 0,
+      "type": "video", "codec": "hevc", "color_transfer": "smpte2084:peak=1,drawtext", "color_primaries": "bt2020",
+      "color_space": "BT709", "mastering_max_nits": 1e12, "max_cll": -5, "bit_depth": 4000,
+      "dolby_vision_profile": 9999, "dolby_vision_base": "hdr10"}]})"));
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  const StreamInfo& video = parsed->streams[0];
+  EXPECT_EQ(video.color_transfer, "");  // not a name: dropped
+  EXPECT_EQ(video.color_primaries, "bt2020");
+  EXPECT_EQ(video.color_space, "");
+  EXPECT_DOUBLE_EQ(video.mastering_max_nits, 10000);
+  EXPECT_EQ(video.max_cll, 0);
+  EXPECT_EQ(video.bit_depth, 32);
+  EXPECT_EQ(video.dolby_vision_profile, 127);
+  EXPECT_EQ(hdr_format(video), "pq");  // the Dolby Vision base layer says so
 }
 
 TEST(MediaInfoJson, MalformedDocumentIsAnError) {

@@ -37,6 +37,25 @@ struct StreamInfo {
                                    // (the same sense as the old "rotate" tag)
   std::string field_order;         // progressive, tt, bb, tb, bt, unknown
   bool attached_picture = false;   // cover art (a still image), never the video stream
+  // colour (video), by libavutil's names as ffprobe prints them, "" when the file leaves
+  // them unset: primaries (bt709, bt2020, ...), transfer (bt709; smpte2084 is PQ, as HDR10
+  // records; arib-std-b67 is HLG, as phones record), matrix (bt709, bt2020nc, ...) and
+  // range (tv: limited, pc: full)
+  std::string color_primaries;
+  std::string color_transfer;
+  std::string color_space;
+  std::string color_range;
+  int bit_depth = 0;               // bits per sample of the pictures
+  // HDR metadata, 0 when absent (from the container, else the first frame's SEI): the
+  // mastering display's luminance range and the content light levels, in cd/m² (nits)
+  double mastering_max_nits = 0;
+  double mastering_min_nits = 0;
+  int max_cll = 0;                 // the brightest pixel
+  int max_fall = 0;                // the brightest frame's average
+  // Dolby Vision: its profile (5, 7, 8, ...; 0 none) and the base layer other players show:
+  // "hdr10", "hlg", "sdr", or "none" (profile 5: only a Dolby Vision player shows it right)
+  int dolby_vision_profile = 0;
+  std::string dolby_vision_base;
   // audio
   int channels = 0;
   int sample_rate = 0;
@@ -74,6 +93,10 @@ Result<MediaInfo> probe_file(File file, const MediaLimits& limits);
 // The limits probe_file checks that can be seen in a MediaInfo alone (sizes, counts, duration,
 // a video stream): the daemon checks a worker's answer again.
 Result<void> check_media_info(const MediaInfo& info, const MediaLimits& limits);
+
+// "pq" or "hlg" when the video is HDR (by its transfer, else by a Dolby Vision base layer),
+// "" for SDR.
+std::string hdr_format(const StreamInfo& video);
 
 // Whether libavformat's demuxer of this name may read uploads: the same test as the
 // format_whitelist probe_file sets (av_match_list: any ','-separated part matches).

@@ -54,6 +54,26 @@ struct PlannedRung {
   int height = 0;
 };
 
+// What becomes of the source's colours, decided once per source (plan_colour).
+enum class ToneMapping { none, pq, hlg };
+struct ColourPlan {
+  // HDR (PQ or HLG) pictures become SDR BT.709 once, before the scale cascade: to linear
+  // light, BT.2020 primaries to BT.709, FFmpeg's mobius curve from `peak_nits` down to SDR
+  // white, back to BT.709 8-bit limited range. `none`: the pictures keep their colours.
+  ToneMapping tone_mapping = ToneMapping::none;
+  double peak_nits = 0;  // the brightest the source is taken to be (tone mapping only)
+  // The source, as the tone mapping reads it (unset tags: BT.2020 non-constant luminance).
+  AVColorPrimaries source_primaries = AVCOL_PRI_UNSPECIFIED;
+  AVColorSpace source_matrix = AVCOL_SPC_UNSPECIFIED;
+  bool source_full_range = false;
+  // What every rung is tagged as: BT.709 after tone mapping; else the source's tags, the
+  // unset ones guessed by picture size as players do (HD: BT.709, SD: SMPTE 170M).
+  AVColorPrimaries primaries = AVCOL_PRI_UNSPECIFIED;
+  AVColorTransferCharacteristic transfer = AVCOL_TRC_UNSPECIFIED;
+  AVColorSpace matrix = AVCOL_SPC_UNSPECIFIED;
+};
+ColourPlan plan_colour(const StreamInfo& video);
+
 // What plan_ladder decided for one source: the output of every rung is this.
 struct LadderPlan {
   int video_stream = -1;           // source stream index (MediaInfo::video_stream)
@@ -73,6 +93,7 @@ struct LadderPlan {
   // The top rung is the source's own video packets (see passthrough_refusal); the worker
   // still encodes it when the source's keyframes turn out unfit (then it says so in its log).
   bool passthrough = false;
+  ColourPlan colour;
 };
 // Errors: unprocessable when the source has no usable video stream; invalid_argument for an
 // empty ladder.
@@ -137,7 +158,7 @@ int keyframe_interval(const LadderConfig& ladder, double frame_rate);
 
 // The encoder settings of rung `index` of request.plan: its size and bitrates, the plan's
 // frame rate, the GOP length, the rung's share of the job's threads (encoder_threads).
-// Colour tags are left unset (they come from the decoder).
+// The colour tags of request.plan.colour.
 VideoEncoderSettings rung_encoder_settings(const TranscodeRequest& request, std::size_t index);
 
 // The video encoder `request` would use, found by opening it at the start rung (loading a
