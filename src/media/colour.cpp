@@ -149,19 +149,49 @@ ColourPlan plan_colour(const StreamInfo& video) {
   return plan;
 }
 
-std::string colour_filters(const ColourPlan& plan) {
+std::string tone_mapping_input_filters(const ColourPlan& plan) {
   if (plan.tone_mapping == ToneMapping::none) return "";
-  // Linear light in units of 100 nits (npl=100, SDR white = 1.0) as 32-bit float RGB; the
+  // Linear light in units of 100 nits (npl=100: SDR white is 1.0) as 32-bit float RGB; the
   // primaries become BT.709's before the curve, so that it sees the colours it will keep.
-  // mobius keeps everything below 30% of SDR white as it is and rolls the rest off smoothly
-  // up to `peak` (mpv's long-time default); desat (FFmpeg's default, 2.0) turns what is
-  // brighter than twice SDR white towards white, as film does, rather than to a false hue.
-  return fmt::format(
-      "zscale=tin={}:pin={}:min={}:rin={}:t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,"
-      "tonemap=tonemap=mobius:peak={:.4f},zscale=t=bt709:m=bt709:r=tv,format=yuv420p",
-      plan.tone_mapping == ToneMapping::pq ? "smpte2084" : "arib-std-b67", zscale_primaries(plan.source_primaries),
-      zscale_matrix(plan.source_matrix), plan.source_full_range ? "pc" : "tv",
-      std::clamp(plan.peak_nits, 100.0, kMaxNits) / 100.0);
+  return fmt::format("zscale=tin={}:pin={}:min={}:rin={}:t=linear:npl=100,format=gbrpf32le,zscale=p=bt709",
+                     plan.tone_mapping == ToneMapping::pq ? "smpte2084" : "arib-std-b67",
+                     zscale_primaries(plan.source_primaries), zscale_matrix(plan.source_matrix),
+                     plan.source_full_range ? "pc" : "tv");
+}
+
+std::string tone_mapping_output_filters() {
+  return "zscale=tin=linear:pin=bt709:t=bt709:m=bt709:r=tv,format=yuv420p";
+}
+
+void tone_map_linear(AVFrame& picture, double peak_nits) {
+  // vf_tonemap.c's mobius and its desaturation, with the same constants.
+  const float peak = static_cast<float>(std::clamp(peak_nits, 100.0, kMaxNits) / 100.0);
+  constexpr float j = 0.3f;      // the knee: below it nothing changes
+  constexpr float desat = 2.0f;  // above this luma colours turn towards white
+  constexpr float kr = 0.2126f, kg = 0.7152f, kb = 0.0722f;  // BT.709 luma
+  const float a = -j * j * (peak - 1.0f) / (j * j - 2.0f * j + peak);
+  const float b = (j * j - 2.0f * j * peak + peak) / std::max(peak - 1.0f, 1e-6f);
+  const float scale = (b * b + 2.0f * b * j + j * j) / (b - a);
+  for (int y = 0; y < picture.height; ++y) {
+    // gbrp: planes G, B, R
+    auto* g = reinterpret_cast<float*>(picture.data[0] + static_cast<std::ptrdiff_t>(y) * picture.linesize[0]);
+    auto* bl = reinterpret_cast<float*>(picture.data[1] + static_cast<std::ptrdiff_t>(y) * picture.linesize[1]);
+    auto* r = reinterpret_cast<float*>(picture.data[2] + static_cast<std::ptrdiff_t>(y) * picture.linesize[2]);
+    for (int x = 0; x < picture.width; ++x) {
+      float rv = r[x], gv = g[x], bv = bl[x];
+      float luma = kr * rv + kg * gv + kb * bv;
+      float overbright = std::max(luma - desat, 1e-6f) / std::max(luma, 1e-6f);
+      rv += (luma - rv) * overbright;
+      gv += (luma - gv) * overbright;
+      bv += (luma - bv) * overbright;
+      float signal = std::max(std::max(rv, gv), std::max(bv, 1e-6f));
+      float mapped = signal <= j ? signal : scale * (signal + a) / (signal + b);
+      float factor = mapped / signal;
+      r[x] = rv * factor;
+      g[x] = gv * factor;
+      bl[x] = bv * factor;
+    }
+  }
 }
 
 }  // namespace cinevault::media

@@ -19,8 +19,18 @@ void describe_colour(const AVStream& stream, StreamInfo& info);
 // HDR metadata the container did not carry, from a decoded frame (HEVC has it in SEI).
 void add_frame_colour(const AVFrame& frame, StreamInfo& info);
 
-// The libavfilter chain that converts the source's pictures as `plan` says, "" for none.
-// Only fixed names reach the text: nothing of the source is copied into it.
-std::string colour_filters(const ColourPlan& plan);
+// HDR to SDR (plan.tone_mapping other than none) in three steps: libavfilter to linear light
+// in BT.709 primaries, the tone curve on those pictures, libavfilter back to 8-bit video.
+// Only fixed names and numbers reach the filters' text: nothing of the source is copied in.
+//
+// The first step's filters, "" when there is nothing to convert.
+std::string tone_mapping_input_filters(const ColourPlan& plan);
+// The tone curve, in place on a picture the first step gave (gbrpf32le, 1.0 = 100 nits):
+// FFmpeg's tonemap filter's mobius curve (knee 0.3) from `peak_nits` down to 1.0, with its
+// default desaturation (2.0), as one loop the compiler vectorizes (the filter is scalar C
+// and cost most of an HDR job's extra time).
+void tone_map_linear(AVFrame& picture, double peak_nits);
+// The last step's filters.
+std::string tone_mapping_output_filters();
 
 }  // namespace cinevault::media

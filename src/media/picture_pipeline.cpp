@@ -20,88 +20,127 @@ extern "C" {
 
 namespace cinevault::media {
 
-Result<void> PicturePipeline::build(const AVFrame& frame) {
-  graph_.reset(avfilter_graph_alloc());
-  filtered_ = make_frame();
-  if (!graph_ || !filtered_) return fail(ErrorCode::internal, "out of memory");
-  graph_->nb_threads = std::max(1, threads_);
-  AVRational sar = frame.sample_aspect_ratio.num > 0 ? frame.sample_aspect_ratio : AVRational{1, 1};
+Result<FilterChain> FilterChain::build(const std::string& description, const AVFrame& first, AVRational time_base,
+                                       int threads) {
+  FilterChain chain;
+  chain.graph_.reset(avfilter_graph_alloc());
+  chain.filtered_ = make_frame();
+  if (!chain.graph_ || !chain.filtered_) return fail(ErrorCode::internal, "out of memory");
+  AVFilterGraph* graph = chain.graph_.get();
+  graph->nb_threads = std::max(1, threads);
+  AVRational sar = first.sample_aspect_ratio.num > 0 ? first.sample_aspect_ratio : AVRational{1, 1};
   std::string source_args =
-      fmt::format("video_size={}x{}:pix_fmt={}:time_base={}/{}:pixel_aspect={}/{}", frame.width, frame.height,
-                  frame.format, time_base_.num, time_base_.den, sar.num, sar.den);
-  int error = avfilter_graph_create_filter(&source_, avfilter_get_by_name("buffer"), "in", source_args.c_str(),
-                                           nullptr, graph_.get());
+      fmt::format("video_size={}x{}:pix_fmt={}:time_base={}/{}:pixel_aspect={}/{}", first.width, first.height,
+                  first.format, time_base.num, time_base.den, sar.num, sar.den);
+  int error = avfilter_graph_create_filter(&chain.source_, avfilter_get_by_name("buffer"), "in", source_args.c_str(),
+                                           nullptr, graph);
   if (error >= 0)
-    error = avfilter_graph_create_filter(&sink_filter_, avfilter_get_by_name("buffersink"), "out", nullptr, nullptr,
-                                         graph_.get());
+    error = avfilter_graph_create_filter(&chain.sink_, avfilter_get_by_name("buffersink"), "out", nullptr, nullptr,
+                                         graph);
   if (error < 0) return fail(ErrorCode::internal, "creating the filter graph failed: " + av_error_text(error));
-
-  // Scaling is not in the graph: each rung scales on its own thread (libswscale), so the
-  // scaling runs in parallel too.
-  std::vector<std::string> chain;
-  if (plan_.deinterlace) chain.push_back("yadif=mode=send_frame:parity=auto:deint=interlaced");
-  switch (plan_.rotation_deg) {
-    case 90: chain.push_back("transpose=clock"); break;
-    case 180: chain.push_back("hflip,vflip"); break;
-    case 270: chain.push_back("transpose=cclock"); break;
-    default: break;
-  }
-  // start_time=0: output frame 0 is source time 0 (the first frame is repeated if the
-  // video starts late, frames before 0 are dropped); VFR becomes CFR here.
-  chain.push_back(fmt::format("fps=fps={}/{}:start_time=0", plan_.frame_rate_num, plan_.frame_rate_den));
-  // HDR to SDR after fps, so that frames fps drops are not converted; once for all rungs.
-  if (std::string colour = colour_filters(plan_.colour); !colour.empty()) chain.push_back(std::move(colour));
-  std::string description;
-  for (const std::string& filter : chain) description += (description.empty() ? "" : ",") + filter;
 
   FilterInOutPtr outputs(avfilter_inout_alloc());
   FilterInOutPtr inputs(avfilter_inout_alloc());
   if (!outputs || !inputs) return fail(ErrorCode::internal, "out of memory");
   outputs->name = av_strdup("in");
-  outputs->filter_ctx = source_;
+  outputs->filter_ctx = chain.source_;
   inputs->name = av_strdup("out");
-  inputs->filter_ctx = sink_filter_;
+  inputs->filter_ctx = chain.sink_;
   AVFilterInOut* raw_inputs = inputs.release();
   AVFilterInOut* raw_outputs = outputs.release();
-  error = avfilter_graph_parse_ptr(graph_.get(), description.c_str(), &raw_inputs, &raw_outputs, nullptr);
+  error = avfilter_graph_parse_ptr(graph, description.c_str(), &raw_inputs, &raw_outputs, nullptr);
   inputs.reset(raw_inputs);  // what parsing left unlinked
   outputs.reset(raw_outputs);
-  if (error >= 0) error = avfilter_graph_config(graph_.get(), nullptr);
+  if (error >= 0) error = avfilter_graph_config(graph, nullptr);
   if (error < 0)
     return fail(ErrorCode::internal,
                 fmt::format("the filter graph \"{}\" failed: {}", description, av_error_text(error)));
-  return {};
+  return chain;
 }
 
-Result<void> PicturePipeline::add(AVFrame& frame) {
-  if (!graph_) RETURN_IF_ERROR(build(frame));
+Result<void> FilterChain::push(AVFrame& frame) {
   int error = av_buffersrc_add_frame(source_, &frame);  // takes the frame's references
   if (error < 0)
     return fail(ErrorCode::unprocessable,
                 "the video frames cannot be filtered (does the picture size change?): " + av_error_text(error));
-  return pull();
+  return {};
 }
 
-Result<void> PicturePipeline::close(std::int64_t end) {
-  if (!graph_) return fail(ErrorCode::unprocessable, "no video frame could be decoded");
-  // Closed at the end of the last frame, not its start, or fps drops that frame.
+Result<void> FilterChain::close(std::int64_t end) {
   int error = av_buffersrc_close(source_, end, AV_BUFFERSRC_FLAG_PUSH);
   if (error < 0) return fail(ErrorCode::internal, "flushing the filter graph failed: " + av_error_text(error));
-  return pull();
+  return {};
 }
 
-Result<void> PicturePipeline::pull() {
-  AVRational sink_time_base = av_buffersink_get_time_base(sink_filter_);
-  AVRational frame_time_base{plan_.frame_rate_den, plan_.frame_rate_num};
+Result<void> FilterChain::pull(const std::function<Result<void>(AVFrame&)>& sink) {
   for (;;) {
-    int error = av_buffersink_get_frame(sink_filter_, filtered_.get());
+    int error = av_buffersink_get_frame(sink_, filtered_.get());
     if (error == AVERROR(EAGAIN) || error == AVERROR_EOF) return {};
     if (error < 0) return fail(ErrorCode::internal, "the filter graph failed: " + av_error_text(error));
-    filtered_->pts = av_rescale_q(filtered_->pts, sink_time_base, frame_time_base);  // the frame index
-    auto handled = sink_(*filtered_);
+    auto handled = sink(*filtered_);
     av_frame_unref(filtered_.get());
     RETURN_IF_ERROR(handled);
   }
+}
+
+AVRational FilterChain::output_time_base() const { return av_buffersink_get_time_base(sink_); }
+
+Result<void> PicturePipeline::add(AVFrame& frame) {
+  if (!main_) {
+    std::vector<std::string> chain;
+    if (plan_.deinterlace) chain.push_back("yadif=mode=send_frame:parity=auto:deint=interlaced");
+    switch (plan_.rotation_deg) {
+      case 90: chain.push_back("transpose=clock"); break;
+      case 180: chain.push_back("hflip,vflip"); break;
+      case 270: chain.push_back("transpose=cclock"); break;
+      default: break;
+    }
+    // start_time=0: output frame 0 is source time 0 (the first frame is repeated if the
+    // video starts late, frames before 0 are dropped); VFR becomes CFR here.
+    chain.push_back(fmt::format("fps=fps={}/{}:start_time=0", plan_.frame_rate_num, plan_.frame_rate_den));
+    // HDR to linear light after fps, so that frames fps drops are not converted.
+    if (std::string to_linear = tone_mapping_input_filters(plan_.colour); !to_linear.empty())
+      chain.push_back(std::move(to_linear));
+    // Scaling is not in the graph: each rung scales on its own thread (libswscale), so the
+    // scaling runs in parallel too.
+    std::string description;
+    for (const std::string& filter : chain) description += (description.empty() ? "" : ",") + filter;
+    TRY(FilterChain built, FilterChain::build(description, frame, time_base_, threads_));
+    main_.emplace(std::move(built));
+  }
+  RETURN_IF_ERROR(main_->push(frame));
+  return main_->pull([this](AVFrame& picture) { return from_main(picture); });
+}
+
+Result<void> PicturePipeline::close(std::int64_t end) {
+  if (!main_) return fail(ErrorCode::unprocessable, "no video frame could be decoded");
+  // Closed at the end of the last frame, not its start, or fps drops that frame.
+  RETURN_IF_ERROR(main_->close(end));
+  RETURN_IF_ERROR(main_->pull([this](AVFrame& picture) { return from_main(picture); }));
+  if (!back_) return {};
+  RETURN_IF_ERROR(back_->close(last_pts_ + 1));
+  return back_->pull([this](AVFrame& picture) { return deliver(picture); });
+}
+
+// A picture out of the main chain: to the sink, or for HDR through the tone curve and back
+// to video.
+Result<void> PicturePipeline::from_main(AVFrame& picture) {
+  if (plan_.colour.tone_mapping == ToneMapping::none) return deliver(picture);
+  last_pts_ = picture.pts;
+  if (av_frame_make_writable(&picture) < 0) return fail(ErrorCode::internal, "out of memory");
+  tone_map_linear(picture, plan_.colour.peak_nits);
+  if (!back_) {
+    TRY(FilterChain built, FilterChain::build(tone_mapping_output_filters(), picture, main_->output_time_base(), threads_));
+    back_.emplace(std::move(built));
+  }
+  RETURN_IF_ERROR(back_->push(picture));
+  return back_->pull([this](AVFrame& out) { return deliver(out); });
+}
+
+Result<void> PicturePipeline::deliver(AVFrame& picture) {
+  AVRational sink_time_base = (back_ ? *back_ : *main_).output_time_base();
+  picture.pts = av_rescale_q(picture.pts, sink_time_base, AVRational{plan_.frame_rate_den, plan_.frame_rate_num});
+  return sink_(picture);  // pts: the frame index
 }
 
 Result<void> RungScaler::scale(const AVFrame& in, AVFrame& out) {

@@ -1,11 +1,13 @@
 // The picture pipeline (internal to media/): what every rung shares, run once per source
-// picture — deinterlace, turn upright, constant frame rate (libavfilter) — and then the
-// scale cascade, one RungScaler per rung, each scaling the picture of the rung above it.
+// picture — deinterlace, turn upright, constant frame rate (libavfilter), HDR to SDR — and
+// then the scale cascade, one RungScaler per rung, each scaling the picture of the rung
+// above it.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "cinevault/core/result.hpp"
@@ -14,36 +16,59 @@
 
 namespace cinevault::media {
 
+// One libavfilter chain: buffer → `description` → buffersink, for pictures of the first
+// frame's size and format.
+class FilterChain {
+ public:
+  // `time_base`: of the frames' pts.
+  static Result<FilterChain> build(const std::string& description, const AVFrame& first, AVRational time_base,
+                                   int threads);
+  // A frame in (its references are taken). Errors: unprocessable (does its size change?).
+  Result<void> push(AVFrame& frame);
+  // No more frames; `end`, in the frames' time base, is where the last one ends.
+  Result<void> close(std::int64_t end);
+  // Each frame ready at the end of the chain, to `sink`, which may keep references to it.
+  Result<void> pull(const std::function<Result<void>(AVFrame&)>& sink);
+  AVRational output_time_base() const;
+
+ private:
+  FilterGraphPtr graph_;
+  AVFilterContext* source_ = nullptr;  // owned by graph_
+  AVFilterContext* sink_ = nullptr;
+  FramePtr filtered_;
+};
+
 class PicturePipeline {
  public:
   // Each output picture, its pts the output frame index (1/frame_rate); the sink may keep
   // references to it.
   using PictureSink = std::function<Result<void>(AVFrame&)>;
 
-  // `time_base`: of the decoded frames' pts. The graph is built at the first picture, when
+  // `time_base`: of the decoded frames' pts. The chains are built at the first picture, when
   // its size and format are known.
   PicturePipeline(const LadderPlan& plan, AVRational time_base, int threads, PictureSink sink)
       : plan_(plan), time_base_(time_base), threads_(threads), sink_(std::move(sink)) {}
 
-  // A decoded frame (its references are taken). Errors: unprocessable when the picture size
-  // or format changes mid-stream, internal.
+  // A decoded frame (its references are taken). Errors: unprocessable when the frames cannot
+  // be filtered, internal.
   Result<void> add(AVFrame& frame);
   // No more frames; `end` (in the decoded frames' time base) is where the last one ends, so
   // that it is not dropped. Errors: unprocessable when no frame ever came.
   Result<void> close(std::int64_t end);
 
  private:
-  Result<void> build(const AVFrame& frame);
-  Result<void> pull();
+  Result<void> from_main(AVFrame& frame);
+  Result<void> deliver(AVFrame& frame);
 
   const LadderPlan& plan_;
   AVRational time_base_;
   int threads_;
   PictureSink sink_;
-  FilterGraphPtr graph_;
-  AVFilterContext* source_ = nullptr;  // owned by graph_
-  AVFilterContext* sink_filter_ = nullptr;
-  FramePtr filtered_;
+  // deinterlace, turn upright, constant frame rate; for HDR, on to linear BT.709 light
+  std::optional<FilterChain> main_;
+  // HDR: after the tone curve (our own, on main_'s pictures), back to 8-bit BT.709 video
+  std::optional<FilterChain> back_;
+  std::int64_t last_pts_ = 0;  // of the last picture main_ gave, in its output time base
 };
 
 // Whether the picture's luma spans 0-255 (JPEG, most phones) rather than video's 16-235.
