@@ -67,6 +67,49 @@ def make_patches(path, codes, x265_params, tags, pixel_format="yuv420p10le", cod
     return path
 
 
+def add_dolby_vision(path, profile, compatibility):
+    """Writes a Dolby Vision configuration box (dvcC: version 1.0, the profile, level 6, RPU and base layer present,
+    the base layer's compatibility id) into the HEVC sample entry of an MP4 whose moov comes after its mdat, as a
+    Dolby Vision camera file has it: the pictures stay the base layer's."""
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    record = bytes([1, 0]) + ((profile << 9) | (6 << 3) | (1 << 2) | 1).to_bytes(2, "big")
+    record += bytes([compatibility << 4]) + bytes(19)
+    box = (8 + len(record)).to_bytes(4, "big") + b"dvcC" + record
+
+    def children(start, end):
+        while start + 8 <= end:
+            size = int.from_bytes(data[start:start + 4], "big")
+            yield start, size, bytes(data[start + 4:start + 8])
+            start += size
+
+    def find(start, end, name):
+        return [(offset, size) for offset, size, kind in children(start, end) if kind == name]
+
+    [(moov, moov_size)] = find(0, len(data), b"moov")
+    for trak, trak_size in find(moov + 8, moov + moov_size, b"trak"):
+        chain = [(moov, moov_size), (trak, trak_size)]
+        for name in (b"mdia", b"minf", b"stbl", b"stsd"):
+            offset, size = chain[-1]
+            found = find(offset + 8, offset + size, name)
+            if not found:
+                break
+            chain.append(found[0])
+        else:
+            stsd, stsd_size = chain[-1]
+            entries = find(stsd + 16, stsd + stsd_size, b"hvc1")  # stsd: version, flags and a count first
+            if not entries:
+                continue
+            entry, entry_size = entries[0]
+            data[entry + entry_size:entry + entry_size] = box
+            for offset, size in chain + [(entry, entry_size)]:
+                data[offset:offset + 4] = (size + len(box)).to_bytes(4, "big")
+            with open(path, "wb") as f:
+                f.write(bytes(data))
+            return path
+    raise AssertionError("no HEVC sample entry in " + path)
+
+
 def bar_centres(count):
     return [int((i + 0.5) * SIZE[0] / count) for i in range(count)]
 
@@ -179,6 +222,28 @@ class HdrTest(DaemonTestCase):
         self.check_sdr_rungs(video, expected)
         for got, want in zip(self.poster_lumas(video, len(HLG_PATCHES)), expected):
             self.assertLessEqual(abs(got - want), TOLERANCE + 1, ("poster", got, expected))
+
+    def test_dolby_vision_is_read_from_its_configuration(self):
+        """An iPhone's Dolby Vision 8.4 (an HLG base layer) is tone-mapped as HLG, its profile in the probed facts;
+        profile 5 (no base layer other players can show) is transcoded with a warning in the job's log."""
+        hlg = make_patches(self.path("dv84.mp4"), HLG_PATCHES,
+                           "colorprim=bt2020:transfer=arib-std-b67:colormatrix=bt2020nc",
+                           ["-color_primaries", "bt2020", "-color_trc", "arib-std-b67", "-colorspace", "bt2020nc",
+                            "-tag:v", "hvc1"])
+        video = self.upload_and_wait(add_dolby_vision(hlg, 8, 4))
+        facts = self.video_stream(video)
+        self.assertEqual((facts.get("dolby_vision_profile"), facts.get("dolby_vision_base"), facts.get("hdr")),
+                         (8, "hlg", "hlg"), facts)
+        self.assertIn("(video %s): the source is HDR (HLG" % video["id"], self.daemon.log())
+        self.check_sdr_rungs(video, [sdr_code(hlg_nits(code), 1000) for code in HLG_PATCHES])
+
+        profile5 = make_patches(self.path("dv5.mp4"), [300, 500], "", ["-tag:v", "hvc1"])
+        video = self.upload_and_wait(add_dolby_vision(profile5, 5, 0))
+        facts = self.video_stream(video)
+        self.assertEqual((facts.get("dolby_vision_profile"), facts.get("dolby_vision_base"), facts.get("hdr")),
+                         (5, "none", None), facts)
+        self.assertIn("(video %s): Dolby Vision profile 5 has no HDR10, HLG or SDR base layer: its colours will be "
+                      "wrong" % video["id"], self.daemon.log())
 
     def test_sdr_sources_keep_their_values_and_get_the_tags_players_assume(self):
         codes = [40, 128, 200]
