@@ -23,11 +23,6 @@ namespace fs = std::filesystem;
 
 constexpr std::size_t kChunk = 1 << 20;
 
-LibraryFileState state_of(const struct stat& st) {
-  return {static_cast<std::uint64_t>(st.st_size),
-          static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
-}
-
 Error open_error(const fs::path& file, int error_number) {
   if (error_number == ENOENT || error_number == ENOTDIR) return {ErrorCode::not_found, "no such file"};
   if (error_number == EACCES || error_number == EPERM)
@@ -69,6 +64,11 @@ const char* to_string(TakeMethod method) {
     case TakeMethod::copy: return "copy";
   }
   return "copy";
+}
+
+LibraryFileState state_of(const struct stat& st) {
+  return {static_cast<std::uint64_t>(st.st_size),
+          static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
 }
 
 Result<TakenFile> take_library_file(const fs::path& file, const fs::path& temp_dir, const TakeOptions& options) {

@@ -85,8 +85,7 @@ ImportResult LibraryImporter::import_checked(const ImportRequest& request, const
   // Taken or refused before, and not modified since: nothing is read.
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-    const LibraryFileState now{static_cast<std::uint64_t>(st.st_size),
-                               static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
+    const LibraryFileState now = state_of(st);
     auto known = database_.read([&](db::Connection& c) { return db::find_library_file(c, request.owner_id, path); });
     if (!known) return refusal(known.error().message);
     if (*known && (*known)->size == now.size && (*known)->mtime_ns == now.mtime_ns) {
@@ -121,8 +120,9 @@ ImportResult LibraryImporter::import_checked(const ImportRequest& request, const
     result.outcome = error.code == ErrorCode::conflict ? ImportOutcome::busy : ImportOutcome::refused;
     result.reason = error.message;
     if (lasting(error.code) && ::stat(path.c_str(), &st) == 0) {
-      row.size = static_cast<std::uint64_t>(st.st_size);
-      row.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+      const LibraryFileState state = state_of(st);
+      row.size = state.size;
+      row.mtime_ns = state.mtime_ns;
       row.reason = error.message;
       remember();
     }

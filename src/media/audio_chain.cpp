@@ -23,16 +23,30 @@ constexpr std::int64_t kAudioResyncThreshold = kAudioRate * 40 / 1000;
 
 }  // namespace
 
-Result<std::unique_ptr<AudioChain>> AudioChain::open(const TranscodeRequest& request, AVFormatContext& format,
-                                                     int stream_index, int number, std::int64_t video_start,
-                                                     AVRational video_time_base,
-                                                     const package::SegmentSchedule& schedule,
-                                                     package::SegmentListener& listener) {
+Result<std::unique_ptr<AudioChain>> AudioChain::create(const TranscodeRequest& request, AVFormatContext& format,
+                                                       int stream_index) {
   if (stream_index < 0 || stream_index >= static_cast<int>(format.nb_streams) ||
       format.streams[stream_index]->codecpar->codec_type != AVMEDIA_TYPE_AUDIO)
     return fail(ErrorCode::unprocessable, "a planned audio stream is not in the file");
   std::unique_ptr<AudioChain> chain(new AudioChain(request, *format.streams[stream_index]));
   chain->stream_index_ = stream_index;
+  return chain;
+}
+
+Rendition AudioChain::rendition(int number) const {
+  Rendition info;
+  info.name = fmt::format("audio_{}", number);
+  info.kind = TrackKind::audio;
+  if (const StreamInfo* source = find_stream(request_.source_info, stream_index_)) info.language = source->language;
+  return info;
+}
+
+Result<std::unique_ptr<AudioChain>> AudioChain::open(const TranscodeRequest& request, AVFormatContext& format,
+                                                     int stream_index, int number, std::int64_t video_start,
+                                                     AVRational video_time_base,
+                                                     const package::SegmentSchedule& schedule,
+                                                     package::SegmentListener& listener) {
+  TRY(std::unique_ptr<AudioChain> chain, create(request, format, stream_index));
   chain->video_start_ = av_rescale_q(video_start, video_time_base, {1, kAudioRate});
   TRY(chain->decoder_, open_decoder(*chain->stream_, request.limits, 1, "audio"));
 
@@ -60,14 +74,10 @@ Result<std::unique_ptr<AudioChain>> AudioChain::open(const TranscodeRequest& req
   if (!chain->fifo_ || !chain->decoded_ || !chain->resampled_ || !chain->to_encode_ || !chain->packet_)
     return fail(ErrorCode::internal, "out of memory");
 
-  Rendition info;
-  info.name = fmt::format("audio_{}", number);
-  info.kind = TrackKind::audio;
+  Rendition info = chain->rendition(number);
   info.channels = 2;
   info.sample_rate = kAudioRate;
   info.bandwidth_bps = request.ladder.audio_bitrate_kbps * 1000;
-  for (const StreamInfo& s : request.source_info.streams)
-    if (s.index == stream_index) info.language = s.language;
   CodecParametersPtr parameters(avcodec_parameters_alloc());
   if (!parameters) return fail(ErrorCode::internal, "out of memory");
   avcodec_parameters_from_context(parameters.get(), c);
@@ -80,26 +90,18 @@ Result<std::unique_ptr<AudioChain>> AudioChain::open_copy(const TranscodeRequest
                                                           AVRational video_time_base, std::int64_t priming,
                                                           const package::SegmentSchedule& schedule,
                                                           package::SegmentListener& listener) {
-  if (stream_index < 0 || stream_index >= static_cast<int>(format.nb_streams) ||
-      format.streams[stream_index]->codecpar->codec_type != AVMEDIA_TYPE_AUDIO)
-    return fail(ErrorCode::unprocessable, "a planned audio stream is not in the file");
-  std::unique_ptr<AudioChain> chain(new AudioChain(request, *format.streams[stream_index]));
+  TRY(std::unique_ptr<AudioChain> chain, create(request, format, stream_index));
   AVStream& stream = *chain->stream_;
-  chain->stream_index_ = stream_index;
   chain->copy_origin_ = av_rescale_q(video_start, video_time_base, stream.time_base);
   chain->packet_ = make_packet();
   if (!chain->packet_) return fail(ErrorCode::internal, "out of memory");
 
-  Rendition info;
-  info.name = fmt::format("audio_{}", number);
-  info.kind = TrackKind::audio;
+  Rendition info = chain->rendition(number);
   info.channels = stream.codecpar->ch_layout.nb_channels;
   info.sample_rate = stream.codecpar->sample_rate;
   // The source's nominal rate, with room for an AAC encoder's variation around it.
   const std::int64_t rate = stream.codecpar->bit_rate > 0 ? stream.codecpar->bit_rate : 256000;
   info.bandwidth_bps = static_cast<int>(std::min<std::int64_t>(rate + rate / 4, 1'000'000));
-  for (const StreamInfo& s : request.source_info.streams)
-    if (s.index == stream_index) info.language = s.language;
   TRY(chain->segmenter_, package::CmafSegmenter::create(info, *stream.codecpar, stream.time_base, schedule, listener,
                                                         static_cast<std::uint32_t>(stream.codecpar->sample_rate),
                                                         priming));

@@ -43,6 +43,11 @@ class AudioChain {
 
  private:
   AudioChain(const TranscodeRequest& request, AVStream& stream) : request_(request), stream_(&stream) {}
+  // A chain of either kind for the file's stream `stream_index`, and its rendition's name and
+  // language. Errors: unprocessable when that is not an audio stream of the file.
+  static Result<std::unique_ptr<AudioChain>> create(const TranscodeRequest& request, AVFormatContext& format,
+                                                    int stream_index);
+  Rendition rendition(int number) const;
   Result<void> decode(const AVPacket* packet);  // nullptr flushes
   std::optional<std::int64_t> output_position(const AVFrame& frame) const;
   Result<void> follow_timestamps(const AVFrame& frame);

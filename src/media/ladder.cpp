@@ -78,11 +78,10 @@ LadderConfig default_ladder() {
 
 Result<LadderPlan> plan_ladder(const MediaInfo& source, const LadderConfig& ladder) {
   if (ladder.rungs.empty()) return fail(ErrorCode::invalid_argument, "the ladder has no rungs");
-  auto video_it = std::find_if(source.streams.begin(), source.streams.end(),
-                               [&](const StreamInfo& s) { return s.index == source.video_stream; });
-  if (source.video_stream < 0 || video_it == source.streams.end() || video_it->type != "video")
+  const StreamInfo* video_stream = find_stream(source, source.video_stream);
+  if (source.video_stream < 0 || video_stream == nullptr || video_stream->type != "video")
     return fail(ErrorCode::unprocessable, "no video stream");
-  const StreamInfo& video = *video_it;
+  const StreamInfo& video = *video_stream;
   if (video.width <= 0 || video.height <= 0) return fail(ErrorCode::unprocessable, "the video has no picture size");
 
   LadderPlan plan;
@@ -149,10 +148,9 @@ Result<LadderPlan> plan_ladder(const MediaInfo& source, const LadderConfig& ladd
 }
 
 std::string passthrough_refusal(const MediaInfo& source, const LadderPlan& plan) {
-  auto video_it = std::find_if(source.streams.begin(), source.streams.end(),
-                               [&](const StreamInfo& s) { return s.index == plan.video_stream; });
-  if (video_it == source.streams.end()) return "no video stream";
-  const StreamInfo& video = *video_it;
+  const StreamInfo* video_stream = find_stream(source, plan.video_stream);
+  if (video_stream == nullptr) return "no video stream";
+  const StreamInfo& video = *video_stream;
   if (plan.video.size() < 2) return "a single rung: it is encoded at the start rung's settings";
   if (video.codec != "h264") return "the video is " + video.codec + ", not H.264";
   static constexpr std::array<std::string_view, 4> kProfiles = {"Constrained Baseline", "Baseline", "Main", "High"};
@@ -214,6 +212,19 @@ VideoEncoderSettings rung_encoder_settings(const TranscodeRequest& request, std:
   settings.color_trc = request.plan.colour.transfer;
   settings.colorspace = request.plan.colour.matrix;
   return settings;
+}
+
+Rendition rung_rendition(const LadderPlan& plan, std::size_t index) {
+  const PlannedRung& rung = plan.video.at(index);
+  Rendition info;
+  info.name = rung.spec.name;
+  info.kind = TrackKind::video;
+  info.width = rung.width;
+  info.height = rung.height;
+  info.frame_rate = plan.frame_rate;
+  info.bandwidth_bps = rung.spec.maxrate_kbps * 1000;
+  info.start = index == plan.start_rung;
+  return info;
 }
 
 Result<EncoderSelection> choose_encoder(const TranscodeRequest& request) {

@@ -248,20 +248,13 @@ Result<std::unique_ptr<PassthroughVideo>> PassthroughVideo::start(const Transcod
                                                                   const package::SegmentSchedule& schedule,
                                                                   package::SegmentListener& listener) {
   const LadderPlan& plan = request.plan;
-  const PlannedRung& top = plan.video.front();
   std::unique_ptr<PassthroughVideo> video(new PassthroughVideo());
   video->start_ = scan.start;
   video->frame_duration_ =
       std::max<std::int64_t>(1, av_rescale_q(1, {plan.frame_rate_den, plan.frame_rate_num}, stream.time_base));
 
-  Rendition info;
-  info.name = top.spec.name;
-  info.kind = TrackKind::video;
-  info.width = top.width;
-  info.height = top.height;
-  info.frame_rate = plan.frame_rate;
-  info.bandwidth_bps = std::max(scan.peak_bandwidth_bps, 1);
-  info.start = plan.start_rung == 0;
+  Rendition info = rung_rendition(plan, 0);
+  info.bandwidth_bps = std::max(scan.peak_bandwidth_bps, 1);  // the source's busiest segment
   // The source's own clock (an mp4 track's timescale): its timestamps are kept exactly.
   if (stream.time_base.num != 1 || stream.time_base.den <= 0)
     return fail(ErrorCode::codec, "passthrough: the source's time base is not 1/N");

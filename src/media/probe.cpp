@@ -275,6 +275,12 @@ Result<MediaInfo> probe(SafeInput input, const MediaLimits& limits) {
 
 }  // namespace
 
+const StreamInfo* find_stream(const MediaInfo& info, int index) {
+  for (const StreamInfo& stream : info.streams)
+    if (stream.index == index) return &stream;
+  return nullptr;
+}
+
 bool is_accepted_container(const std::string& demuxer_name) {
   return av_match_list(demuxer_name.c_str(), kFormatWhitelist, ',') > 0;
 }

@@ -137,14 +137,7 @@ Result<std::unique_ptr<RungEncoders>> RungEncoders::start(const TranscodeRequest
         rung->first_segment_encoder.reset();
       }
     }
-    Rendition info;
-    info.name = planned.spec.name;
-    info.kind = TrackKind::video;
-    info.width = planned.width;
-    info.height = planned.height;
-    info.frame_rate = plan.frame_rate;
-    info.bandwidth_bps = planned.spec.maxrate_kbps * 1000;
-    info.start = rung->start;
+    Rendition info = rung_rendition(plan, i);
     CodecParametersPtr parameters(avcodec_parameters_alloc());
     if (!parameters) return fail(ErrorCode::internal, "out of memory");
     avcodec_parameters_from_context(parameters.get(), &rung->encoder->context());

@@ -59,9 +59,7 @@ class JobLog {
 
 // What the transcode does to the source's colours, when it does anything.
 void log_colour(JobLog& log, const media::MediaInfo& info, const media::ColourPlan& colour) {
-  const media::StreamInfo* video = nullptr;
-  for (const media::StreamInfo& stream : info.streams)
-    if (stream.index == info.video_stream) video = &stream;
+  const media::StreamInfo* video = media::find_stream(info, info.video_stream);
   if (video == nullptr) return;
   if (video->dolby_vision_profile > 0 && video->dolby_vision_base == "none")
     log.warn("Dolby Vision profile {} has no HDR10, HLG or SDR base layer: its colours will be wrong",

@@ -301,6 +301,28 @@ class DaemonTestCase(unittest.TestCase):
         return os.path.join(self.data_dir, "objects", sha256[:2], sha256[2:4], sha256)
 
 
+def vlc_copy(url, out, scratch):
+    """VLC's own HLS reader (its adaptive demuxer) copies what URL plays into OUT as MPEG-TS, with no header at all.
+    VLC refuses to run as root: under root it runs as nobody, with the directory SCRATCH (OUT's) opened to it."""
+    os.chmod(scratch, 0o777)
+    command = ["cvlc", "-I", "dummy", url, "--sout", "#std{access=file,mux=ts,dst=%s}" % out, "vlc://quit"]
+    if os.getuid() == 0:
+        command = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "env",
+                   "HOME=" + scratch] + command
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
+def played(path):
+    """(sorted stream kinds, duration in seconds) of what a player wrote to PATH, as ffprobe reads it; None when
+    ffprobe cannot read it."""
+    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration:stream=codec_type",
+                            "-of", "json", path], capture_output=True, text=True, timeout=60)
+    if probe.returncode != 0:
+        return None
+    facts = json.loads(probe.stdout)
+    return sorted(s["codec_type"] for s in facts["streams"]), float(facts["format"]["duration"])
+
+
 def make_clip(path, seconds=2, size="320x180", rate=25, extra=(), pattern="testsrc2"):
     """A short H.264/AAC (stereo, 48 kHz) clip made by the ffmpeg CLI.
 

@@ -7,12 +7,11 @@ import json
 import os
 import re
 import subprocess
-import time
 import unittest
 
 from harness import make_clip
 from test_import import age
-from test_media_worker import children, cmdline, thread_stats
+from test_media_worker import encoding_worker, thread_stats
 from test_pipeline import PIPELINE_ARGS, PipelineTestCase
 
 # Each side's own niceness, so that the test tells them apart (the defaults are 10 and 19).
@@ -67,18 +66,10 @@ class ImportPriorityTestCase(PipelineTestCase):
 
     def encoding_worker(self, exclude=(), timeout=120):
         """The pid of the daemon's media worker that is encoding (has its rung threads)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for child in children(self.daemon.process.pid):
-                if child in exclude or b"media-worker" not in cmdline(child):
-                    continue
-                try:
-                    if any(name.startswith("rung ") for name in thread_stats(child)):
-                        return child
-                except FileNotFoundError:
-                    continue
-            time.sleep(0.02)
-        self.fail("no media worker encoding after %s s; log:\n%s" % (timeout, self.daemon.log()[-3000:]))
+        worker = encoding_worker(self.daemon.process.pid, exclude, timeout)
+        if worker is None:
+            self.fail("no media worker encoding after %s s; log:\n%s" % (timeout, self.daemon.log()[-3000:]))
+        return worker
 
     def worker_priority(self, pid):
         """({nice values of its threads}, ionice's answer), read while it runs."""

@@ -12,7 +12,6 @@ import signal
 import time
 import unittest
 
-from harness import make_clip
 from test_pipeline import PIPELINE_ARGS, PipelineTestCase
 
 # Under AddressSanitizer a SIGSEGV is caught and turned into exit status 1; the tests want
@@ -57,6 +56,22 @@ def thread_stats(pid):
     return values
 
 
+def encoding_worker(daemon_pid, exclude=(), timeout=60):
+    """The pid of a media worker of the daemon that has started its rungs (encoding); None if none has in time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for child in children(daemon_pid):
+            if child in exclude or b"media-worker" not in cmdline(child):
+                continue
+            try:
+                if any(name.startswith("rung ") for name in thread_stats(child)):
+                    return child
+            except FileNotFoundError:
+                continue
+        time.sleep(0.02)
+    return None
+
+
 def status_fields(pid):
     with open("/proc/%d/status" % pid) as f:
         return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
@@ -65,18 +80,10 @@ def status_fields(pid):
 class MediaWorkerTestCase(PipelineTestCase):
     def transcoding_worker(self, timeout=60, exclude=()):
         """The pid of a media worker of the daemon that has started its rungs (encoding)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for child in children(self.daemon.process.pid):
-                if child in exclude or b"media-worker" not in cmdline(child):
-                    continue
-                try:
-                    if any(name.startswith("rung ") for name in thread_stats(child)):
-                        return child
-                except FileNotFoundError:
-                    continue
-            time.sleep(0.02)
-        self.fail("no media worker encoding after %s s; log:\n%s" % (timeout, self.daemon.log()[-3000:]))
+        worker = encoding_worker(self.daemon.process.pid, exclude, timeout)
+        if worker is None:
+            self.fail("no media worker encoding after %s s; log:\n%s" % (timeout, self.daemon.log()[-3000:]))
+        return worker
 
     def dead_letter(self, job_id, timeout=120):
         self.wait_job(job_id, states=("dead",), timeout=timeout)

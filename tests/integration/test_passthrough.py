@@ -16,7 +16,7 @@ import time
 import unittest
 
 import test_timing
-from harness import DaemonTestCase
+from harness import DaemonTestCase, played, vlc_copy
 
 SOURCE_SECONDS = "9.5"
 
@@ -120,20 +120,11 @@ class PassthroughTest(DaemonTestCase):
 
         # VLC's own HLS reader plays it through.
         out = self.path("vlc.ts")
-        os.chmod(self.tmp, 0o777)
-        command = ["cvlc", "-I", "dummy", self.url("/videos/%s/master.m3u8" % video_id),
-                   "--sout", "#std{access=file,mux=ts,dst=%s}" % out, "vlc://quit"]
-        if os.getuid() == 0:
-            command = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "env",
-                       "HOME=" + self.tmp] + command
-        vlc = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        vlc = vlc_copy(self.url("/videos/%s/master.m3u8" % video_id), out, self.tmp)
         self.assertEqual(vlc.returncode, 0, vlc.stderr[-2000:])
-        played = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration:stream=codec_type",
-                                 "-of", "json", out], capture_output=True, text=True, timeout=60)
-        self.assertEqual(played.returncode, 0, played.stderr + vlc.stderr[-2000:])
-        facts = json.loads(played.stdout)
-        self.assertEqual(sorted(s["codec_type"] for s in facts["streams"]), ["audio", "video"])
-        self.assertGreater(float(facts["format"]["duration"]), 9.0, "VLC read the whole 9.5 s clip")
+        kinds, duration = played(out) or (None, 0)
+        self.assertEqual(kinds, ["audio", "video"], vlc.stderr[-2000:])
+        self.assertGreater(duration, 9.0, "VLC read the whole 9.5 s clip")
 
         # pipeline.passthrough off: a new version encodes the top rung too, on the nominal grid.
         self.restart_daemon("--pipeline.retry_backoff_s", "0", "--pipeline.passthrough", "off")

@@ -137,7 +137,9 @@ TEST(PlanColour, PqIsToneMappedFromTheContentsPeakElseTheMasteringDisplays) {
   EXPECT_EQ(colour.transfer, AVCOL_TRC_BT709);
   EXPECT_EQ(colour.matrix, AVCOL_SPC_BT709);
   // Every rung is tagged so.
-  VideoEncoderSettings settings = rung_encoder_settings(TranscodeRequest{.plan = *plan}, 0);
+  TranscodeRequest request;
+  request.plan = *plan;
+  VideoEncoderSettings settings = rung_encoder_settings(request, 0);
   EXPECT_EQ(settings.color_trc, AVCOL_TRC_BT709);
 
   video.max_cll = 0;

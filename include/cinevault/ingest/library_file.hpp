@@ -19,6 +19,8 @@
 #include <filesystem>
 #include <functional>
 
+#include <sys/stat.h>
+
 #include "cinevault/core/result.hpp"
 #include "cinevault/ingest/staging.hpp"
 #include "cinevault/ingest/upload_budget.hpp"
@@ -34,6 +36,8 @@ struct LibraryFileState {
   std::int64_t mtime_ns = 0;
   bool operator==(const LibraryFileState&) const = default;
 };
+// The state `st` (from stat or fstat) says.
+LibraryFileState state_of(const struct stat& st);
 
 struct TakenFile {
   StagedFile staged;  // in the store's temp dir, hashed, durable; removed unless the store takes it

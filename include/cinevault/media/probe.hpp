@@ -94,6 +94,9 @@ Result<MediaInfo> probe_file(File file, const MediaLimits& limits);
 // a video stream): the daemon checks a worker's answer again.
 Result<void> check_media_info(const MediaInfo& info, const MediaLimits& limits);
 
+// The stream whose index is `index`, null when the file has none.
+const StreamInfo* find_stream(const MediaInfo& info, int index);
+
 // "pq" or "hlg" when the video is HDR (by its transfer, else by a Dolby Vision base layer),
 // "" for SDR.
 std::string hdr_format(const StreamInfo& video);

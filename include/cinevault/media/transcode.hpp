@@ -161,6 +161,10 @@ int keyframe_interval(const LadderConfig& ladder, double frame_rate);
 // The colour tags of request.plan.colour.
 VideoEncoderSettings rung_encoder_settings(const TranscodeRequest& request, std::size_t index);
 
+// How rung `index` of `plan` is reported to the listener: its name and size, the plan's
+// frame rate, its VBV maximum as its bandwidth, and whether players start on it.
+Rendition rung_rendition(const LadderPlan& plan, std::size_t index);
+
 // The video encoder `request` would use, found by opening it at the start rung (loading a
 // hardware encoder's libraries and opening its device on the way). Never fails for lack of
 // hardware; errors: codec when not even libx264 opens.
