@@ -130,7 +130,8 @@ Result<void> PicturePipeline::from_main(AVFrame& picture) {
   if (av_frame_make_writable(&picture) < 0) return fail(ErrorCode::internal, "out of memory");
   tone_map_linear(picture, plan_.colour.peak_nits);
   if (!back_) {
-    TRY(FilterChain built, FilterChain::build(tone_mapping_output_filters(), picture, main_->output_time_base(), threads_));
+    TRY(FilterChain built,
+        FilterChain::build(tone_mapping_output_filters(), picture, main_->output_time_base(), threads_));
     back_.emplace(std::move(built));
   }
   RETURN_IF_ERROR(back_->push(picture));
@@ -175,7 +176,8 @@ bool is_full_range(const AVFrame& picture) {
 SwsContext* Scaler::get(const AVFrame& in, int width, int height, AVPixelFormat format, bool full_range_out,
                         int flags) {
   bool full_range_in = is_full_range(in);
-  std::array<int, 9> wanted{in.width, in.height, in.format, full_range_in, width, height, format, full_range_out, flags};
+  std::array<int, 9> wanted{in.width, in.height, in.format,     full_range_in, width,
+                            height,   format,    full_range_out, flags};
   if (context_ && wanted == made_for_) return context_.get();
   context_.reset(sws_alloc_context());
   if (!context_) return nullptr;
