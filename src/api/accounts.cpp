@@ -191,6 +191,9 @@ http::Response remove_user(ApiContext& context, const http::RequestContext& requ
   if (!removed) return http::error_response(removed.error());
   if (!*removed) return http::error_response({ErrorCode::not_found, "no such user"});
   spdlog::info("{} removed user {}", request.principal->name, *id);
+  // Their unfinished uploads (expired by remove_user) go now, not at the next sweep.
+  if (auto expired = context.uploads.expire(); !expired)
+    spdlog::warn("removing the uploads of user {} failed: {}", *id, expired.error().message);
   return http::empty_response(204);
 }
 

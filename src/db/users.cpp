@@ -128,6 +128,10 @@ Result<std::optional<User>> remove_user(Connection& c, std::int64_t id, std::int
   if (!heir) return fail(ErrorCode::conflict, "no admin to take the videos");
   TRY(auto videos, c.prepare("UPDATE videos SET owner_id = ? WHERE owner_id = ?"));
   RETURN_IF_ERROR(videos.bind(1, heir->id).bind(2, id).run());
+  // Their unfinished uploads end with them: nobody may resume one (SQLite gives a removed
+  // highest id to the next new user), and the expiry sweep frees the files and the space.
+  TRY(auto uploads, c.prepare("UPDATE uploads SET expires_at = 0 WHERE owner = ?"));
+  RETURN_IF_ERROR(uploads.bind(1, std::to_string(id)).run());
   TRY(auto stmt, c.prepare("DELETE FROM users WHERE id = ?"));
   RETURN_IF_ERROR(stmt.bind(1, id).run());
   return heir;

@@ -256,6 +256,38 @@ class AccountsTest(DaemonTestCase):
                                               json.dumps({"title": "renamed"}), own)
         self.assertEqual(status, 200, body)
 
+    def test_a_removed_users_unfinished_upload_ends_with_them(self):
+        """Nobody can resume it, not even a new user given the removed one's id (SQLite reuses the highest), and
+        its partial file is removed at once."""
+        def add_user(name):
+            status, user = self.daemon.json("POST", "/api/v1/users",
+                                            json.dumps({"name": name, "role": "uploader", "password": name + "-password"}),
+                                            self.daemon.auth({"Content-Type": "application/json"}))
+            self.assertEqual(status, 201, user)
+            return user["id"], self.sign_in(name)
+
+        cal_id, cal = add_user("cal")
+        before = self.temp_files()
+        status, headers, body = self.daemon.request("POST", "/api/v1/uploads", b"",
+                                                    dict(cal, **{"Tus-Resumable": "1.0.0", "Upload-Length": "1000"}))
+        self.assertEqual(status, 201, body)
+        upload = headers["location"]
+        status, _, body = self.daemon.request("PATCH", upload, b"x" * 100, dict(cal, **{
+            "Tus-Resumable": "1.0.0", "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}))
+        self.assertEqual(status, 204, body)
+        self.assertEqual(len(self.temp_files()), len(before) + 1)  # its partial file
+
+        self.assertEqual(self.daemon.request("DELETE", "/api/v1/users/%d" % cal_id, None, self.daemon.auth())[0], 204)
+        self.assertEqual(self.temp_files(), before)
+        status, _, _ = self.daemon.request("HEAD", upload, None, self.daemon.auth({"Tus-Resumable": "1.0.0"}))
+        self.assertEqual(status, 404)
+        dan_id, dan = add_user("dan")
+        self.assertEqual(dan_id, cal_id, "the new user should get the removed one's id (what this test is about)")
+        for method, body, extra in (("HEAD", None, {}), ("PATCH", b"y" * 100, {
+                "Upload-Offset": "100", "Content-Type": "application/offset+octet-stream"})):
+            status, _, _ = self.daemon.request(method, upload, body, dict(dan, **{"Tus-Resumable": "1.0.0"}, **extra))
+            self.assertEqual(status, 404, method)
+
     def test_roles_and_progress(self):
         clip = make_clip(self.path("ben.mp4"), seconds=2)
         with open(clip, "rb") as f:
