@@ -334,7 +334,7 @@ nlohmann::json to_json(const MediaInfo& info) {
     put("max_fall", stream.max_fall, false);
     put("dolby_vision_profile", stream.dolby_vision_profile, false);
     put("dolby_vision_base", stream.dolby_vision_base, false);
-    if (video && !hdr_format(stream).empty()) out["hdr"] = hdr_format(stream);  // derived, for people
+    if (std::string hdr = video ? hdr_format(stream) : ""; !hdr.empty()) out["hdr"] = hdr;  // derived, for people
     put("channels", stream.channels, audio);
     put("sample_rate", stream.sample_rate, audio);
     put("channel_layout", stream.channel_layout, audio);

@@ -50,10 +50,11 @@ std::string status_line(pid_t pid, const std::string& name) {
   return "";
 }
 
-TEST(Sandbox, TheKernelShowsSeccompFilteringAndNoNewPrivileges) {
+// Runs a sandboxed child that waits on a pipe, calls LOOK with its pid once the kernel shows
+// it filtered, then lets it exit; returns the child's wait status.
+int observe_sandboxed(const std::function<void(pid_t)>& look, const SandboxLimits& limits = {}) {
   int go[2];
-  ASSERT_EQ(::pipe(go), 0);
-  std::string seccomp, no_new_privs;
+  EXPECT_EQ(::pipe(go), 0);
   int status = in_sandbox(
       [&] {
         char byte;
@@ -62,12 +63,21 @@ TEST(Sandbox, TheKernelShowsSeccompFilteringAndNoNewPrivileges) {
       [&](pid_t pid) {
         // The child is sandboxed once it blocks in read: poll until the kernel says so.
         for (int i = 0; i < 200 && status_line(pid, "Seccomp") != "Seccomp:\t2"; ++i) ::usleep(10000);
-        seccomp = status_line(pid, "Seccomp");
-        no_new_privs = status_line(pid, "NoNewPrivs");
-        ASSERT_EQ(::write(go[1], "x", 1), 1);
-      });
+        look(pid);
+        EXPECT_EQ(::write(go[1], "x", 1), 1);
+      },
+      limits);
   ::close(go[0]);
   ::close(go[1]);
+  return status;
+}
+
+TEST(Sandbox, TheKernelShowsSeccompFilteringAndNoNewPrivileges) {
+  std::string seccomp, no_new_privs;
+  int status = observe_sandboxed([&](pid_t pid) {
+    seccomp = status_line(pid, "Seccomp");
+    no_new_privs = status_line(pid, "NoNewPrivs");
+  });
   EXPECT_TRUE(exited_with(status, 0)) << status;
   EXPECT_EQ(seccomp, "Seccomp:\t2");  // mode 2: a filter
   EXPECT_EQ(no_new_privs, "NoNewPrivs:\t1");
@@ -115,24 +125,14 @@ struct Priorities {
 };
 
 Priorities priorities_in_sandbox(const SandboxLimits& limits) {
-  int go[2];
-  EXPECT_EQ(::pipe(go), 0);
   Priorities seen;
-  int status = in_sandbox(
-      [&] {
-        char byte;
-        return ::read(go[0], &byte, 1) == 1 ? 0 : 1;
-      },
+  int status = observe_sandboxed(
       [&](pid_t pid) {
-        for (int i = 0; i < 200 && status_line(pid, "Seccomp") != "Seccomp:\t2"; ++i) ::usleep(10000);
         errno = 0;
         seen.nice = ::getpriority(PRIO_PROCESS, static_cast<id_t>(pid));
         seen.ioprio = static_cast<int>(::syscall(SYS_ioprio_get, IOPRIO_WHO_PROCESS, pid));
-        EXPECT_EQ(::write(go[1], "x", 1), 1);
       },
       limits);
-  ::close(go[0]);
-  ::close(go[1]);
   EXPECT_TRUE(exited_with(status, 0)) << status;
   return seen;
 }
