@@ -35,7 +35,7 @@ nlohmann::json video_json(const db::VideoRow& video, Audience audience);
 nlohmann::json job_json(const db::Job& job, Audience audience);
 
 // The bytes of a stored object with ETag, Range, 304 (objects.cpp); the hash must be valid.
-http::Response object_response(ApiContext& context, const http::RequestContext& request, const std::string& sha256,
+http::Response object_response(ApiContext& context, const http::RequestContext& request, std::string_view sha256,
                                const char* content_type);
 // Lets players on other origins read the response.
 void set_cors(http::Response& response);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <iterator>
 
+#include <fmt/format.h>
+
 #include "cinevault/api/api.hpp"
 #include "cinevault/api/request_parsing.hpp"
 #include "cinevault/core/hash.hpp"
@@ -38,7 +40,7 @@ const ObjectUser* granting_use(const ApiContext& context, const http::RequestCon
   return nullptr;
 }
 
-http::Response serve(ApiContext& context, const http::RequestContext& request, const std::string& sha256,
+http::Response serve(ApiContext& context, const http::RequestContext& request, std::string_view sha256,
                      const ServedObject& served) {
   const ObjectUser* use = granting_use(context, request, served);
   if (!use) return http::error_response({ErrorCode::not_found, "no such object"});
@@ -56,7 +58,7 @@ std::optional<http::Response> serve_known_object(ApiContext& context, http::Requ
   if (sha256.empty()) return http::error_response({ErrorCode::not_found, "no such object"});
   std::optional<ServedObject> served = context.objects.find(sha256);
   if (!served) return std::nullopt;
-  return serve(context, request, std::string(sha256), *served);
+  return serve(context, request, sha256, *served);
 }
 
 // On the blocking pool: asks the database which videos use the object.
@@ -84,13 +86,13 @@ void keep_out_of_shared_caches(http::Response& response) {
   std::visit([](auto& m) { m.set(field::field::cache_control, "private, max-age=31536000, immutable"); }, response);
 }
 
-http::Response object_response(ApiContext& context, const http::RequestContext& request, const std::string& sha256,
+http::Response object_response(ApiContext& context, const http::RequestContext& request, std::string_view sha256,
                                const char* content_type) {
   auto object = context.store.open(sha256);
   if (!object) return http::error_response(object.error());
   const std::uint64_t size = (*object)->size;
 
-  const std::string etag = "\"" + sha256 + "\"";
+  const std::string etag = fmt::format("\"{}\"", sha256);
   auto set_common = [&](auto& message) {
     message.set(field::field::content_type, content_type);
     message.set(field::field::etag, etag);
@@ -121,8 +123,7 @@ http::Response object_response(ApiContext& context, const http::RequestContext& 
     response.result(206);
     response.body().offset = range.range->first;
     response.body().length = range.range->last - range.range->first + 1;
-    response.set(field::field::content_range, "bytes " + std::to_string(range.range->first) + "-" +
-                                                  std::to_string(range.range->last) + "/" + std::to_string(size));
+    response.set(field::field::content_range, fmt::format("bytes {}-{}/{}", range.range->first, range.range->last, size));
   } else {
     response.result(200);
     response.body().length = size;

@@ -7,6 +7,7 @@
 namespace cinevault::http {
 namespace {
 
+// The segments of a path that starts with '/': "/a//b/" has "a", "", "b" and "".
 std::vector<std::string> split_path(std::string_view path) {
   std::vector<std::string> segments;
   std::size_t start = 1;
@@ -17,6 +18,43 @@ std::vector<std::string> split_path(std::string_view path) {
     start = slash + 1;
   }
   return segments;
+}
+
+// The same segments one by one, without copying them: true while `rest` ("/a/b", then "/b")
+// had one more.
+bool next_segment(std::string_view& rest, std::string_view& segment) {
+  if (rest.empty()) return false;
+  auto slash = rest.find('/', 1);
+  segment = rest.substr(1, slash == std::string_view::npos ? std::string_view::npos : slash - 1);
+  rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+  return true;
+}
+
+// Whether `path` has the pattern's segments ({} matches any non-empty one); the {} values go
+// to `params`.
+bool matches(const std::vector<std::string>& pattern, std::string_view path, std::vector<std::string_view>& params) {
+  params.clear();
+  std::string_view segment;
+  for (const std::string& expected : pattern) {
+    if (!next_segment(path, segment)) return false;
+    if (expected == "{}") {
+      if (segment.empty()) return false;
+      params.push_back(segment);
+    } else if (expected != segment) {
+      return false;
+    }
+  }
+  return path.empty();
+}
+
+// A path segment that could escape a path or hide one: "." or "..", a slash (once decoded),
+// a backslash or a NUL byte.
+std::optional<Error> check_segment(std::string_view segment) {
+  if (segment == "." || segment == "..")
+    return Error{ErrorCode::invalid_argument, "the path must not contain '.' or '..' segments"};
+  if (segment.find_first_of(std::string_view("/\\\0", 3)) != std::string_view::npos)
+    return Error{ErrorCode::invalid_argument, "the path contains an encoded slash or a NUL byte"};
+  return std::nullopt;
 }
 
 int hex_value(char c) {
@@ -58,18 +96,23 @@ Result<Target> parse_target(std::string_view target) {
   Target parsed;
   auto question = target.find('?');
   std::string_view raw_path = target.substr(0, question);
-  for (auto& raw_segment : split_path(raw_path)) {
-    bool ok = false;
-    std::string segment = percent_decode_or_empty(raw_segment, false, &ok);
-    if (!ok) return fail(ErrorCode::invalid_argument, "bad percent-encoding in the path");
-    if (segment == "." || segment == "..")
-      return fail(ErrorCode::invalid_argument, "the path must not contain '.' or '..' segments");
-    if (segment.find('/') != std::string::npos || segment.find('\0') != std::string::npos ||
-        segment.find('\\') != std::string::npos)
-      return fail(ErrorCode::invalid_argument, "the path contains an encoded slash or a NUL byte");
-    if (!is_utf8(segment)) return fail(ErrorCode::invalid_argument, "the path is not UTF-8");
-    parsed.path += '/';
-    parsed.path += segment;
+  std::string_view rest = raw_path, raw_segment;
+  if (raw_path.find('%') == std::string_view::npos) {
+    // Nothing to decode (every player's and page's object and manifest URL): check in place.
+    while (next_segment(rest, raw_segment))
+      if (auto refused = check_segment(raw_segment)) return tl::make_unexpected(*refused);
+    if (!is_utf8(raw_path)) return fail(ErrorCode::invalid_argument, "the path is not UTF-8");
+    parsed.path.assign(raw_path);
+  } else {
+    while (next_segment(rest, raw_segment)) {
+      bool ok = false;
+      std::string segment = percent_decode_or_empty(raw_segment, false, &ok);
+      if (!ok) return fail(ErrorCode::invalid_argument, "bad percent-encoding in the path");
+      if (auto refused = check_segment(segment)) return tl::make_unexpected(*refused);
+      if (!is_utf8(segment)) return fail(ErrorCode::invalid_argument, "the path is not UTF-8");
+      parsed.path += '/';
+      parsed.path += segment;
+    }
   }
   if (question != std::string_view::npos) {
     std::string_view query = target.substr(question + 1);
@@ -95,32 +138,20 @@ Router::Router(std::vector<Route> routes) : routes_(std::move(routes)) {
 }
 
 Result<RouteMatch> Router::match(Verb method, std::string_view path, std::string* allowed) const {
-  auto segments = split_path(path);
   bool path_matched = false;
-  std::optional<RouteMatch> head_via_get;
+  const Route* head_via_get = nullptr;
+  std::vector<std::string_view> params, head_params;
+  auto found = [](const Route& route, const std::vector<std::string_view>& values) {
+    return RouteMatch{&route, std::vector<std::string>(values.begin(), values.end())};
+  };
   for (std::size_t r = 0; r < routes_.size(); ++r) {
-    const auto& pattern = segments_[r];
-    if (pattern.size() != segments.size()) continue;
-    RouteMatch match;
-    bool ok = true;
-    for (std::size_t i = 0; i < pattern.size() && ok; ++i) {
-      if (pattern[i] == "{}") {
-        if (segments[i].empty()) ok = false;
-        else match.params.push_back(segments[i]);
-      } else if (pattern[i] != segments[i]) {
-        ok = false;
-      }
-    }
-    if (!ok) continue;
+    if (!matches(segments_[r], path, params)) continue;
     path_matched = true;
-    if (routes_[r].method == method) {
-      match.route = &routes_[r];
-      return match;
-    }
+    if (routes_[r].method == method) return found(routes_[r], params);
     // HEAD is answered by the GET route unless a HEAD route of its own exists.
     if (method == Verb::head && routes_[r].method == Verb::get && !head_via_get) {
-      match.route = &routes_[r];
-      head_via_get = std::move(match);
+      head_via_get = &routes_[r];
+      head_params = params;
       continue;
     }
     if (allowed) {
@@ -128,7 +159,7 @@ Result<RouteMatch> Router::match(Verb method, std::string_view path, std::string
       *allowed += std::string(beast_http::to_string(routes_[r].method));
     }
   }
-  if (head_via_get) return *head_via_get;
+  if (head_via_get) return found(*head_via_get, head_params);
   if (!path_matched) return fail(ErrorCode::not_found, "no such resource");
   return RouteMatch{};
 }

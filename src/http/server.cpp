@@ -1,25 +1,24 @@
 #include "cinevault/http/server.hpp"
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <iterator>
 #include <limits>
-#include <list>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
 
 #include <sys/sendfile.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 
 #include <cerrno>
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -35,6 +34,11 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
+// A connection's socket is bound to its own event loop's executor, not a type-erased one:
+// every operation's completion goes straight to that loop.
+using Executor = asio::io_context::executor_type;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Timer = asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, Executor>;
 
 // The first read of a request; the header parser reads on if the header is longer. Small,
 // because an idle keep-alive connection keeps this buffer (10,000 idle connections).
@@ -44,6 +48,9 @@ constexpr std::size_t kBodyReadChunk = 64 * 1024;
 // Largest piece handed to sendfile at once, so that one big download does not hold an I/O
 // thread while other connections wait.
 constexpr std::size_t kSendfileChunk = 1 << 20;
+// How often each event loop looks for connections past their deadline: the timeouts are whole
+// seconds, so they end at most this much late.
+constexpr std::chrono::milliseconds kSweepInterval{250};
 
 // Which Host names requests may carry (http.allowed_hosts). A page on another site can make a
 // browser send requests to 127.0.0.1 under its own name (DNS rebinding): a server on loopback
@@ -156,16 +163,20 @@ std::optional<Error> check_framing(const RequestHeader& header) {
   return std::nullopt;
 }
 
+class LoopSessions;
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, std::shared_ptr<Shared> shared)
-      : stream_(std::move(socket)), shared_(std::move(shared)) {
+  Session(Socket&& socket, std::shared_ptr<Shared> shared, LoopSessions& home)
+      : socket_(std::move(socket)), shared_(std::move(shared)), home_(home) {
     beast::error_code ec;
-    auto endpoint = stream_.socket().remote_endpoint(ec);
+    auto endpoint = socket_.remote_endpoint(ec);
     if (!ec) {
       address_ = endpoint.address().to_string();
       remote_ = address_ + ":" + std::to_string(endpoint.port());
     }
+    // File bodies are written with sendmsg and sendfile on the descriptor itself.
+    socket_.native_non_blocking(true, ec);
   }
 
   ~Session() {
@@ -179,25 +190,26 @@ class Session : public std::enable_shared_from_this<Session> {
   // Takes one of the client address's connections; false when it holds all it may.
   bool admit() { return admitted_ = shared_->admit(address_); }
 
-  void start() {
-    counted_ = true;
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_idle(); });
-  }
+  void start();
 
   // Over a connection cap: say so and close.
-  void refuse_over_capacity(const char* message) {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this(), message] {
-      self->close_after_response_ = true;
-      self->send(error_response({ErrorCode::unavailable, message}));
-    });
+  void refuse_over_capacity(const char* message);
+
+  // Graceful shutdown: an idle connection closes now, a busy one after its response. On the
+  // connection's loop.
+  void drain() {
+    close_after_response_ = true;
+    if (!busy_) close();
   }
 
-  // Graceful shutdown: an idle connection closes now, a busy one after its response.
-  void drain() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
-      self->close_after_response_ = true;
-      if (!self->busy_) self->close();
-    });
+  // On the connection's loop, from its sweep: a connection whose read or write has taken past
+  // its deadline is ended (the pending operation completes with operation_aborted).
+  void end_if_late(Clock::time_point now) {
+    if (now < deadline_) return;
+    deadline_ = Clock::time_point::max();
+    timed_out_ = true;
+    beast::error_code ignored;
+    socket_.cancel(ignored);
   }
 
  private:
@@ -209,9 +221,8 @@ class Session : public std::enable_shared_from_this<Session> {
     // Give back what a large request needed; the usual small buffer is kept, since the read
     // below needs one anyway.
     if (buffer_.capacity() > kIdleReadChunk) buffer_.shrink_to_fit();
-    stream_.expires_after(std::chrono::seconds(answered_ == 0 ? shared_->config.first_byte_timeout_s
-                                                              : shared_->config.idle_timeout_s));
-    stream_.async_read_some(buffer_.prepare(kIdleReadChunk),
+    set_deadline(answered_ == 0 ? shared_->config.first_byte_timeout_s : shared_->config.idle_timeout_s);
+    socket_.async_read_some(buffer_.prepare(kIdleReadChunk),
                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                               if (ec) return self->close();
                               self->buffer_.commit(n);
@@ -228,8 +239,8 @@ class Session : public std::enable_shared_from_this<Session> {
     // Beast checks Content-Length against a default 1 MiB limit while reading the header;
     // the route's own limit is applied once it is known.
     header_parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
-    stream_.expires_after(std::chrono::seconds(shared_->config.header_timeout_s));
-    beast_http::async_read_header(stream_, buffer_, *header_parser_,
+    set_deadline(shared_->config.header_timeout_s);
+    beast_http::async_read_header(socket_, buffer_, *header_parser_,
                                   [self = shared_from_this()](beast::error_code ec, std::size_t) {
                                     self->guarded("reading the request", [&] { self->on_header(ec); });
                                   });
@@ -245,8 +256,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return send(error_response({ErrorCode::invalid_argument, "malformed request: " + ec.message()}));
 
     const RequestHeader& header = header_parser_->get().base();
-    method_ = std::string(header.method_string());
-    target_ = std::string(header.target());
+    method_.assign(view(header.method_string()));  // assign: keeps the capacity of earlier requests
+    target_.assign(view(header.target()));
     if (auto framing = check_framing(header)) {
       unsigned status = framing->message == "unsupported Transfer-Encoding" ? 501 : 400;
       auto response = error_response(*framing);
@@ -355,8 +366,8 @@ class Session : public std::enable_shared_from_this<Session> {
     bool expects_continue = ascii_iequals(field_value(header_parser_->get().base(), beast_http::field::expect), "100-continue");
     if (expects_continue) {
       continue_.emplace(beast_http::status::continue_, header_parser_->get().version());
-      stream_.expires_after(std::chrono::seconds(shared_->config.write_timeout_s));
-      return beast_http::async_write(stream_, *continue_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      set_deadline(shared_->config.write_timeout_s);
+      return beast_http::async_write(socket_, *continue_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
         if (ec) return self->close();
         self->start_body();
       });
@@ -369,8 +380,8 @@ class Session : public std::enable_shared_from_this<Session> {
       text_parser_.emplace(std::move(*header_parser_));
       text_parser_->body_limit(body_limit());
       ctx_.header = &text_parser_->get().base();
-      stream_.expires_after(std::chrono::seconds(shared_->config.body_stall_timeout_s));
-      return beast_http::async_read(stream_, buffer_, *text_parser_,
+      set_deadline(shared_->config.body_stall_timeout_s);
+      return beast_http::async_read(socket_, buffer_, *text_parser_,
                                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
                                       self->guarded("reading the body", [&] { self->on_body_done(ec); });
                                     });
@@ -385,8 +396,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Streamed bodies are read piece by piece so that the stall timeout restarts on progress.
   void read_body_some() {
-    stream_.expires_after(std::chrono::seconds(shared_->config.body_stall_timeout_s));
-    beast_http::async_read_some(stream_, buffer_, *sink_parser_,
+    set_deadline(shared_->config.body_stall_timeout_s);
+    beast_http::async_read_some(socket_, buffer_, *sink_parser_,
                                 [self = shared_from_this()](beast::error_code ec, std::size_t) {
                                   self->guarded("reading the body", [&] {
                                     if (ec || self->sink_parser_->is_done()) return self->on_body_done(ec);
@@ -409,6 +420,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_body_done(beast::error_code ec) {
+    if (ec && timed_out_) ec = beast::error::timeout;
     if (ec) {
       close_after_response_ = true;
       if (sink_parser_ && sink_parser_->get().body().error)
@@ -453,6 +465,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // An exception from either becomes a 500 for this request, never the end of a thread.
   template <typename Work, typename Then>
   void run_blocking(Work work, Then then) {
+    deadline_ = Clock::time_point::max();  // no read or write waits meanwhile
     asio::post(*shared_->blocking_pool, [self = shared_from_this(), work = std::move(work), then = std::move(then)]() mutable {
       std::optional<decltype(work())> result;
       std::string thrown;
@@ -463,7 +476,7 @@ class Session : public std::enable_shared_from_this<Session> {
       } catch (...) {
         thrown = "an exception that is not a std::exception";
       }
-      asio::post(self->stream_.get_executor(), [self, result = std::move(result), thrown = std::move(thrown),
+      asio::post(self->socket_.get_executor(), [self, result = std::move(result), thrown = std::move(thrown),
                                                 then = std::move(then)]() mutable {
         if (!result) return self->on_exception("the handler", thrown.c_str());
         self->guarded("finishing the request", [&] { then(std::move(*result)); });
@@ -516,12 +529,12 @@ class Session : public std::enable_shared_from_this<Session> {
       response_ = std::make_shared<Response>(std::visit(
           [](auto& message) { return EmptyResponse(std::move(message.base())); }, *response_));
     }
-    stream_.expires_after(std::chrono::seconds(shared_->config.write_timeout_s));
+    set_deadline(shared_->config.write_timeout_s);  // for the whole response, header and body
     if (auto* file = std::get_if<FileResponse>(response_.get()); file != nullptr && file->body().length > 0)
       return send_file(*file);
     std::visit(
         [&](auto& message) {
-          beast_http::async_write(stream_, message,
+          beast_http::async_write(socket_, message,
                                   [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
                                     self->on_write(ec, bytes);
                                   });
@@ -533,69 +546,47 @@ class Session : public std::enable_shared_from_this<Session> {
   // user space. The whole response is bounded by the write timeout, so a client that reads
   // slowly is dropped rather than kept forever.
   void send_file(FileResponse& message) {
-    file_serializer_ = std::make_unique<beast_http::response_serializer<FileRangeBody>>(message);
-    file_serializer_->split(true);
+    render_header(message, header_text_);
+    header_sent_ = 0;
     file_position_ = message.body().offset;
     file_remaining_ = message.body().length;
     sent_ = 0;
-    write_deadline_.expires_after(std::chrono::seconds(shared_->config.write_timeout_s));
-    write_deadline_.async_wait([self = shared_from_this(), generation = ++write_generation_](beast::error_code ec) {
-      if (ec || generation != self->write_generation_ || !self->file_serializer_) return;
-      beast::error_code ignored;
-      self->stream_.socket().cancel(ignored);  // the pending wait ends with operation_aborted
-      self->write_timed_out_ = true;
-    });
-    beast::error_code ec;
-    if (!stream_.socket().native_non_blocking()) stream_.socket().native_non_blocking(true, ec);
-    if (ec) return finish_file(ec);
-    if (send_header_now(ec)) {
-      stream_.expires_never();  // write_deadline_ covers the body
-      return pump_file();
-    }
-    if (ec) return finish_file(ec);
-    // The socket is full (pipelined answers the client has not read yet): let Beast wait.
-    beast_http::async_write_header(stream_, *file_serializer_,
-                                   [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
-                                     self->sent_ += bytes;
-                                     if (ec) return self->finish_file(ec);
-                                     self->stream_.expires_never();
-                                     self->pump_file();
-                                   });
+    write_file_response();
   }
 
-  // Writes the header with MSG_MORE, so that the kernel puts it in one packet with the start
-  // of the body rather than sending a packet of its own. False when the socket could not take
-  // all of it now (or on an error, in ec).
-  bool send_header_now(beast::error_code& ec) {
-    int socket = stream_.socket().native_handle();
-    while (!file_serializer_->is_header_done()) {
-      std::size_t written = 0;
-      bool would_block = false;
-      file_serializer_->next(ec, [&](beast::error_code& next_ec, const auto& buffers) {
-        std::array<iovec, 16> pieces{};
-        std::size_t count = 0;
-        for (auto buffer : beast::buffers_range_ref(buffers)) {
-          if (count == pieces.size()) break;
-          pieces[count++] = iovec{const_cast<void*>(buffer.data()), buffer.size()};
-        }
-        msghdr message{};
-        message.msg_iov = pieces.data();
-        message.msg_iovlen = count;
-        ssize_t n = ::sendmsg(socket, &message, MSG_MORE | MSG_NOSIGNAL);
-        if (n >= 0) written = static_cast<std::size_t>(n);
-        else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) would_block = true;
-        else next_ec = beast::error_code(errno, boost::system::system_category());
-      });
-      if (ec || would_block) return false;
-      file_serializer_->consume(written);
-      sent_ += written;
+  // The status line and the fields, as they go on the wire (the response's own fields
+  // include Content-Length and, when closing, Connection).
+  static void render_header(const FileResponse& message, std::string& out) {
+    out.clear();
+    fmt::format_to(std::back_inserter(out), "HTTP/1.1 {} ", message.result_int());
+    out.append(view(message.reason()));
+    out.append("\r\n");
+    for (const auto& field : message) {
+      out.append(view(field.name_string()));
+      out.append(": ");
+      out.append(view(field.value()));
+      out.append("\r\n");
     }
-    return true;
+    out.append("\r\n");
   }
 
-  void pump_file() {
-    if (write_timed_out_) return finish_file(beast::error::timeout);
-    int socket = stream_.socket().native_handle();
+  // Writes what the socket takes now, the header and then the body, and waits for room to go
+  // on. The header goes with MSG_MORE, so that the kernel puts it in one packet with the start
+  // of the body rather than sending a packet of its own.
+  void write_file_response() {
+    int socket = socket_.native_handle();
+    while (header_sent_ < header_text_.size()) {
+      ssize_t n = ::send(socket, header_text_.data() + header_sent_, header_text_.size() - header_sent_,
+                         MSG_MORE | MSG_NOSIGNAL);
+      if (n >= 0) {
+        header_sent_ += static_cast<std::size_t>(n);
+        sent_ += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return wait_to_write();
+      return finish_file(beast::error_code(errno, boost::system::system_category()));
+    }
     int file = std::get<FileResponse>(*response_).body().file->fd();
     while (file_remaining_ > 0) {
       auto offset = static_cast<off_t>(file_position_);
@@ -609,29 +600,27 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       if (n == 0) return finish_file(beast_http::error::short_read);  // the file shrank under us
       if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        stream_.socket().async_wait(tcp::socket::wait_write, [self = shared_from_this()](beast::error_code wait_ec) {
-          if (wait_ec) return self->finish_file(self->write_timed_out_ ? beast::error::timeout : wait_ec);
-          self->pump_file();
-        });
-        return;
-      }
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return wait_to_write();
       return finish_file(beast::error_code(errno, boost::system::system_category()));
     }
     finish_file({});
   }
 
+  // The socket is full (a slow reader, or pipelined answers not read yet).
+  void wait_to_write() {
+    socket_.async_wait(Socket::wait_write, [self = shared_from_this()](beast::error_code ec) {
+      if (ec) return self->finish_file(ec);
+      self->write_file_response();
+    });
+  }
+
   void finish_file(beast::error_code ec) {
-    ++write_generation_;
-    write_deadline_.cancel();
-    if (write_timed_out_) {
+    if (timed_out_) {
       // Reset rather than close: a plain close would still trickle out what the kernel
       // holds for the slow reader (megabytes), keeping the connection alive for minutes.
       beast::error_code ignored;
-      stream_.socket().set_option(asio::socket_base::linger(true, 0), ignored);
+      socket_.set_option(asio::socket_base::linger(true, 0), ignored);
     }
-    write_timed_out_ = false;
-    file_serializer_.reset();
     on_write(ec, sent_);
   }
 
@@ -662,12 +651,18 @@ class Session : public std::enable_shared_from_this<Session> {
   void close() {
     busy_ = false;
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.socket().close(ec);
+    socket_.shutdown(Socket::shutdown_send, ec);
+    socket_.close(ec);
   }
 
-  beast::tcp_stream stream_;
+  // The read or write about to start must end within `seconds` (see end_if_late).
+  void set_deadline(int seconds) { deadline_ = Clock::now() + std::chrono::seconds(seconds); }
+
+  Socket socket_;
   std::shared_ptr<Shared> shared_;
+  LoopSessions& home_;
+  Clock::time_point deadline_ = Clock::time_point::max();
+  bool timed_out_ = false;
   beast::flat_buffer buffer_;
   std::string address_;       // the client's IP address
   std::string remote_ = "-";  // and port, for the log
@@ -690,15 +685,63 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<beast_http::request_parser<SinkBody>> sink_parser_;
   std::optional<beast_http::response<beast_http::empty_body>> continue_;
   std::shared_ptr<Response> response_;
-  // A file response in flight (send_file).
-  std::unique_ptr<beast_http::response_serializer<FileRangeBody>> file_serializer_;
-  asio::steady_timer write_deadline_{stream_.get_executor()};
-  std::uint64_t write_generation_ = 0;
-  bool write_timed_out_ = false;
+  // A file response in flight (send_file): its header as text, how much of it and of the
+  // file's range was sent.
+  std::string header_text_;
+  std::size_t header_sent_ = 0;
   std::uint64_t file_position_ = 0;
   std::uint64_t file_remaining_ = 0;
   std::size_t sent_ = 0;
 };
+
+// The connections of one event loop. Only that loop's thread touches it: connections join it
+// on their loop, and its sweep runs there too, so no lock is needed. One check every
+// kSweepInterval replaces a timer armed and cancelled for every read and write.
+class LoopSessions {
+ public:
+  explicit LoopSessions(asio::io_context& loop) : sweep_(loop.get_executor()) {}
+
+  void add(std::weak_ptr<Session> session) { sessions_.push_back(std::move(session)); }
+
+  void start_sweeping() {
+    sweep_.expires_after(kSweepInterval);
+    sweep_.async_wait([this](beast::error_code ec) {
+      if (ec) return;
+      auto now = Clock::now();
+      std::erase_if(sessions_, [now](const std::weak_ptr<Session>& weak) {
+        auto session = weak.lock();
+        if (session) session->end_if_late(now);
+        return !session;
+      });
+      start_sweeping();
+    });
+  }
+
+  void drain() {
+    for (auto& weak : sessions_)
+      if (auto session = weak.lock()) session->drain();
+  }
+
+ private:
+  Timer sweep_;
+  std::vector<std::weak_ptr<Session>> sessions_;
+};
+
+void Session::start() {
+  counted_ = true;
+  asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
+    self->home_.add(self);
+    self->read_idle();
+  });
+}
+
+void Session::refuse_over_capacity(const char* message) {
+  asio::dispatch(socket_.get_executor(), [self = shared_from_this(), message] {
+    self->home_.add(self);
+    self->close_after_response_ = true;
+    self->send(error_response({ErrorCode::unavailable, message}));
+  });
+}
 
 class ServerImpl final : public Server {
  public:
@@ -722,6 +765,7 @@ class ServerImpl final : public Server {
       extra_loops_.push_back(std::make_unique<asio::io_context>(1));
       keep_running_.push_back(asio::make_work_guard(*extra_loops_.back()));
     }
+    for (int i = 0; i < io_threads; ++i) loop_sessions_.push_back(std::make_unique<LoopSessions>(loop(i)));
   }
 
   ~ServerImpl() override {
@@ -748,6 +792,8 @@ class ServerImpl final : public Server {
 
   void run() override {
     signals_.async_wait([this](beast::error_code ec, int signal) { on_signal(ec, signal); });
+    for (std::size_t i = 0; i < loop_sessions_.size(); ++i)
+      asio::post(loop(i), [sessions = loop_sessions_[i].get()] { sessions->start_sweeping(); });
     accept();
     std::vector<std::thread> threads;
     for (auto& loop : extra_loops_) threads.emplace_back([&loop] { run_loop(*loop); });
@@ -796,11 +842,7 @@ class ServerImpl final : public Server {
     }
   }
 
-  // The loop the next connection lives on, in turn.
-  asio::io_context& next_loop() {
-    std::size_t index = next_loop_++ % (extra_loops_.size() + 1);
-    return index == 0 ? ioc_ : *extra_loops_[index - 1];
-  }
+  asio::io_context& loop(std::size_t index) { return index == 0 ? ioc_ : *extra_loops_[index - 1]; }
 
   void stop_loops() {
     ioc_.stop();
@@ -808,7 +850,10 @@ class ServerImpl final : public Server {
   }
 
   void accept() {
-    acceptor_.async_accept(next_loop(), [this](beast::error_code ec, tcp::socket socket) {
+    // The next connection lives on the next loop, in turn.
+    accepting_loop_ = next_loop_++ % loop_sessions_.size();
+    accepting_.emplace(loop(accepting_loop_));
+    acceptor_.async_accept(*accepting_, [this](beast::error_code ec) {
       if (ec) {
         if (!acceptor_.is_open()) return;
         spdlog::warn("accept failed: {}", ec.message());
@@ -817,28 +862,19 @@ class ServerImpl final : public Server {
         // sendfile): Nagle would only hold a response's last small packet back until the
         // client's delayed ACK, about 40 ms later.
         beast::error_code ignored;
-        socket.set_option(tcp::no_delay(true), ignored);
-        auto session = std::make_shared<Session>(std::move(socket), shared_);
+        accepting_->set_option(tcp::no_delay(true), ignored);
+        auto session = std::make_shared<Session>(std::move(*accepting_), shared_, *loop_sessions_[accepting_loop_]);
         if (shared_->active_sessions.load() >= shared_->config.max_connections) {
           session->refuse_over_capacity("the server has too many open connections, try again");
         } else if (!session->admit()) {
           session->refuse_over_capacity("too many open connections from your address, try again");
         } else {
           shared_->active_sessions.fetch_add(1);
-          register_session(session);
           session->start();
         }
       }
       accept();
     });
-  }
-
-  void register_session(const std::shared_ptr<Session>& session) {
-    std::lock_guard lock(sessions_mutex_);
-    // Forget sessions that are gone, so the list stays as long as the open connections.
-    if (sessions_.size() > 64 && sessions_.size() > 2 * static_cast<std::size_t>(shared_->active_sessions.load()))
-      sessions_.remove_if([](auto& weak) { return weak.expired(); });
-    sessions_.push_back(session);
   }
 
   void on_signal(beast::error_code ec, int signal) {
@@ -859,13 +895,8 @@ class ServerImpl final : public Server {
     if (shared_->draining.exchange(true)) return;
     beast::error_code ec;
     acceptor_.close(ec);
-    std::list<std::weak_ptr<Session>> sessions;
-    {
-      std::lock_guard lock(sessions_mutex_);
-      sessions.swap(sessions_);
-    }
-    for (auto& weak : sessions)
-      if (auto session = weak.lock()) session->drain();
+    for (std::size_t i = 0; i < loop_sessions_.size(); ++i)
+      asio::dispatch(loop(i), [sessions = loop_sessions_[i].get()] { sessions->drain(); });
     drain_deadline_.expires_after(std::chrono::seconds(shared_->config.shutdown_grace_s));
     drain_deadline_.async_wait([this](beast::error_code e) {
       if (e) return;
@@ -887,14 +918,16 @@ class ServerImpl final : public Server {
   std::vector<std::unique_ptr<asio::io_context>> extra_loops_;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running_;
   asio::io_context ioc_;
+  // One per loop (index 0: ioc_), destroyed before the loops their timers belong to.
+  std::vector<std::unique_ptr<LoopSessions>> loop_sessions_;
   std::size_t next_loop_ = 0;
+  std::optional<Socket> accepting_;  // the socket the pending accept fills
+  std::size_t accepting_loop_ = 0;
   asio::thread_pool blocking_pool_;
   std::shared_ptr<Shared> shared_;
   tcp::acceptor acceptor_;
   asio::signal_set signals_;
   asio::steady_timer drain_deadline_;
-  std::mutex sessions_mutex_;
-  std::list<std::weak_ptr<Session>> sessions_;
 };
 
 }  // namespace

@@ -15,11 +15,17 @@ TEST(Target, DecodesPathAndQuery) {
   EXPECT_EQ(t->query["tags"], "a,b");
   EXPECT_EQ(t->query["flag"], "");
   EXPECT_EQ(parse_target("/a?q=x+y")->query["q"], "x y");
+  // Empty segments are kept, decoded or not.
+  EXPECT_EQ(parse_target("/a//b/")->path, "/a//b/");
+  EXPECT_EQ(parse_target("/a//b%20c/")->path, "/a//b c/");
+  EXPECT_EQ(parse_target("/")->path, "/");
 }
 
 TEST(Target, RefusesPathsThatCouldEscape) {
-  for (const char* bad : {"/objects/../etc/passwd", "/a/./b", "/a/%2e%2e/b", "/a/%2E%2E", "/a%2fb", "/a%00b", "/a/%5c..",
-                          "relative", "", "/a%zz", "/a%4"}) {
+  using namespace std::string_view_literals;
+  // Paths with nothing to decode are checked in place, the others once decoded: both kinds here.
+  for (std::string_view bad : {"/objects/../etc/passwd"sv, "/a/./b"sv, "/a/.."sv, "/a\\b"sv, "/a\0b"sv, "/a/%2e%2e/b"sv,
+                               "/a/%2E%2E"sv, "/a%2fb"sv, "/a%00b"sv, "/a/%5c.."sv, "relative"sv, ""sv, "/a%zz"sv, "/a%4"sv}) {
     auto t = parse_target(bad);
     EXPECT_FALSE(t) << bad;
     if (!t) {
@@ -46,7 +52,9 @@ TEST(Router, MatchesPlaceholdersAndMethods) {
                  {Verb::get, "/api/v1/videos/{}", ok},
                  {Verb::delete_, "/api/v1/videos/{}", ok},
                  {Verb::head, "/api/v1/uploads/{}", ok},
-                 {Verb::get, "/api/v1/uploads/{}", ok}});
+                 {Verb::get, "/api/v1/uploads/{}", ok},
+                 {Verb::get, "/", ok},
+                 {Verb::get, "/objects/{}/{}", ok}});
   std::string allowed;
   auto m = router.match(Verb::get, "/api/v1/videos/abc", &allowed);
   ASSERT_TRUE(m && m->route);
@@ -60,6 +68,10 @@ TEST(Router, MatchesPlaceholdersAndMethods) {
 
   EXPECT_EQ(router.match(Verb::get, "/api/v1/videos/abc/extra", nullptr).error().code, ErrorCode::not_found);
   EXPECT_EQ(router.match(Verb::get, "/api/v1/videos/", nullptr).error().code, ErrorCode::not_found);
+  EXPECT_EQ(router.match(Verb::get, "/api/v1//abc", nullptr).error().code, ErrorCode::not_found);
+  EXPECT_EQ(router.match(Verb::get, "/objects/a/", nullptr).error().code, ErrorCode::not_found);
+  EXPECT_EQ(router.match(Verb::get, "/objects/a/b", nullptr)->params, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(router.match(Verb::get, "/", nullptr)->route->pattern, "/");
   // HEAD goes to an explicit HEAD route before the GET one; elsewhere GET answers HEAD.
   EXPECT_EQ(router.match(Verb::head, "/api/v1/uploads/x", nullptr)->route->method, Verb::head);
   EXPECT_EQ(router.match(Verb::head, "/api/v1/videos", nullptr)->route->method, Verb::get);
