@@ -239,6 +239,13 @@ class Session : public std::enable_shared_from_this<Session> {
     // Beast checks Content-Length against a default 1 MiB limit while reading the header;
     // the route's own limit is applied once it is known.
     header_parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    // Usually the whole header came with the first read: parse it here, rather than through
+    // async_read_header, which would post its completion through the loop once more.
+    if (buffer_.size() > 0) {
+      beast::error_code ec;
+      buffer_.consume(header_parser_->put(buffer_.data(), ec));
+      if (ec != beast_http::error::need_more) return guarded("reading the request", [&] { on_header(ec); });
+    }
     set_deadline(shared_->config.header_timeout_s);
     beast_http::async_read_header(socket_, buffer_, *header_parser_,
                                   [self = shared_from_this()](beast::error_code ec, std::size_t) {
@@ -275,8 +282,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
     auto target = parse_target(view(header.target()));
     if (!target) return reject(target.error());
-    ctx_ = RequestContext{};
-    credentials_ = Credentials{};
+    credentials_ = Credentials{};  // ctx_ was emptied after the last answer (on_write)
     ctx_.header = &header;
     ctx_.path = std::move(target->path);
     ctx_.query = std::move(target->query);
@@ -513,24 +519,25 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void send(Response response) {
     if (route_ && route_->decorate) route_->decorate(response);
-    response_ = std::make_shared<Response>(std::move(response));
+    response_.emplace(std::move(response));
+    keep_alive_ = !close_after_response_ && !shared_->draining.load();
     std::visit(
         [&](auto& message) {
           message.version(11);
           message.set(beast_http::field::server, "cinevault");
           // No browser may read a JSON error or a segment as HTML or script.
           message.set("X-Content-Type-Options", "nosniff");
-          message.keep_alive(!close_after_response_ && !shared_->draining.load());
+          if (!keep_alive_) message.keep_alive(false);  // HTTP/1.1 keeps the connection unless told
         },
         *response_);
     std::visit([&](auto& message) { message.set("X-Request-Id", std::to_string(request_id_)); }, *response_);
     if (method_ == "HEAD") {
       // Same header, Content-Length included, no body.
-      response_ = std::make_shared<Response>(std::visit(
-          [](auto& message) { return EmptyResponse(std::move(message.base())); }, *response_));
+      Response head = std::visit([](auto& message) { return Response(EmptyResponse(std::move(message.base()))); }, *response_);
+      response_.emplace(std::move(head));
     }
     set_deadline(shared_->config.write_timeout_s);  // for the whole response, header and body
-    if (auto* file = std::get_if<FileResponse>(response_.get()); file != nullptr && file->body().length > 0)
+    if (auto* file = std::get_if<FileResponse>(&*response_); file != nullptr && file->body().length > 0)
       return send_file(*file);
     std::visit(
         [&](auto& message) {
@@ -626,7 +633,6 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_write(beast::error_code ec, std::size_t bytes) {
     unsigned status = std::visit([](auto& m) { return m.result_int(); }, *response_);
-    bool keep_alive = std::visit([](auto& m) { return m.keep_alive(); }, *response_);
     auto ms = std::chrono::duration<double, std::milli>(Clock::now() - started_).count();
     if (shared_->config.access_log)
       spdlog::info("{} {} {} {} {}B {:.1f}ms", remote_, method_.empty() ? "-" : method_, target_.empty() ? "-" : target_,
@@ -644,7 +650,7 @@ class Session : public std::enable_shared_from_this<Session> {
     target_.clear();
     busy_ = false;
     ++answered_;
-    if (ec || !keep_alive) return close();
+    if (ec || !keep_alive_) return close();
     read_idle();
   }
 
@@ -672,6 +678,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool busy_ = false;
   bool has_body_ = false;
   bool close_after_response_ = false;
+  bool keep_alive_ = true;  // of the answer being written
   bool answering_exception_ = false;
   std::uint64_t request_id_ = 0;
   Clock::time_point started_ = Clock::now();
@@ -684,7 +691,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<beast_http::request_parser<beast_http::string_body>> text_parser_;
   std::optional<beast_http::request_parser<SinkBody>> sink_parser_;
   std::optional<beast_http::response<beast_http::empty_body>> continue_;
-  std::shared_ptr<Response> response_;
+  std::optional<Response> response_;  // the answer being written
   // A file response in flight (send_file): its header as text, how much of it and of the
   // file's range was sent.
   std::string header_text_;
