@@ -123,7 +123,8 @@ http::Response object_response(ApiContext& context, const http::RequestContext& 
     response.result(206);
     response.body().offset = range.range->first;
     response.body().length = range.range->last - range.range->first + 1;
-    response.set(field::field::content_range, fmt::format("bytes {}-{}/{}", range.range->first, range.range->last, size));
+    response.set(field::field::content_range,
+                 fmt::format("bytes {}-{}/{}", range.range->first, range.range->last, size));
   } else {
     response.result(200);
     response.body().length = size;

@@ -533,7 +533,8 @@ class Session : public std::enable_shared_from_this<Session> {
     std::visit([&](auto& message) { message.set("X-Request-Id", std::to_string(request_id_)); }, *response_);
     if (method_ == "HEAD") {
       // Same header, Content-Length included, no body.
-      Response head = std::visit([](auto& message) { return Response(EmptyResponse(std::move(message.base()))); }, *response_);
+      auto header_only = [](auto& message) { return Response(EmptyResponse(std::move(message.base()))); };
+      Response head = std::visit(header_only, *response_);
       response_.emplace(std::move(head));
     }
     set_deadline(shared_->config.write_timeout_s);  // for the whole response, header and body
