@@ -203,10 +203,11 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // On the connection's loop, from its sweep: a connection whose read or write has taken past
-  // its deadline is ended (the pending operation completes with operation_aborted).
+  // its deadline is ended (the pending operation completes with operation_aborted). The
+  // deadline stays: if the operation had just completed, the cancel finds nothing, and the
+  // next sweep ends what the connection does next unless it set a new deadline.
   void end_if_late(Clock::time_point now) {
     if (now < deadline_) return;
-    deadline_ = Clock::time_point::max();
     timed_out_ = true;
     beast::error_code ignored;
     socket_.cancel(ignored);
@@ -663,7 +664,10 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // The read or write about to start must end within `seconds` (see end_if_late).
-  void set_deadline(int seconds) { deadline_ = Clock::now() + std::chrono::seconds(seconds); }
+  void set_deadline(int seconds) {
+    deadline_ = Clock::now() + std::chrono::seconds(seconds);
+    timed_out_ = false;
+  }
 
   Socket socket_;
   std::shared_ptr<Shared> shared_;
