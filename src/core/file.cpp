@@ -47,13 +47,13 @@ Result<File> File::open_read(const std::filesystem::path& path) {
 }
 
 Result<File> File::create_new(const std::filesystem::path& path, int mode) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) return fail(ErrorCode::io, errno_message("create " + path.string(), errno));
   return File(fd);
 }
 
 Result<File> File::open_write(const std::filesystem::path& path) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) return fail(ErrorCode::io, errno_message("open " + path.string(), errno));
   return File(fd);
 }

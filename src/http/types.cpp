@@ -1,6 +1,7 @@
 #include "cinevault/http/types.hpp"
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "cinevault/core/text.hpp"
 
@@ -73,6 +74,7 @@ StringResponse error_response(const Error& error) {
   // Internal details (paths, SQL) stay in the log; the client gets the kind of failure.
   bool for_client = status < 500 || error.code == ErrorCode::unavailable || error.code == ErrorCode::insufficient_storage;
   std::string message = for_client ? error.message : "internal server error, see the server log";
+  if (!for_client) spdlog::error("answering {} ({}): {}", status, to_string(error.code), error.message);
   auto response = json_response(status, {{"error", {{"code", to_string(error.code)}, {"message", message}}}});
   if (error.code == ErrorCode::unauthorized) response.set(beast_http::field::www_authenticate, "Bearer");
   return response;

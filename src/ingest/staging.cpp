@@ -23,6 +23,7 @@ Result<StagingWriter> StagingWriter::create(const std::filesystem::path& dir, st
 
 StagingWriter::~StagingWriter() {
   if (file_.is_open()) {
+    hasher_.abandon();
     file_.close();
     std::error_code ec;
     std::filesystem::remove(path_, ec);
@@ -32,10 +33,10 @@ StagingWriter::~StagingWriter() {
 Result<void> StagingWriter::write(const char* data, std::size_t size) {
   if (size_ + size > max_bytes_)
     return fail(ErrorCode::too_large, "the upload is larger than the limit of " + std::to_string(max_bytes_) + " bytes");
-  hasher_.update(data, size);
   RETURN_IF_ERROR(file_.write_all(data, size));
   size_ += size;
   pacer_.wrote(file_.fd(), size_);
+  hasher_.wrote(size_);
   return {};
 }
 
@@ -48,6 +49,7 @@ void log_disk_waits(const WritebackPacer& pacer, std::uint64_t bytes) {
 
 Result<StagedFile> StagingWriter::finish() {
   log_disk_waits(pacer_, size_);
+  TRY(Hasher hashed, hasher_.finish());
   // Probing only reads the page cache: it need not wait for the fsync (which can take a
   // second when the device flushes a large cache). Deferred (run by durable()) if no
   // thread can be started.
@@ -57,7 +59,7 @@ Result<StagedFile> StagingWriter::finish() {
                              return file.close();
                            });
                          });
-  return StagedFile(path_, hasher_.finish_hex(), size_, std::move(sync));
+  return StagedFile(path_, hashed.finish_hex(), size_, std::move(sync));
 }
 
 }  // namespace cinevault::ingest

@@ -35,7 +35,7 @@ UploadAppend::UploadAppend(UploadManager& manager, db::UploadRow row, File file,
       claim_(claim),
       row_(std::move(row)),
       file_(std::move(file)),
-      running_hash_(std::move(running_hash)),
+      running_hash_(file_.fd(), static_cast<std::uint64_t>(row_.offset), std::move(running_hash)),
       checksum_(std::move(checksum)),
       pacer_(static_cast<std::uint64_t>(row_.offset)) {
   if (checksum_) chunk_hash_.emplace(checksum_->algorithm);
@@ -50,10 +50,10 @@ Result<void> UploadAppend::write(const char* data, std::size_t size) {
     return fail(ErrorCode::too_large, "the data goes past the declared Upload-Length of " + std::to_string(row_.length));
   RETURN_IF_ERROR(file_.pwrite_all(data, size, static_cast<std::uint64_t>(row_.offset + written_)));
   RETURN_IF_ERROR(claim_.arrived(size));
-  running_hash_.update(data, size);
   if (chunk_hash_) chunk_hash_->update(data, size);
   written_ += static_cast<std::int64_t>(size);
   pacer_.wrote(file_.fd(), static_cast<std::uint64_t>(row_.offset + written_));
+  running_hash_.wrote(static_cast<std::uint64_t>(row_.offset + written_));
   return {};
 }
 
@@ -61,12 +61,18 @@ Result<UploadAppend::Outcome> UploadAppend::commit() {
   finished_ = true;  // from here on this function releases the writer lock itself
   std::int64_t new_offset = row_.offset + written_;
   if (checksum_ && chunk_hash_->finish() != checksum_->expected) {
+    running_hash_.abandon();  // it reads the bytes about to be cut off
     (void)file_.truncate(static_cast<std::uint64_t>(row_.offset));
     claim_.set_unwritten(static_cast<std::uint64_t>(row_.length - row_.offset));
     manager_.release(row_.id, std::nullopt, 0);
     return fail(ErrorCode::checksum_mismatch, "the chunk does not match its Upload-Checksum; it was discarded");
   }
   log_disk_waits(pacer_, static_cast<std::uint64_t>(written_));
+  auto hashed = running_hash_.finish();  // before the file is closed
+  if (!hashed) {
+    manager_.release(row_.id, std::nullopt, 0);
+    return tl::unexpected(hashed.error());
+  }
   auto durable = pacer_.finish().and_then([&] { return file_.sync(); }).and_then([&] { return file_.close(); });
   if (!durable) {
     manager_.release(row_.id, std::nullopt, 0);
@@ -78,11 +84,11 @@ Result<UploadAppend::Outcome> UploadAppend::commit() {
   if (new_offset < row_.length) {
     auto recorded = manager_.database_.write(
         [&](db::Connection& c) { return db::set_upload_offset(c, row_.id, new_offset); });
-    manager_.release(row_.id, recorded ? std::optional<Hasher>(std::move(running_hash_)) : std::nullopt, new_offset);
+    manager_.release(row_.id, recorded ? std::optional<Hasher>(std::move(*hashed)) : std::nullopt, new_offset);
     if (!recorded) return tl::unexpected(recorded.error());
     return outcome;
   }
-  std::string sha256 = running_hash_.finish_hex();
+  std::string sha256 = hashed->finish_hex();
   auto recorded = manager_.database_.write([&](db::Connection& c) { return db::set_upload_received(c, row_.id, sha256); });
   if (!recorded) {
     manager_.release(row_.id, std::nullopt, 0);

@@ -10,6 +10,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -383,4 +384,27 @@ def sha256_file(path):
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
+    return h.hexdigest()
+
+
+def write_padded_mp4(path, clip, size):
+    """A valid mp4 of exactly SIZE bytes: CLIP followed by one top-level `free` box of zeros.
+
+    ISO BMFF readers skip `free` boxes, so this is the same 2 s video, SIZE bytes long. The
+    zeros are a sparse hole, so writing it is instant. Returns its SHA-256."""
+    with open(clip, "rb") as f:
+        head = f.read()
+    pad = size - len(head)
+    assert 8 <= pad < (1 << 32)
+    header = struct.pack(">I4s", pad, b"free")
+    with open(path, "wb") as f:
+        f.write(head + header)
+        f.truncate(size)
+    h = hashlib.sha256(head + header)
+    zeros = memoryview(bytes(8 << 20))
+    remaining = pad - len(header)
+    while remaining:
+        n = min(len(zeros), remaining)
+        h.update(zeros[:n])
+        remaining -= n
     return h.hexdigest()

@@ -13,7 +13,7 @@ import socket
 import time
 import unittest
 
-from harness import DaemonTestCase, make_clip, sha256_file
+from harness import DaemonTestCase, make_clip, sha256_file, write_padded_mp4
 
 TUS = {"Tus-Resumable": "1.0.0"}
 OCTETS = "application/offset+octet-stream"
@@ -460,6 +460,25 @@ class TusProtocolTest(TusTestCase):
         # Complete: no more data is taken.
         status, _, _ = self.patch(location, len(data), b"x")
         self.assertIn(status, (409, 413))
+
+    def test_large_patches_make_a_video_with_the_hash_of_every_byte(self):
+        """Two PATCHes of 12 MiB each (large enough that the server hashes on a thread of its own, reading
+        back what it wrote), the second going on from the first's running hash: the video's sha256 is the
+        file's, and the stored object holds the exact bytes."""
+        clip = self.clip()
+        big = self.path("big.mp4")
+        sha256 = write_padded_mp4(big, clip, 24 << 20)
+        with open(big, "rb") as f:
+            data = f.read()
+        location, _ = self.create(len(data), {"filename": "big.mp4"})
+        half = len(data) // 2
+        self.assertEqual(self.patch(location, 0, data[:half])[0], 204)
+        status, headers, body = self.patch(location, half, data[half:])
+        self.assertEqual(status, 204, body)
+        status, video = self.daemon.json("GET", "/api/v1/videos/" + headers["cinevault-video-id"],
+                                         headers=self.daemon.auth())
+        self.assertEqual((status, video["source"]["sha256"]), (200, sha256))
+        self.assertEqual(sha256_file(self.object_path(sha256)), sha256)
 
     def test_creation_with_upload_of_the_whole_file_makes_the_video(self):
         """A POST carrying every byte (creation-with-upload): 201 with Location, Upload-Offset = length and Cinevault-Video-Id."""

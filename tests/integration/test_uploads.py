@@ -7,14 +7,13 @@ import filecmp
 import hashlib
 import json
 import os
-import struct
 import subprocess
 import sys
 import threading
 import time
 import unittest
 
-from harness import DaemonTestCase, make_clip, multipart_body, sha256_file
+from harness import DaemonTestCase, make_clip, multipart_body, sha256_file, write_padded_mp4
 
 GIB = 1 << 30
 # The daemon is built with ASan (shadow memory, quarantine): generous, but far below the
@@ -248,29 +247,6 @@ def write_random_file(path, size):
     with open(path, "wb") as f:
         for offset in range(0, size, block):
             f.write(os.urandom(min(block, size - offset)))
-
-
-def write_padded_mp4(path, clip, size):
-    """A valid mp4 of exactly SIZE bytes: CLIP followed by one top-level `free` box of zeros.
-
-    ISO BMFF readers skip `free` boxes, so this is the same 2 s video, SIZE bytes long. The
-    zeros are a sparse hole, so writing it is instant. Returns its SHA-256."""
-    with open(clip, "rb") as f:
-        head = f.read()
-    pad = size - len(head)
-    assert 8 <= pad < (1 << 32)
-    header = struct.pack(">I4s", pad, b"free")
-    with open(path, "wb") as f:
-        f.write(head + header)
-        f.truncate(size)
-    h = hashlib.sha256(head + header)
-    zeros = memoryview(bytes(8 << 20))
-    remaining = pad - len(header)
-    while remaining:
-        n = min(len(zeros), remaining)
-        h.update(zeros[:n])
-        remaining -= n
-    return h.hexdigest()
 
 
 class LargeUploadTest(UploadTestCase):

@@ -22,9 +22,9 @@ class File {
   ~File();
 
   static Result<File> open_read(const std::filesystem::path& path);
-  // Creates a new file (O_EXCL), mode 0600 unless given.
+  // Creates a new file (O_EXCL), mode 0600 unless given, open for writing and reading back.
   static Result<File> create_new(const std::filesystem::path& path, int mode = 0600);
-  // Opens an existing file for writing (no truncation).
+  // Opens an existing file for writing and reading back (no truncation).
   static Result<File> open_write(const std::filesystem::path& path);
 
   int fd() const { return fd_; }

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cinevault/core/file.hpp"
+#include "cinevault/core/file_hasher.hpp"
 #include "cinevault/core/hash.hpp"
 #include "cinevault/core/result.hpp"
 
@@ -62,10 +63,10 @@ class StagingWriter {
 
  private:
   StagingWriter(std::filesystem::path path, File file, std::uint64_t max_bytes)
-      : path_(std::move(path)), file_(std::move(file)), max_bytes_(max_bytes) {}
+      : path_(std::move(path)), file_(std::move(file)), hasher_(file_.fd()), max_bytes_(max_bytes) {}
   std::filesystem::path path_;
   File file_;
-  Hasher hasher_{HashAlgorithm::sha256};
+  FileHasher hasher_;  // reads back what was written: declared after file_
   std::uint64_t size_ = 0;
   WritebackPacer pacer_;
   std::uint64_t max_bytes_;

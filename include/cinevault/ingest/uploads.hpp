@@ -20,6 +20,7 @@
 
 #include "cinevault/core/config.hpp"
 #include "cinevault/core/file.hpp"
+#include "cinevault/core/file_hasher.hpp"
 #include "cinevault/core/hash.hpp"
 #include "cinevault/core/result.hpp"
 #include "cinevault/db/database.hpp"
@@ -70,7 +71,7 @@ class UploadAppend {
   UploadBudget::Claim& claim_;  // the upload's, kept by the manager while the writer lock is held
   db::UploadRow row_;
   File file_;
-  Hasher running_hash_;  // SHA-256 of the whole upload up to offset + written_
+  FileHasher running_hash_;  // SHA-256 of the whole upload up to offset + written_; after file_
   std::optional<ChunkChecksum> checksum_;
   std::optional<Hasher> chunk_hash_;
   std::int64_t written_ = 0;
