@@ -164,9 +164,9 @@ int fatal(const std::string& message) {
 }  // namespace
 
 int serve(const Config& config) {
-  // One malloc arena per core instead of glibc's eight: otherwise each of a job's threads
-  // keeps an arena of its own full of freed pictures (a 1080p ladder's peak RSS: 504 → 483
-  // MiB). MALLOC_ARENA_MAX in the environment still decides if it is set.
+  // One malloc arena per core instead of glibc's eight, as in the media worker (where the
+  // pictures are): the daemon's threads (I/O, blocking pool, upload hashing) share a few.
+  // MALLOC_ARENA_MAX in the environment still decides if it is set.
   if (std::getenv("MALLOC_ARENA_MAX") == nullptr)
     ::mallopt(M_ARENA_MAX, static_cast<int>(std::max(2u, std::thread::hardware_concurrency())));
   // sendfile(2) has no MSG_NOSIGNAL: a client that hangs up mid-body must not kill the daemon.

@@ -155,10 +155,16 @@ Result<void> RungScaler::scale(const AVFrame& in, AVFrame& out) {
   }
   SwsContext* context = scaler_.get(in, width_, height_, format_, false, SWS_BICUBIC);
   if (context == nullptr) return fail(ErrorCode::internal, "libswscale cannot convert this picture");
+  constexpr int kAlign = 64;  // the line alignment av_frame_get_buffer would choose, at most
+  int size = av_image_get_buffer_size(format_, width_, height_, kAlign);
+  if (size <= 0) return fail(ErrorCode::internal, "libswscale cannot convert this picture");
+  if (!pool_) pool_.reset(av_buffer_pool_init(static_cast<std::size_t>(size), nullptr));
+  out.buf[0] = pool_ ? av_buffer_pool_get(pool_.get()) : nullptr;
+  if (out.buf[0] == nullptr) return fail(ErrorCode::internal, "out of memory");
   out.format = format_;
   out.width = width_;
   out.height = height_;
-  int error = av_frame_get_buffer(&out, 0);
+  int error = av_image_fill_arrays(out.data, out.linesize, out.buf[0]->data, format_, width_, height_, kAlign);
   if (error >= 0) error = sws_scale_frame(context, &out, &in);
   if (error < 0) return fail(ErrorCode::internal, "scaling failed: " + av_error_text(error));
   out.pts = in.pts;

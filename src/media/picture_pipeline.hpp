@@ -88,7 +88,9 @@ class Scaler {
 };
 
 // Scales pictures to one rung's size and its encoder's pixel format, as limited-range video
-// with the source's matrix. Used by one thread at a time.
+// with the source's matrix. Used by one thread at a time. The scaled pictures come from a
+// pool of buffers of this rung's size: a job scales tens of thousands of pictures, and
+// allocating each anew costs page faults and leaves the heap fragmented.
 class RungScaler {
  public:
   RungScaler(int width, int height, AVPixelFormat format) : width_(width), height_(height), format_(format) {}
@@ -101,6 +103,7 @@ class RungScaler {
   int height_;
   AVPixelFormat format_;
   Scaler scaler_;
+  BufferPoolPtr pool_;  // made with the first scaled picture
 };
 
 // A copy of `picture` in memory of its own, given back to the system when the copy is freed:

@@ -88,6 +88,12 @@ struct SwsContextDeleter {
 };
 using SwsContextPtr = std::unique_ptr<SwsContext, SwsContextDeleter>;
 
+// The pool goes when the last buffer taken from it is given back.
+struct BufferPoolDeleter {
+  void operator()(AVBufferPool* pool) const { av_buffer_pool_uninit(&pool); }
+};
+using BufferPoolPtr = std::unique_ptr<AVBufferPool, BufferPoolDeleter>;
+
 struct SwrContextDeleter {
   void operator()(SwrContext* context) const { swr_free(&context); }
 };
