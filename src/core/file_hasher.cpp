@@ -13,7 +13,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "cinevault/core/file.hpp"
 
 namespace cinevault {
 
@@ -32,7 +31,7 @@ struct FileHasher::State {
   bool finishing = false;     // guarded by mutex: hash up to `written`, then end
   bool abandoned = false;     // guarded by mutex: end now, the hash will not be asked for
   std::string error;          // guarded by mutex: the read that failed, if one did
-  bool no_thread = false;     // none could be started: finish_hex() hashes it all
+  bool no_thread = false;     // none could be started: finish() hashes it all
   std::thread thread;
 
   // Hashes [hashed, end) by reading the file back. Only the thread that owns `hashed` calls it.
@@ -43,7 +42,8 @@ struct FileHasher::State {
       std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(end - done, kBlock));
       ssize_t got = ::pread(fd, buffer.data(), want, static_cast<off_t>(done));
       if (got < 0 && errno == EINTR) continue;
-      if (got < 0) return fail(ErrorCode::io, std::string("reading back the upload to hash it: ") + std::strerror(errno));
+      if (got < 0)
+        return fail(ErrorCode::io, std::string("reading back the upload to hash it: ") + std::strerror(errno));
       if (got == 0) return fail(ErrorCode::io, "reading back the upload to hash it: the file is shorter than written");
       hasher.update(buffer.data(), static_cast<std::size_t>(got));
       done += static_cast<std::uint64_t>(got);
@@ -88,7 +88,7 @@ void FileHasher::hash_in_background(State& state) {
       state.error = hashed.error().message;
       return;
     }
-    state.changed.notify_one();  // finish_hex() may wait for this
+    state.changed.notify_one();
   }
 }
 

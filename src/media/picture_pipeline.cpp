@@ -157,7 +157,7 @@ Result<void> RungScaler::scale(const AVFrame& in, AVFrame& out) {
   if (context == nullptr) return fail(ErrorCode::internal, "libswscale cannot convert this picture");
   constexpr int kAlign = 64;  // the line alignment av_frame_get_buffer would choose, at most
   int size = av_image_get_buffer_size(format_, width_, height_, kAlign);
-  if (size <= 0) return fail(ErrorCode::internal, "libswscale cannot convert this picture");
+  if (size <= 0) return fail(ErrorCode::internal, "no picture buffer can be made for this rung's size");
   if (!pool_) pool_.reset(av_buffer_pool_init(static_cast<std::size_t>(size), nullptr));
   out.buf[0] = pool_ ? av_buffer_pool_get(pool_.get()) : nullptr;
   if (out.buf[0] == nullptr) return fail(ErrorCode::internal, "out of memory");
