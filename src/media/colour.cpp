@@ -63,6 +63,14 @@ const char* zscale_matrix(AVColorSpace matrix) {
   }
 }
 
+// The name of a colour field's value; empty when unspecified, unknown or out of range.
+template <typename Enum>
+std::string name_of(const Enum& field, Enum unspecified, Enum count, const char* (*name)(Enum)) {
+  int value = enum_value(field);
+  if (value == unspecified || value < 0 || value >= count) return {};
+  return or_empty(name(static_cast<Enum>(value)));
+}
+
 template <typename Enum>
 Enum from_name(const std::string& name, int (*parse)(const char*), Enum unset) {
   if (name.empty()) return unset;
@@ -74,11 +82,10 @@ Enum from_name(const std::string& name, int (*parse)(const char*), Enum unset) {
 
 void describe_colour(const AVStream& stream, StreamInfo& info) {
   const AVCodecParameters& codec = *stream.codecpar;
-  if (codec.color_primaries != AVCOL_PRI_UNSPECIFIED)
-    info.color_primaries = or_empty(av_color_primaries_name(codec.color_primaries));
-  if (codec.color_trc != AVCOL_TRC_UNSPECIFIED) info.color_transfer = or_empty(av_color_transfer_name(codec.color_trc));
-  if (codec.color_space != AVCOL_SPC_UNSPECIFIED) info.color_space = or_empty(av_color_space_name(codec.color_space));
-  if (codec.color_range != AVCOL_RANGE_UNSPECIFIED) info.color_range = or_empty(av_color_range_name(codec.color_range));
+  info.color_primaries = name_of(codec.color_primaries, AVCOL_PRI_UNSPECIFIED, AVCOL_PRI_NB, av_color_primaries_name);
+  info.color_transfer = name_of(codec.color_trc, AVCOL_TRC_UNSPECIFIED, AVCOL_TRC_NB, av_color_transfer_name);
+  info.color_space = name_of(codec.color_space, AVCOL_SPC_UNSPECIFIED, AVCOL_SPC_NB, av_color_space_name);
+  info.color_range = name_of(codec.color_range, AVCOL_RANGE_UNSPECIFIED, AVCOL_RANGE_NB, av_color_range_name);
   if (const AVPixFmtDescriptor* format = av_pix_fmt_desc_get(static_cast<AVPixelFormat>(codec.format));
       format != nullptr && format->nb_components > 0)
     info.bit_depth = format->comp[0].depth;

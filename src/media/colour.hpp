@@ -3,7 +3,9 @@
 // between, is public (transcode.hpp).
 #pragma once
 
+#include <cstring>
 #include <string>
+#include <type_traits>
 
 #include "cinevault/media/probe.hpp"
 #include "cinevault/media/transcode.hpp"
@@ -13,6 +15,17 @@ extern "C" {
 }
 
 namespace cinevault::media {
+
+// The number stored in a libav enum field. Some demuxers copy colour and field values from
+// the file without checking them (a fuzzed MPEG-TS stream gave primaries 69), and reading a
+// value outside the enum's range as that enum is undefined behaviour: read it as a number.
+template <typename Enum>
+int enum_value(const Enum& field) {
+  static_assert(std::is_enum_v<Enum> && sizeof(Enum) == sizeof(int));
+  int value;
+  std::memcpy(&value, &field, sizeof value);
+  return value;
+}
 
 // The stream's colour tags, bit depth, and the HDR metadata its container carries.
 void describe_colour(const AVStream& stream, StreamInfo& info);

@@ -175,7 +175,7 @@ Result<void> RungScaler::scale(const AVFrame& in, AVFrame& out) {
 
 bool is_full_range(const AVFrame& picture) {
   const AVPixFmtDescriptor* descriptor = av_pix_fmt_desc_get(static_cast<AVPixelFormat>(picture.format));
-  return picture.color_range == AVCOL_RANGE_JPEG ||
+  return enum_value(picture.color_range) == AVCOL_RANGE_JPEG ||
          (descriptor != nullptr && std::string_view(descriptor->name).substr(0, 4) == "yuvj");
 }
 

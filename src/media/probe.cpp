@@ -72,8 +72,8 @@ double seconds(std::int64_t duration, AVRational time_base) {
   return duration == AV_NOPTS_VALUE || duration <= 0 ? 0.0 : static_cast<double>(duration) * av_q2d(time_base);
 }
 
-const char* field_order_name(AVFieldOrder order) {
-  switch (order) {
+const char* field_order_name(const AVFieldOrder& field) {
+  switch (enum_value(field)) {
     case AV_FIELD_PROGRESSIVE: return "progressive";
     case AV_FIELD_TT: return "tt";
     case AV_FIELD_BB: return "bb";
