@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -127,7 +128,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   address.sin_family = AF_INET;
   address.sin_port = htons(port);
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) std::perror("connect"), std::abort();
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    // A signal (libFuzzer's own timers) can interrupt connect(); the connection still goes on:
+    // wait for it and take its outcome.
+    if (errno != EINTR) std::perror("connect"), std::abort();
+    pollfd connecting{fd, POLLOUT, 0};
+    while (::poll(&connecting, 1, 8000) < 0 && errno == EINTR) {
+    }
+    int error = 0;
+    socklen_t length = sizeof error;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) std::perror("getsockopt"), std::abort();
+    if (error != 0) errno = error, std::perror("connect"), std::abort();
+  }
   // Longer than the server's own timeouts: a connection the server never closes is a bug.
   timeval limit{8, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
