@@ -291,8 +291,15 @@ class AccountsTest(DaemonTestCase):
     def test_roles_and_progress(self):
         clip = make_clip(self.path("ben.mp4"), seconds=2)
         with open(clip, "rb") as f:
-            status, _, _ = self.daemon.request("PUT", "/api/v1/videos", f, self.ben)
-        self.assertEqual(status, 403, "a viewer does not upload")
+            data = f.read()
+        # On a raw socket: the server answers 403 before the body and closes, which can break
+        # http.client's pipe before it reads the answer.
+        fields = "".join("%s: %s\r\n" % item for item in self.ben.items())
+        response = self.daemon.raw(
+            ("PUT /api/v1/videos HTTP/1.1\r\nHost: 127.0.0.1\r\n%sContent-Length: %d\r\n\r\n"
+             % (fields, len(data))).encode(),
+            [data[i:i + (64 << 10)] for i in range(0, len(data), 64 << 10)])
+        self.assertEqual(response.status, 403, "a viewer does not upload")
         self.assertEqual(self.daemon.request("GET", "/api/v1/users", headers=self.ann)[0], 403)
         self.assertEqual(self.daemon.request("GET", "/api/v1/jobs", headers=self.ann)[0], 403)
         video_id = self.upload_as(self.ann, "film", "library")
