@@ -1,11 +1,6 @@
 #include "cinevault/core/file_hasher.hpp"
 
-#include <unistd.h>
-
-#include <algorithm>
-#include <cerrno>
 #include <condition_variable>
-#include <cstring>
 #include <mutex>
 #include <system_error>
 #include <thread>
@@ -34,20 +29,11 @@ struct FileHasher::State {
   bool no_thread = false;     // none could be started: finish() hashes it all
   std::thread thread;
 
-  // Hashes [hashed, end) by reading the file back. Only the thread that owns `hashed` calls it.
+  // Hashes [from, end) by reading the file back. Only the thread that owns `hashed` calls it.
   Result<void> hash_up_to(std::uint64_t from, std::uint64_t end, std::uint64_t& done) {
     if (buffer.empty()) buffer.resize(kBlock);
-    done = from;
-    while (done < end) {
-      std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(end - done, kBlock));
-      ssize_t got = ::pread(fd, buffer.data(), want, static_cast<off_t>(done));
-      if (got < 0 && errno == EINTR) continue;
-      if (got < 0)
-        return fail(ErrorCode::io, std::string("reading back the upload to hash it: ") + std::strerror(errno));
-      if (got == 0) return fail(ErrorCode::io, "reading back the upload to hash it: the file is shorter than written");
-      hasher.update(buffer.data(), static_cast<std::size_t>(got));
-      done += static_cast<std::uint64_t>(got);
-    }
+    Result<void> hashed = hash_file_range(fd, from, end, hasher, buffer, done);
+    if (!hashed) return fail(ErrorCode::io, "reading back the upload to hash it: " + hashed.error().message);
     return {};
   }
 };

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -77,13 +78,23 @@ std::string strong_etag(std::string_view bytes) {
 Result<void> hash_file_prefix(const std::filesystem::path& path, std::uint64_t length, Hasher& hasher) {
   TRY(File file, File::open_read(path));
   std::vector<char> buffer(1 << 20);
-  std::uint64_t remaining = length;
-  while (remaining > 0) {
-    std::size_t want = remaining < buffer.size() ? static_cast<std::size_t>(remaining) : buffer.size();
-    TRY(std::size_t got, file.read_some(buffer.data(), want));
-    if (got == 0) return fail(ErrorCode::io, "file " + path.string() + " is shorter than expected");
-    hasher.update(buffer.data(), got);
-    remaining -= got;
+  std::uint64_t done = 0;
+  Result<void> hashed = hash_file_range(file.fd(), 0, length, hasher, buffer, done);
+  if (!hashed) return fail(ErrorCode::io, "hashing " + path.string() + ": " + hashed.error().message);
+  return {};
+}
+
+Result<void> hash_file_range(int fd, std::uint64_t from, std::uint64_t end, Hasher& hasher,
+                             std::vector<char>& buffer, std::uint64_t& done) {
+  done = from;
+  while (done < end) {
+    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(end - done, buffer.size()));
+    ssize_t got = ::pread(fd, buffer.data(), want, static_cast<off_t>(done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return fail(ErrorCode::io, std::string("pread: ") + std::strerror(errno));
+    if (got == 0) return fail(ErrorCode::io, "the file is shorter than expected");
+    hasher.update(buffer.data(), static_cast<std::size_t>(got));
+    done += static_cast<std::uint64_t>(got);
   }
   return {};
 }

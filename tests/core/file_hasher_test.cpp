@@ -69,7 +69,7 @@ TEST_F(FileHasherTest, ABlockThatCannotBeReadBackIsAnError) {
   hasher.wrote(FileHasher::kThreadFrom + 4 * FileHasher::kBlock);  // more than the file holds
   auto hashed = hasher.finish();
   ASSERT_FALSE(hashed);
-  EXPECT_NE(hashed.error().message.find("shorter than written"), std::string::npos);
+  EXPECT_NE(hashed.error().message.find("shorter than expected"), std::string::npos);
 }
 
 TEST_F(FileHasherTest, AnAbandonedUploadStopsTheThread) {

@@ -6,8 +6,9 @@
 // docs/transcoding.md, "Passthrough"):
 //   a. progressive: a 40 s clip is uploaded (x264 ultrafast); as soon as master.m3u8
 //      answers 200 — while the job is still running (checked via /api/v1/jobs) — every
-//      kind starts playing (hls.js on the smallest rung, as the web page does), then play
-//      on (at 4x) across the switch to VOD up to 'ended' at 40 s, with no fatal error;
+//      kind starts playing (hls.js on the smallest rung, as the web page does; Shaka's HLS
+//      player with its ABR off, see progressive()), then play on (at 4x) across the switch
+//      to VOD up to 'ended' at 40 s, with no fatal error;
 //   b. complete: a 12 s clip, once its job is done, plays in every kind:
 //      currentTime passes 2 s, a seek to 8 s lands within 1 s after 'seeked' and playback
 //      still advances, no fatal player error;
@@ -136,14 +137,19 @@ async function openPlayer(context, pageBase, daemon, id, kind, query = '') {
   return page;
 }
 
-const pageState = (page) => page.evaluate(() => ({
-  ...window.__state, currentTime: document.getElementById('video').currentTime,
-  readyState: document.getElementById('video').readyState,
-}));
+const pageState = (page) => page.evaluate(() => {
+  const video = document.getElementById('video');
+  const buffered = [];
+  for (let i = 0; i < video.buffered.length; ++i) buffered.push([video.buffered.start(i), video.buffered.end(i)]);
+  return { ...window.__state, currentTime: video.currentTime, readyState: video.readyState, buffered };
+});
 
 function describe(state, page) {
-  return `currentTime=${state.currentTime} readyState=${state.readyState} errors=${JSON.stringify(state.errors)} ` +
-    `warnings=${JSON.stringify(state.warnings.slice(-5))} events=${JSON.stringify(state.events.slice(-8).map((e) => `${e.name}@${e.t.toFixed(2)}`))}` +
+  return `currentTime=${state.currentTime} readyState=${state.readyState} ` +
+    `buffered=${JSON.stringify(state.buffered.map(([a, b]) => `${a.toFixed(2)}-${b.toFixed(2)}`))} ` +
+    `errors=${JSON.stringify(state.errors)} ` +
+    `warnings=${JSON.stringify(state.warnings.slice(-5))} events=${JSON.stringify(state.events.slice(-24).map(
+      (e) => `${e.name}${e.detail ? `(${e.detail})` : ''}@${e.t.toFixed(2)}/${e.d}`))}` +
     (page.__console ? ` console=${JSON.stringify(page.__console.slice(-5))}` : '');
 }
 
@@ -204,8 +210,13 @@ async function progressive(context, pageBase, daemon, id) {
   const pages = {};
   // hls.js starts on the smallest rung, as the web page has it while a video is transcoded:
   // it switches up at once, to rungs whose playlists may wait for their first segment.
+  // Shaka's HLS player stays on its first rung: when it switches to a rung after the version is
+  // complete, it reads that playlist's EXT-X-ENDLIST as the end of the whole presentation, stops
+  // refreshing the playlists it already holds, and ends at the shortest of them (Shaka 5.2's
+  // HlsParser; docs/manifests.md). A player bug that the server cannot mend.
+  const query = { hls: '&startLevel=0', 'shaka-hls': '&abr=off' };
   for (const kind of KINDS) {
-    pages[kind] = await openPlayer(context, pageBase, daemon, id, kind, kind === 'hls' ? '&startLevel=0' : '');
+    pages[kind] = await openPlayer(context, pageBase, daemon, id, kind, query[kind] || '');
   }
   try {
     const results = await Promise.allSettled(Object.entries(pages).map(async ([kind, page]) => {
@@ -214,7 +225,8 @@ async function progressive(context, pageBase, daemon, id) {
       await page.evaluate(() => { document.getElementById('video').playbackRate = 4; });
       const ended = await waitFor(page, `${kind} progressive: play to the end`,
         (s) => s.events.some((e) => e.name === 'ended'), 60000);
-      check(ended.currentTime > 39.5, `${kind} progressive: ended at ${ended.currentTime}, not at 40 s`);
+      check(ended.currentTime > 39.5,
+        `${kind} progressive: ended at ${ended.currentTime}, not at 40 s: ${describe(ended, page)}`);
       log(`PASS ${kind} progressive: playing at ${started.currentTime.toFixed(2)} s while the job was ` +
         `${jobThen && jobThen.state}, then played through to 'ended' at ${ended.currentTime.toFixed(2)} s` +
         (ended.warnings.length ? `; non-fatal: ${JSON.stringify(ended.warnings.slice(0, 3))}` : ''));

@@ -75,6 +75,21 @@ TEST(HlsMedia, CompletionOnlyAppendsEndlist) {
   }
 }
 
+// A finished rendition of a version still growing (a passthrough top rung is done long before
+// the encoded ones) gets no ENDLIST: Shaka would end the whole presentation at the shortest
+// playlist it had read then.
+TEST(HlsMedia, EndlistWaitsForEveryRendition) {
+  Version version = clip(kNtsc, 600, -1);
+  version.renditions.back().finished = false;
+  for (const Rendition& rendition : version.renditions) {
+    EXPECT_EQ(media(version, rendition.name).find("#EXT-X-ENDLIST"), std::string::npos) << rendition.name;
+  }
+  version.renditions.back().finished = true;
+  for (const Rendition& rendition : version.renditions) {
+    EXPECT_NE(media(version, rendition.name).find("#EXT-X-ENDLIST"), std::string::npos) << rendition.name;
+  }
+}
+
 TEST(HlsMedia, GrowsByAppendingOnly) {
   std::string previous;
   for (int count = 1; count <= 6; ++count) {

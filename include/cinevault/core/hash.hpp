@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "cinevault/core/result.hpp"
 
@@ -47,6 +48,10 @@ std::string strong_etag(std::string_view bytes);
 // Hashes a whole file, or its first `length` bytes, streaming.
 Result<std::string> sha256_file_hex(const std::filesystem::path& path);
 Result<void> hash_file_prefix(const std::filesystem::path& path, std::uint64_t length, Hasher& hasher);
+// Hashes bytes [from, end) of an open file with pread, up to buffer.size() (> 0) at a time.
+// `done` is how far it got, `end` on success; a file shorter than `end` is an I/O error.
+Result<void> hash_file_range(int fd, std::uint64_t from, std::uint64_t end, Hasher& hasher,
+                             std::vector<char>& buffer, std::uint64_t& done);
 
 // Cryptographically random bytes as lowercase hex (2 characters per byte).
 std::string random_hex(std::size_t bytes);

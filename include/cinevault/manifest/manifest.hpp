@@ -54,7 +54,8 @@ struct Options {
 Result<std::string> hls_master(const Version& version, const Options& options);
 
 // HLS media playlist of the rendition named `rendition` (as in its URL): an EVENT playlist
-// that only grows, with EXT-X-ENDLIST once the rendition is finished.
+// that only grows, with EXT-X-ENDLIST once the version is complete (not when this rendition
+// alone is finished: players take one playlist's ENDLIST for the whole presentation).
 Result<std::string> hls_media(const Version& version, std::string_view rendition, const Options& options);
 
 // DASH MPD (ISO 23009-1, CMAF profile): type="dynamic" while any rendition is growing,
