@@ -92,7 +92,7 @@ std::map<std::string, Result<std::string>> two_audio_files() {
                                              audio("audio_1", "fre", kNtsc, kClipFrames, 2)}));
 }
 std::map<std::string, Result<std::string>> base_url_files() {
-  return render_all("base_url", growing(), Options{"https://media.example.com/"});
+  return render_all("base_url", growing(), Options{"https://media.example.com/", ""});
 }
 
 TEST(Golden, GrowingVersion) { expect_golden(growing_files()); }

@@ -235,7 +235,7 @@ TEST(Manifest, BrokenDataIsAnInternalError) {
 
 TEST(Manifest, BaseUrlWithForbiddenCharactersIsRejected) {
   for (const char* base : {"https://x/\"", "https://x y", "https://x/$Time$", "https://x/\n"}) {
-    auto text = hls_master(clip(kNtsc, 600, 1), Options{base});
+    auto text = hls_master(clip(kNtsc, 600, 1), Options{base, ""});
     ASSERT_FALSE(text.has_value()) << base;
     EXPECT_EQ(text.error().code, ErrorCode::invalid_argument);
   }
@@ -243,7 +243,7 @@ TEST(Manifest, BaseUrlWithForbiddenCharactersIsRejected) {
 
 TEST(Manifest, BaseUrlPrefixesEveryUrl) {
   const Version version = clip(kNtsc, 600, 2);
-  const Options options{"https://cdn.example.com/cv"};
+  const Options options{"https://cdn.example.com/cv", ""};
   auto master = hls_master(version, options);
   auto playlist = hls_media(version, "720p", options);
   auto mpd = dash_mpd(version, options);
