@@ -3,14 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <string_view>
-#include <type_traits>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
-#include "cinevault/core/text.hpp"
 #include "colour.hpp"
 #include "container_checks.hpp"
+#include "media_tags.hpp"
 #include "safe_input.hpp"
 
 extern "C" {
@@ -29,33 +27,7 @@ constexpr int kMaxPacketsForFirstFrame = 600;
 
 std::string or_empty(const char* text) { return text ? text : ""; }
 
-// A track's language tag as players expect it (ISO 639 "eng", or BCP 47 "pt-BR"): letters,
-// digits and hyphens, 2 to 35 of them. Anything else in a file's tag (bytes that are not
-// UTF-8, quotes that would end an HLS attribute) is dropped, and so is "und".
-bool is_language_tag(std::string_view tag) {
-  if (tag.size() < 2 || tag.size() > 35 || tag == "und" || tag.front() == '-' || tag.back() == '-') return false;
-  return std::all_of(tag.begin(), tag.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
-  });
-}
-
-// A title tag as the page may show it: valid UTF-8, control characters as spaces, no blanks
-// at either end, at most 200 bytes (cut at a character boundary).
-std::string clean_title(std::string_view tag) {
-  std::string title = to_utf8(tag);
-  for (char& c : title)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
-  title = std::string(trim_blanks(title));
-  if (title.size() > 200) {
-    std::size_t cut = 200;
-    while (cut > 0 && (static_cast<unsigned char>(title[cut]) & 0xC0) == 0x80) --cut;
-    title.resize(cut);
-    title = std::string(trim_blanks(title));
-  }
-  return title;
-}
-
-std::string clean_title(const AVDictionaryEntry* tag) { return tag ? clean_title(std::string_view(tag->value)) : ""; }
+std::string title_of(const AVDictionaryEntry* tag) { return tag ? clean_title(tag->value) : ""; }
 
 // The first recording time among the tags cameras, phones and muxers write.
 std::string recording_time(AVFormatContext* context, int video_stream) {
@@ -252,7 +224,7 @@ Result<MediaInfo> probe(SafeInput input, const MediaLimits& limits) {
   RETURN_IF_ERROR(check_declared_length(input));
   MediaInfo info = describe(context, input.size_bytes());
   info.video_stream = choose_video_stream(info, context);
-  info.title = clean_title(av_dict_get(context->metadata, "title", nullptr, 0));
+  info.title = title_of(av_dict_get(context->metadata, "title", nullptr, 0));
   info.recorded_at = recording_time(context, info.video_stream);
   if (info.video_stream < 0) {
     bool cover_art = std::any_of(info.streams.begin(), info.streams.end(),
@@ -300,209 +272,6 @@ Result<void> check_media_info(const MediaInfo& info, const MediaLimits& limits) 
       info.streams[static_cast<std::size_t>(info.video_stream)].type != "video")
     return fail(ErrorCode::unprocessable, "no video stream");
   return check_limits(info, info.streams[static_cast<std::size_t>(info.video_stream)], limits);
-}
-
-// JSON: fields of the other media type are left out unless set, so the round trip is exact.
-nlohmann::json to_json(const MediaInfo& info) {
-  nlohmann::json streams = nlohmann::json::array();
-  for (const StreamInfo& stream : info.streams) {
-    nlohmann::json out = {{"index", stream.index}, {"type", stream.type}, {"codec", stream.codec}};
-    auto put = [&out](const char* key, const auto& value, bool always) {
-      if (always || value != std::decay_t<decltype(value)>{}) out[key] = value;
-    };
-    bool video = stream.type == "video";
-    bool audio = stream.type == "audio";
-    put("profile", stream.profile, false);
-    put("level", stream.level, false);
-    put("width", stream.width, video);
-    put("height", stream.height, video);
-    put("frame_rate", stream.frame_rate, video);
-    put("frame_rate_exact", stream.frame_rate_exact, video);
-    put("pixel_format", stream.pixel_format, video);
-    put("sample_aspect_ratio", stream.sample_aspect_ratio, video);
-    put("rotation_deg", stream.rotation_deg, video);
-    put("field_order", stream.field_order, video);
-    put("attached_picture", stream.attached_picture, false);
-    put("color_primaries", stream.color_primaries, false);
-    put("color_transfer", stream.color_transfer, false);
-    put("color_space", stream.color_space, false);
-    put("color_range", stream.color_range, false);
-    put("bit_depth", stream.bit_depth, false);
-    put("mastering_max_nits", stream.mastering_max_nits, false);
-    put("mastering_min_nits", stream.mastering_min_nits, false);
-    put("max_cll", stream.max_cll, false);
-    put("max_fall", stream.max_fall, false);
-    put("dolby_vision_profile", stream.dolby_vision_profile, false);
-    put("dolby_vision_base", stream.dolby_vision_base, false);
-    if (std::string hdr = video ? hdr_format(stream) : ""; !hdr.empty()) out["hdr"] = hdr;  // derived, for people
-    put("channels", stream.channels, audio);
-    put("sample_rate", stream.sample_rate, audio);
-    put("channel_layout", stream.channel_layout, audio);
-    put("language", stream.language, false);
-    put("bit_rate", stream.bit_rate, true);
-    put("duration_s", stream.duration_s, true);
-    streams.push_back(std::move(out));
-  }
-  nlohmann::json document = {{"container", info.container},       {"duration_s", info.duration_s},
-                              {"bit_rate", info.bit_rate},         {"size_bytes", info.size_bytes},
-                              {"video_stream", info.video_stream}, {"streams", std::move(streams)}};
-  if (!info.title.empty()) document["title"] = info.title;
-  if (!info.recorded_at.empty()) document["recorded_at"] = info.recorded_at;
-  return document;
-}
-
-namespace {
-
-// Reads `count` digits at `at`; -1 if they are not all digits.
-int digits(std::string_view text, std::size_t at, std::size_t count) {
-  if (at + count > text.size()) return -1;
-  int value = 0;
-  for (std::size_t i = at; i < at + count; ++i) {
-    if (text[i] < '0' || text[i] > '9') return -1;
-    value = value * 10 + (text[i] - '0');
-  }
-  return value;
-}
-
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-std::int64_t days_from_civil(int y, int m, int d) {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const int yoe = y - static_cast<int>(era * 400);
-  const int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-}  // namespace
-
-std::string recording_time_from_tag(std::string_view tag) {
-  tag = trim_blanks(tag);
-  int year = digits(tag, 0, 4), month = digits(tag, 5, 2), day = digits(tag, 8, 2);
-  if (year < 1900 || year > 2999 || tag.size() < 10 || tag[4] != '-' || tag[7] != '-' || month < 1 || month > 12 ||
-      day < 1 || day > 31)
-    return {};
-  static constexpr int kDaysInMonth[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (day > kDaysInMonth[month - 1]) return {};
-  int hour = 0, minute = 0, second = 0, offset_minutes = 0;
-  std::size_t at = 10;
-  if (at < tag.size() && (tag[at] == 'T' || tag[at] == ' ')) {
-    hour = digits(tag, at + 1, 2);
-    minute = digits(tag, at + 4, 2);
-    if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || tag[at + 3] != ':') return {};
-    at += 6;
-    if (at < tag.size() && tag[at] == ':') {
-      second = digits(tag, at + 1, 2);
-      if (second < 0 || second > 60) return {};
-      at += 3;
-      if (at < tag.size() && tag[at] == '.') {
-        ++at;
-        while (at < tag.size() && tag[at] >= '0' && tag[at] <= '9') ++at;
-      }
-    }
-    if (at < tag.size() && tag[at] == 'Z') {
-      ++at;
-    } else if (at < tag.size() && (tag[at] == '+' || tag[at] == '-')) {
-      // +HH, +HHMM or +HH:MM: the local time's offset from UTC.
-      int sign = tag[at] == '-' ? -1 : 1;
-      int offset_hours = digits(tag, at + 1, 2);
-      if (offset_hours < 0 || offset_hours > 14) return {};
-      at += 3;
-      int offset_mins = 0;
-      if (at < tag.size() && tag[at] == ':') ++at;
-      if (at < tag.size()) {
-        offset_mins = digits(tag, at, 2);
-        if (offset_mins < 0 || offset_mins > 59) return {};
-        at += 2;
-      }
-      offset_minutes = sign * (offset_hours * 60 + offset_mins);
-    }
-  }
-  if (at != tag.size()) return {};
-  bool midnight = hour == 0 && minute == 0 && second == 0 && offset_minutes == 0;
-  if (midnight && month == 1 && day == 1 && (year == 1904 || year == 1970)) return {};
-  std::int64_t seconds_since_epoch =
-      days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
-  std::int64_t days = seconds_since_epoch >= 0 ? seconds_since_epoch / 86400 : (seconds_since_epoch - 86399) / 86400;
-  std::int64_t rest = seconds_since_epoch - days * 86400;
-  // civil_from_days
-  std::int64_t z = days + 719468;
-  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const std::int64_t doe = z - era * 146097;
-  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const std::int64_t mp = (5 * doy + 2) / 153;
-  const int d = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
-  const int m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
-  const int y = static_cast<int>(yoe + era * 400 + (m <= 2));
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", y, m, d, rest / 3600, rest % 3600 / 60, rest % 60);
-}
-
-namespace {
-
-// From a worker, which the daemon does not trust: a colour name is libavutil's (a short
-// lower-case word), anything else is dropped; luminances are within what displays can do.
-std::string colour_name(const std::string& name) {
-  if (name.size() > 24) return "";
-  for (char c : name)
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) return "";
-  return name;
-}
-double nits(double value) { return std::isfinite(value) ? std::clamp(value, 0.0, 10000.0) : 0; }
-
-}  // namespace
-
-Result<MediaInfo> media_info_from_json(const nlohmann::json& document) {
-  // A malformed document is input, not a bug: json's exceptions stop here.
-  try {
-    MediaInfo info;
-    info.container = document.at("container").get<std::string>();
-    info.duration_s = document.value("duration_s", 0.0);
-    info.bit_rate = document.value("bit_rate", std::int64_t{0});
-    info.size_bytes = document.value("size_bytes", std::int64_t{0});
-    info.video_stream = document.value("video_stream", -1);
-    // From a worker: cleaned again, the daemon trusts no worker's text.
-    info.title = clean_title(document.value("title", std::string()));
-    info.recorded_at = recording_time_from_tag(document.value("recorded_at", std::string()));
-    for (const nlohmann::json& in : document.at("streams")) {
-      StreamInfo stream;
-      stream.index = in.at("index").get<int>();
-      stream.type = in.at("type").get<std::string>();
-      stream.codec = in.at("codec").get<std::string>();
-      stream.profile = in.value("profile", std::string());
-      stream.level = in.value("level", 0);
-      stream.width = in.value("width", 0);
-      stream.height = in.value("height", 0);
-      stream.frame_rate = in.value("frame_rate", 0.0);
-      stream.frame_rate_exact = in.value("frame_rate_exact", std::string());
-      stream.pixel_format = in.value("pixel_format", std::string());
-      stream.sample_aspect_ratio = in.value("sample_aspect_ratio", std::string());
-      stream.rotation_deg = in.value("rotation_deg", 0);
-      stream.field_order = in.value("field_order", std::string());
-      stream.attached_picture = in.value("attached_picture", false);
-      stream.color_primaries = colour_name(in.value("color_primaries", std::string()));
-      stream.color_transfer = colour_name(in.value("color_transfer", std::string()));
-      stream.color_space = colour_name(in.value("color_space", std::string()));
-      stream.color_range = colour_name(in.value("color_range", std::string()));
-      stream.bit_depth = std::clamp(in.value("bit_depth", 0), 0, 32);
-      stream.mastering_max_nits = nits(in.value("mastering_max_nits", 0.0));
-      stream.mastering_min_nits = nits(in.value("mastering_min_nits", 0.0));
-      stream.max_cll = static_cast<int>(nits(in.value("max_cll", 0)));
-      stream.max_fall = static_cast<int>(nits(in.value("max_fall", 0)));
-      stream.dolby_vision_profile = std::clamp(in.value("dolby_vision_profile", 0), 0, 127);
-      stream.dolby_vision_base = colour_name(in.value("dolby_vision_base", std::string()));
-      stream.channels = in.value("channels", 0);
-      stream.sample_rate = in.value("sample_rate", 0);
-      stream.channel_layout = in.value("channel_layout", std::string());
-      stream.language = in.value("language", std::string());
-      stream.bit_rate = in.value("bit_rate", std::int64_t{0});
-      stream.duration_s = in.value("duration_s", 0.0);
-      info.streams.push_back(std::move(stream));
-    }
-    return info;
-  } catch (const nlohmann::json::exception& error) {
-    return fail(ErrorCode::invalid_argument, std::string("media info JSON: ") + error.what());
-  }
 }
 
 }  // namespace cinevault::media

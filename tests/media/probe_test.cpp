@@ -598,6 +598,17 @@ TEST(MediaInfoJson, AWorkersColourFactsAreCheckedAgain) {
   EXPECT_EQ(hdr_format(video), "pq");  // the Dolby Vision base layer says so
 }
 
+TEST(MediaInfoJson, AWorkersTextIsCleanedAgain) {
+  auto parsed = media_info_from_json(nlohmann::json::parse(R"({"container": "mp4", "title": " a\u0007b ",
+      "recorded_at": "yesterday", "streams": [{"index": 1, "type": "audio", "codec": "aac", "language": "en\",X=\""},
+      {"index": 2, "type": "audio", "codec": "aac", "language": "pt-BR"}]})"));
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(parsed->title, "a b");
+  EXPECT_EQ(parsed->recorded_at, "");
+  EXPECT_EQ(parsed->streams[0].language, "");  // would end an HLS attribute: dropped
+  EXPECT_EQ(parsed->streams[1].language, "pt-BR");
+}
+
 TEST(MediaInfoJson, MalformedDocumentIsAnError) {
   for (const char* text : {R"([])", R"({"streams": []})", R"({"container": "avi", "streams": [{"index": "one"}]})",
                            R"({"container": "avi", "duration_s": "long", "streams": []})"}) {
