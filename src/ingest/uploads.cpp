@@ -38,7 +38,8 @@ UploadAppend::UploadAppend(UploadManager& manager, db::UploadRow row, File file,
       running_hash_(file_.fd(), static_cast<std::uint64_t>(row_.offset), std::move(running_hash)),
       checksum_(std::move(checksum)),
       pacer_(static_cast<std::uint64_t>(row_.offset)) {
-  if (checksum_) chunk_hash_.emplace(checksum_->algorithm);
+  // Read back and hashed on a thread of its own, as the running hash is: not on the I/O thread.
+  if (checksum_) chunk_hash_.emplace(file_.fd(), static_cast<std::uint64_t>(row_.offset), Hasher(checksum_->algorithm));
 }
 
 UploadAppend::~UploadAppend() {
@@ -50,22 +51,27 @@ Result<void> UploadAppend::write(const char* data, std::size_t size) {
     return fail(ErrorCode::too_large, "the data goes past the declared Upload-Length of " + std::to_string(row_.length));
   RETURN_IF_ERROR(file_.pwrite_all(data, size, static_cast<std::uint64_t>(row_.offset + written_)));
   RETURN_IF_ERROR(claim_.arrived(size));
-  if (chunk_hash_) chunk_hash_->update(data, size);
   written_ += static_cast<std::int64_t>(size);
-  pacer_.wrote(file_.fd(), static_cast<std::uint64_t>(row_.offset + written_));
-  running_hash_.wrote(static_cast<std::uint64_t>(row_.offset + written_));
+  const auto end = static_cast<std::uint64_t>(row_.offset + written_);
+  pacer_.wrote(file_.fd(), end);
+  running_hash_.wrote(end);
+  if (chunk_hash_) chunk_hash_->wrote(end);
   return {};
 }
 
 Result<UploadAppend::Outcome> UploadAppend::commit() {
   finished_ = true;  // from here on this function releases the writer lock itself
   std::int64_t new_offset = row_.offset + written_;
-  if (checksum_ && chunk_hash_->finish() != checksum_->expected) {
-    running_hash_.abandon();  // it reads the bytes about to be cut off
-    (void)file_.truncate(static_cast<std::uint64_t>(row_.offset));
-    claim_.set_unwritten(static_cast<std::uint64_t>(row_.length - row_.offset));
-    manager_.release(row_.id, std::nullopt, 0);
-    return fail(ErrorCode::checksum_mismatch, "the chunk does not match its Upload-Checksum; it was discarded");
+  if (checksum_) {
+    Result<bool> matches = chunk_matches();
+    if (!matches || !*matches) {
+      running_hash_.abandon();  // it reads the bytes about to be cut off
+      (void)file_.truncate(static_cast<std::uint64_t>(row_.offset));
+      claim_.set_unwritten(static_cast<std::uint64_t>(row_.length - row_.offset));
+      manager_.release(row_.id, std::nullopt, 0);
+      if (!matches) return tl::unexpected(matches.error());
+      return fail(ErrorCode::checksum_mismatch, "the chunk does not match its Upload-Checksum; it was discarded");
+    }
   }
   log_disk_waits(pacer_, static_cast<std::uint64_t>(written_));
   auto hashed = running_hash_.finish();  // before the file is closed
@@ -99,6 +105,11 @@ Result<UploadAppend::Outcome> UploadAppend::commit() {
   if (!video) return tl::unexpected(video.error());
   outcome.video = std::move(*video);
   return outcome;
+}
+
+Result<bool> UploadAppend::chunk_matches() {
+  TRY(Hasher hashed, chunk_hash_->finish());
+  return hashed.finish() == checksum_->expected;
 }
 
 void UploadAppend::keep_partial() {

@@ -239,6 +239,21 @@ class TusProtocolTest(TusTestCase):
         self.assertEqual(sha256_file(part), hashlib.sha256(first + second).hexdigest())
         self.assertEqual(len(re.findall(r"upload: %d bytes; reading paused \d+ times" % size, self.daemon.log())), 2)
 
+    def test_a_large_chunk_that_does_not_match_its_checksum_is_discarded(self):
+        """A 12 MiB PATCH (hashed by a thread of its own) whose Upload-Checksum does not match: 460, offset 0,
+        the part file cut back; the same bytes with the right checksum then arrive."""
+        size = 12 << 20
+        location, _ = self.create(2 * size)  # not complete: these bytes are no video
+        data = os.urandom(size)
+        status, _, body = self.patch(location, 0, data, {"Upload-Checksum": checksum("sha1", data[:-1] + b"x")})
+        self.assertEqual(status, 460, body)
+        self.assertEqual(self.head_offset(location), 0)
+        part = os.path.join(self.data_dir, "uploads", location.rsplit("/", 1)[1] + ".part")
+        self.assertEqual(os.path.getsize(part), 0)
+        status, headers, body = self.patch(location, 0, data, {"Upload-Checksum": checksum("sha1", data)})
+        self.assertEqual((status, headers.get("upload-offset")), (204, str(size)), body)
+        self.assertEqual(sha256_file(part), hashlib.sha256(data).hexdigest())
+
     def test_creation_with_upload_answers_offset(self):
         """POST with a body (creation-with-upload): 201 with Upload-Offset = bytes taken; HEAD agrees."""
         location, headers = self.create(100, {"title": "x"}, body=b"z" * 25)

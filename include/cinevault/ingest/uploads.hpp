@@ -66,6 +66,8 @@ class UploadAppend {
   friend class UploadManager;
   UploadAppend(UploadManager& manager, db::UploadRow row, File file, Hasher running_hash,
                std::optional<ChunkChecksum> checksum, UploadBudget::Claim& claim);
+  // Whether this PATCH's bytes have the digest its Upload-Checksum names.
+  Result<bool> chunk_matches();
 
   UploadManager& manager_;
   UploadBudget::Claim& claim_;  // the upload's, kept by the manager while the writer lock is held
@@ -73,7 +75,7 @@ class UploadAppend {
   File file_;
   FileHasher running_hash_;  // SHA-256 of the whole upload up to offset + written_; after file_
   std::optional<ChunkChecksum> checksum_;
-  std::optional<Hasher> chunk_hash_;
+  std::optional<FileHasher> chunk_hash_;  // of this PATCH's bytes, when it has an Upload-Checksum
   std::int64_t written_ = 0;
   WritebackPacer pacer_;
   bool finished_ = false;
