@@ -141,11 +141,15 @@ const pageState = (page) => page.evaluate(() => {
   const video = document.getElementById('video');
   const buffered = [];
   for (let i = 0; i < video.buffered.length; ++i) buffered.push([video.buffered.start(i), video.buffered.end(i)]);
-  return { ...window.__state, currentTime: video.currentTime, readyState: video.readyState, buffered };
+  return {
+    ...window.__state, currentTime: video.currentTime, readyState: video.readyState, buffered,
+    paused: video.paused, rate: video.playbackRate, duration: video.duration,
+  };
 });
 
 function describe(state, page) {
-  return `currentTime=${state.currentTime} readyState=${state.readyState} ` +
+  return `currentTime=${state.currentTime} duration=${state.duration} readyState=${state.readyState} ` +
+    `paused=${state.paused} rate=${state.rate} ` +
     `buffered=${JSON.stringify(state.buffered.map(([a, b]) => `${a.toFixed(2)}-${b.toFixed(2)}`))} ` +
     `errors=${JSON.stringify(state.errors)} ` +
     `warnings=${JSON.stringify(state.warnings.slice(-5))} events=${JSON.stringify(state.events.slice(-24).map(
