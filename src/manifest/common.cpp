@@ -144,13 +144,17 @@ Result<std::string> checked_query(const Options& options) {
   return options.query;
 }
 
+bool is_complete(const Version& version) {
+  return std::all_of(version.renditions.begin(), version.renditions.end(),
+                     [](const Rendition& rendition) { return rendition.finished; });
+}
+
 Sorted sort_renditions(const Version& version) {
   Sorted sorted;
-  sorted.complete = true;
+  sorted.complete = is_complete(version);
   for (const Rendition& rendition : version.renditions) {
     (rendition.kind == TrackKind::video ? sorted.video : sorted.audio).push_back(&rendition);
     if (rendition.start) sorted.start = &rendition;
-    sorted.complete = sorted.complete && rendition.finished;
   }
   std::stable_sort(sorted.video.begin(), sorted.video.end(), [](const Rendition* a, const Rendition* b) {
     if (a->height != b->height) return a->height > b->height;

@@ -39,6 +39,8 @@ struct Sorted {
   bool complete = false;                // every rendition is finished
 };
 Sorted sort_renditions(const Version& version);
+// Every rendition is finished: the MPD is static and every HLS playlist has EXT-X-ENDLIST.
+bool is_complete(const Version& version);
 
 // "<base>/objects/<sha256><extension>"
 std::string object_url(const std::string& base, const std::string& sha256, const char* extension);

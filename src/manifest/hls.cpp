@@ -145,9 +145,7 @@ Result<std::string> hls_media(const Version& version, std::string_view rendition
   // ENDLIST only once the whole version is complete, on every playlist at once: Shaka takes a
   // presentation for VOD from the first playlist it reads with ENDLIST, and ends it at the
   // shortest playlist it holds then (a passthrough top rung finishes long before the others).
-  const bool complete = std::all_of(version.renditions.begin(), version.renditions.end(),
-                                    [](const Rendition& r) { return r.finished; });
-  if (complete) out += "#EXT-X-ENDLIST\n";
+  if (detail::is_complete(version)) out += "#EXT-X-ENDLIST\n";
   return out;
 }
 
