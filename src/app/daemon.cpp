@@ -1,14 +1,12 @@
 #include "daemon.hpp"
 
 #include <fcntl.h>
-#include <malloc.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <condition_variable>
 #include <csignal>
-#include <cstdlib>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -23,6 +21,7 @@ extern "C" {
 #include "cinevault/core/file.hpp"
 #include "cinevault/core/hour_window.hpp"
 #include "cinevault/core/log.hpp"
+#include "cinevault/core/malloc_tuning.hpp"
 #include "cinevault/db/api_keys.hpp"
 #include "cinevault/db/objects.hpp"
 #include "cinevault/db/users.hpp"
@@ -164,11 +163,8 @@ int fatal(const std::string& message) {
 }  // namespace
 
 int serve(const Config& config) {
-  // One malloc arena per core instead of glibc's eight, as in the media worker (where the
-  // pictures are): the daemon's threads (I/O, blocking pool, upload hashing) share a few.
-  // MALLOC_ARENA_MAX in the environment still decides if it is set.
-  if (std::getenv("MALLOC_ARENA_MAX") == nullptr)
-    ::mallopt(M_ARENA_MAX, static_cast<int>(std::max(2u, std::thread::hardware_concurrency())));
+  // The daemon's threads (I/O, blocking pool, upload hashing) share a few arenas.
+  cap_malloc_arenas();
   // sendfile(2) has no MSG_NOSIGNAL: a client that hangs up mid-body must not kill the daemon.
   ::signal(SIGPIPE, SIG_IGN);
   if (auto logging = init_logging(config.log_level); !logging) {

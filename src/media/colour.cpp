@@ -20,8 +20,6 @@ constexpr double kMaxNits = 10000;
 // for, and the display peak of BT.2100's HLG reference (its 100% signal).
 constexpr double kDefaultPeakNits = 1000;
 
-std::string or_empty(const char* text) { return text ? text : ""; }
-
 void add_mastering(const AVMasteringDisplayMetadata& metadata, StreamInfo& info) {
   if (!metadata.has_luminance || info.mastering_max_nits > 0) return;
   double max = av_q2d(metadata.max_luminance);

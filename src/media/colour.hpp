@@ -16,6 +16,9 @@ extern "C" {
 
 namespace cinevault::media {
 
+// A libav name, or "" where libav has none (it returns NULL for unknown values).
+inline std::string or_empty(const char* text) { return text ? text : ""; }
+
 // The number stored in a libav enum field. Some demuxers copy colour and field values from
 // the file without checking them (a fuzzed MPEG-TS stream gave primaries 69), and reading a
 // value outside the enum's range as that enum is undefined behaviour: read it as a number.

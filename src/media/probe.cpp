@@ -25,8 +25,6 @@ namespace {
 // the bytes are bounded by MediaLimits::probe_size_bytes as well.
 constexpr int kMaxPacketsForFirstFrame = 600;
 
-std::string or_empty(const char* text) { return text ? text : ""; }
-
 std::string title_of(const AVDictionaryEntry* tag) { return tag ? clean_title(tag->value) : ""; }
 
 // The first recording time among the tags cameras, phones and muxers write.

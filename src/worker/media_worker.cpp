@@ -4,7 +4,6 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <new>
@@ -13,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cinevault/core/malloc_tuning.hpp"
 #include "cinevault/media/probe.hpp"
 #include "cinevault/media/transcode.hpp"
 #include "cinevault/worker/channel.hpp"
@@ -106,8 +106,7 @@ int run_media_worker(int channel_fd) {
   // per core is enough. On a 1080p ladder: peak RSS 497-504 MiB before, 464-466 after
   // (docs/transcoding.md). The environment's MALLOC_* settings still decide when set.
   if (std::getenv("MALLOC_MMAP_THRESHOLD_") == nullptr) ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-  if (std::getenv("MALLOC_ARENA_MAX") == nullptr)
-    ::mallopt(M_ARENA_MAX, static_cast<int>(std::max(2u, std::thread::hardware_concurrency())));
+  cap_malloc_arenas();
   // Only standard input, output, error and the channel: not the daemon's sockets, database
   // or store (its descriptors are not all close-on-exec: Asio opens sockets without it).
   if (channel_fd != kWorkerChannelFd || ::close_range(kWorkerChannelFd + 1, ~0U, 0) != 0) {
