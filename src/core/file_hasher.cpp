@@ -4,19 +4,17 @@
 #include <mutex>
 #include <system_error>
 #include <thread>
-#include <vector>
 
 #include <spdlog/spdlog.h>
-
 
 namespace cinevault {
 
 struct FileHasher::State {
-  State(int fd, std::uint64_t start, Hasher hasher)
-      : fd(fd), start(start), hasher(std::move(hasher)), written(start), hashed(start) {}
+  State(int fd, std::uint64_t start, std::vector<Hasher> hashers)
+      : fd(fd), start(start), hashers(std::move(hashers)), written(start), hashed(start) {}
   const int fd;
   const std::uint64_t start;
-  Hasher hasher;
+  std::vector<Hasher> hashers;
   std::vector<char> buffer;
 
   std::mutex mutex;
@@ -32,14 +30,17 @@ struct FileHasher::State {
   // Hashes [from, end) by reading the file back. Only the thread that owns `hashed` calls it.
   Result<void> hash_up_to(std::uint64_t from, std::uint64_t end, std::uint64_t& done) {
     if (buffer.empty()) buffer.resize(kBlock);
-    Result<void> hashed = hash_file_range(fd, from, end, hasher, buffer, done);
+    Result<void> hashed = hash_file_range(fd, from, end, hashers, buffer, done);
     if (!hashed) return fail(ErrorCode::io, "reading back the upload to hash it: " + hashed.error().message);
     return {};
   }
 };
 
-FileHasher::FileHasher(int fd, std::uint64_t start, Hasher hasher)
-    : state_(std::make_unique<State>(fd, start, std::move(hasher))) {}
+FileHasher::FileHasher(int fd) : FileHasher(fd, 0, {}) {
+  state_->hashers.emplace_back(HashAlgorithm::sha256);
+}
+FileHasher::FileHasher(int fd, std::uint64_t start, std::vector<Hasher> hashers)
+    : state_(std::make_unique<State>(fd, start, std::move(hashers))) {}
 FileHasher::FileHasher(FileHasher&&) noexcept = default;
 
 FileHasher::~FileHasher() { abandon(); }
@@ -100,7 +101,7 @@ void FileHasher::wrote(std::uint64_t end) {
   if (wake) state.changed.notify_one();
 }
 
-Result<Hasher> FileHasher::finish() {
+Result<std::vector<Hasher>> FileHasher::finish() {
   State& state = *state_;
   if (state.thread.joinable()) {
     {
@@ -114,7 +115,7 @@ Result<Hasher> FileHasher::finish() {
   std::uint64_t done = state.hashed;
   RETURN_IF_ERROR(state.hash_up_to(state.hashed, state.written, done));
   state.hashed = done;
-  return std::move(state.hasher);
+  return std::move(state.hashers);
 }
 
 }  // namespace cinevault

@@ -79,12 +79,12 @@ Result<void> hash_file_prefix(const std::filesystem::path& path, std::uint64_t l
   TRY(File file, File::open_read(path));
   std::vector<char> buffer(1 << 20);
   std::uint64_t done = 0;
-  Result<void> hashed = hash_file_range(file.fd(), 0, length, hasher, buffer, done);
+  Result<void> hashed = hash_file_range(file.fd(), 0, length, std::span(&hasher, 1), buffer, done);
   if (!hashed) return fail(ErrorCode::io, "hashing " + path.string() + ": " + hashed.error().message);
   return {};
 }
 
-Result<void> hash_file_range(int fd, std::uint64_t from, std::uint64_t end, Hasher& hasher,
+Result<void> hash_file_range(int fd, std::uint64_t from, std::uint64_t end, std::span<Hasher> hashers,
                              std::vector<char>& buffer, std::uint64_t& done) {
   done = from;
   while (done < end) {
@@ -93,7 +93,7 @@ Result<void> hash_file_range(int fd, std::uint64_t from, std::uint64_t end, Hash
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) return fail(ErrorCode::io, std::string("pread: ") + std::strerror(errno));
     if (got == 0) return fail(ErrorCode::io, "the file is shorter than expected");
-    hasher.update(buffer.data(), static_cast<std::size_t>(got));
+    for (Hasher& hasher : hashers) hasher.update(buffer.data(), static_cast<std::size_t>(got));
     done += static_cast<std::uint64_t>(got);
   }
   return {};

@@ -49,7 +49,7 @@ void log_disk_waits(const WritebackPacer& pacer, std::uint64_t bytes) {
 
 Result<StagedFile> StagingWriter::finish() {
   log_disk_waits(pacer_, size_);
-  TRY(Hasher hashed, hasher_.finish());
+  TRY(std::vector<Hasher> hashed, hasher_.finish());
   // Probing only reads the page cache: it need not wait for the fsync (which can take a
   // second when the device flushes a large cache). Deferred (run by durable()) if no
   // thread can be started.
@@ -59,7 +59,7 @@ Result<StagedFile> StagingWriter::finish() {
                              return file.close();
                            });
                          });
-  return StagedFile(path_, hashed.finish_hex(), size_, std::move(sync));
+  return StagedFile(path_, hashed.front().finish_hex(), size_, std::move(sync));
 }
 
 }  // namespace cinevault::ingest

@@ -27,6 +27,15 @@ Result<VideoMetadata> video_metadata(std::map<std::string, std::string> fields, 
   return normalize_metadata(std::move(metadata));
 }
 
+// The running SHA-256 of the upload, then the chunk's own digest when the PATCH has an
+// Upload-Checksum: one read-back of the chunk, off the I/O thread, feeds both.
+std::vector<Hasher> hashers(Hasher running_hash, const std::optional<ChunkChecksum>& checksum) {
+  std::vector<Hasher> hashers;
+  hashers.push_back(std::move(running_hash));
+  if (checksum) hashers.emplace_back(checksum->algorithm);
+  return hashers;
+}
+
 }  // namespace
 
 UploadAppend::UploadAppend(UploadManager& manager, db::UploadRow row, File file, Hasher running_hash,
@@ -35,12 +44,9 @@ UploadAppend::UploadAppend(UploadManager& manager, db::UploadRow row, File file,
       claim_(claim),
       row_(std::move(row)),
       file_(std::move(file)),
-      running_hash_(file_.fd(), static_cast<std::uint64_t>(row_.offset), std::move(running_hash)),
       checksum_(std::move(checksum)),
-      pacer_(static_cast<std::uint64_t>(row_.offset)) {
-  // Read back and hashed on a thread of its own, as the running hash is: not on the I/O thread.
-  if (checksum_) chunk_hash_.emplace(file_.fd(), static_cast<std::uint64_t>(row_.offset), Hasher(checksum_->algorithm));
-}
+      hashes_(file_.fd(), static_cast<std::uint64_t>(row_.offset), hashers(std::move(running_hash), checksum_)),
+      pacer_(static_cast<std::uint64_t>(row_.offset)) {}
 
 UploadAppend::~UploadAppend() {
   if (!finished_) manager_.release(row_.id, std::nullopt, 0);
@@ -54,31 +60,27 @@ Result<void> UploadAppend::write(const char* data, std::size_t size) {
   written_ += static_cast<std::int64_t>(size);
   const auto end = static_cast<std::uint64_t>(row_.offset + written_);
   pacer_.wrote(file_.fd(), end);
-  running_hash_.wrote(end);
-  if (chunk_hash_) chunk_hash_->wrote(end);
+  hashes_.wrote(end);
   return {};
 }
 
 Result<UploadAppend::Outcome> UploadAppend::commit() {
   finished_ = true;  // from here on this function releases the writer lock itself
   std::int64_t new_offset = row_.offset + written_;
-  if (checksum_) {
-    Result<bool> matches = chunk_matches();
-    if (!matches || !*matches) {
-      running_hash_.abandon();  // it reads the bytes about to be cut off
-      (void)file_.truncate(static_cast<std::uint64_t>(row_.offset));
-      claim_.set_unwritten(static_cast<std::uint64_t>(row_.length - row_.offset));
-      manager_.release(row_.id, std::nullopt, 0);
-      if (!matches) return tl::unexpected(matches.error());
-      return fail(ErrorCode::checksum_mismatch, "the chunk does not match its Upload-Checksum; it was discarded");
-    }
+  auto hashed = hashes_.finish();  // before the file is cut or closed
+  if (checksum_ && (!hashed || hashed->back().finish() != checksum_->expected)) {
+    (void)file_.truncate(static_cast<std::uint64_t>(row_.offset));
+    claim_.set_unwritten(static_cast<std::uint64_t>(row_.length - row_.offset));
+    manager_.release(row_.id, std::nullopt, 0);
+    if (!hashed) return tl::unexpected(hashed.error());
+    return fail(ErrorCode::checksum_mismatch, "the chunk does not match its Upload-Checksum; it was discarded");
   }
   log_disk_waits(pacer_, static_cast<std::uint64_t>(written_));
-  auto hashed = running_hash_.finish();  // before the file is closed
   if (!hashed) {
     manager_.release(row_.id, std::nullopt, 0);
     return tl::unexpected(hashed.error());
   }
+  Hasher& running_hash = hashed->front();
   auto durable = pacer_.finish().and_then([&] { return file_.sync(); }).and_then([&] { return file_.close(); });
   if (!durable) {
     manager_.release(row_.id, std::nullopt, 0);
@@ -90,11 +92,11 @@ Result<UploadAppend::Outcome> UploadAppend::commit() {
   if (new_offset < row_.length) {
     auto recorded = manager_.database_.write(
         [&](db::Connection& c) { return db::set_upload_offset(c, row_.id, new_offset); });
-    manager_.release(row_.id, recorded ? std::optional<Hasher>(std::move(*hashed)) : std::nullopt, new_offset);
+    manager_.release(row_.id, recorded ? std::optional<Hasher>(std::move(running_hash)) : std::nullopt, new_offset);
     if (!recorded) return tl::unexpected(recorded.error());
     return outcome;
   }
-  std::string sha256 = hashed->finish_hex();
+  std::string sha256 = running_hash.finish_hex();
   auto recorded = manager_.database_.write([&](db::Connection& c) { return db::set_upload_received(c, row_.id, sha256); });
   if (!recorded) {
     manager_.release(row_.id, std::nullopt, 0);
@@ -105,11 +107,6 @@ Result<UploadAppend::Outcome> UploadAppend::commit() {
   if (!video) return tl::unexpected(video.error());
   outcome.video = std::move(*video);
   return outcome;
-}
-
-Result<bool> UploadAppend::chunk_matches() {
-  TRY(Hasher hashed, chunk_hash_->finish());
-  return hashed.finish() == checksum_->expected;
 }
 
 void UploadAppend::keep_partial() {

@@ -37,30 +37,37 @@ class FileHasherTest : public ::testing::Test {
 TEST_F(FileHasherTest, HashesASmallFileWhenFinished) {
   FileHasher hasher(file_.fd());
   std::string bytes = write(hasher, 100'000);
-  EXPECT_EQ(hasher.finish().value().finish_hex(), sha256_hex(bytes));
+  EXPECT_EQ(hasher.finish().value().front().finish_hex(), sha256_hex(bytes));
 }
 
 TEST_F(FileHasherTest, HashesALargeFileOnItsThreadAsItIsWritten) {
   FileHasher hasher(file_.fd());
   // Past the thread's start, and not a whole number of blocks.
   std::string bytes = write(hasher, FileHasher::kThreadFrom + 5 * FileHasher::kBlock + 12345);
-  EXPECT_EQ(hasher.finish().value().finish_hex(), sha256_hex(bytes));
+  EXPECT_EQ(hasher.finish().value().front().finish_hex(), sha256_hex(bytes));
 }
 
 TEST_F(FileHasherTest, AnEmptyFileHasTheHashOfNothing) {
   FileHasher hasher(file_.fd());
-  EXPECT_EQ(hasher.finish().value().finish_hex(), sha256_hex(""));
+  EXPECT_EQ(hasher.finish().value().front().finish_hex(), sha256_hex(""));
 }
 
 TEST_F(FileHasherTest, GoesOnFromTheHashOfTheBytesBeforeItsStart) {
   FileHasher first(file_.fd());
   std::string head = write(first, FileHasher::kThreadFrom + 3);
-  Hasher running = first.finish().value();
-  FileHasher second(file_.fd(), head.size(), std::move(running));
+  std::vector<Hasher> hashers = first.finish().value();
+  // A second hasher takes only the bytes from the new start on, as a tus chunk's digest does.
+  hashers.emplace_back(HashAlgorithm::sha1);
+  FileHasher second(file_.fd(), head.size(), std::move(hashers));
   std::string tail(FileHasher::kThreadFrom + 2 * FileHasher::kBlock, 'y');
   ASSERT_TRUE(file_.write_all(tail.data(), tail.size()));
   second.wrote(head.size() + tail.size());
-  EXPECT_EQ(second.finish().value().finish_hex(), sha256_hex(head + tail));
+  std::vector<Hasher> hashed = second.finish().value();
+  ASSERT_EQ(hashed.size(), 2u);
+  EXPECT_EQ(hashed[0].finish_hex(), sha256_hex(head + tail));
+  Hasher tail_sha1(HashAlgorithm::sha1);
+  tail_sha1.update(tail.data(), tail.size());
+  EXPECT_EQ(hashed[1].finish_hex(), tail_sha1.finish_hex());
 }
 
 TEST_F(FileHasherTest, ABlockThatCannotBeReadBackIsAnError) {

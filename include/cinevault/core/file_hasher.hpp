@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "cinevault/core/hash.hpp"
 #include "cinevault/core/result.hpp"
@@ -25,17 +26,21 @@ class FileHasher {
   // The thread reads and hashes this many bytes at a time.
   static constexpr std::size_t kBlock = 1 << 20;
 
-  // Goes on from `hasher`, which has hashed the file's bytes before `start`.
-  explicit FileHasher(int fd, std::uint64_t start = 0, Hasher hasher = Hasher(HashAlgorithm::sha256));
+  // The SHA-256 of the whole file.
+  explicit FileHasher(int fd);
+  // Each of `hashers` takes the file's bytes from `start` on, each going on from what it has
+  // taken before (the hash of the bytes before `start`, or of nothing for a digest of this
+  // write alone). The bytes are read back once for all of them.
+  FileHasher(int fd, std::uint64_t start, std::vector<Hasher> hashers);
   FileHasher(FileHasher&&) noexcept;
   FileHasher& operator=(FileHasher&&) = delete;
   ~FileHasher();
 
   // The file's bytes before `end` are written.
   void wrote(std::uint64_t end);
-  // Waits until every byte before the last `end` is hashed; the running hash, to finish or go
-  // on with.
-  Result<Hasher> finish();
+  // Waits until every byte before the last `end` is hashed; the hashers, in the order given,
+  // to finish or go on with.
+  Result<std::vector<Hasher>> finish();
   // Stops the thread without finishing (the upload failed); before the descriptor is closed.
   void abandon();
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,9 +49,10 @@ std::string strong_etag(std::string_view bytes);
 // Hashes a whole file, or its first `length` bytes, streaming.
 Result<std::string> sha256_file_hex(const std::filesystem::path& path);
 Result<void> hash_file_prefix(const std::filesystem::path& path, std::uint64_t length, Hasher& hasher);
-// Hashes bytes [from, end) of an open file with pread, up to buffer.size() (> 0) at a time.
-// `done` is how far it got, `end` on success; a file shorter than `end` is an I/O error.
-Result<void> hash_file_range(int fd, std::uint64_t from, std::uint64_t end, Hasher& hasher,
+// Hashes bytes [from, end) of an open file into each of `hashers`, reading them once with
+// pread, up to buffer.size() (> 0) at a time. `done` is how far it got, `end` on success; a
+// file shorter than `end` is an I/O error.
+Result<void> hash_file_range(int fd, std::uint64_t from, std::uint64_t end, std::span<Hasher> hashers,
                              std::vector<char>& buffer, std::uint64_t& done);
 
 // Cryptographically random bytes as lowercase hex (2 characters per byte).

@@ -66,16 +66,15 @@ class UploadAppend {
   friend class UploadManager;
   UploadAppend(UploadManager& manager, db::UploadRow row, File file, Hasher running_hash,
                std::optional<ChunkChecksum> checksum, UploadBudget::Claim& claim);
-  // Whether this PATCH's bytes have the digest its Upload-Checksum names.
-  Result<bool> chunk_matches();
 
   UploadManager& manager_;
   UploadBudget::Claim& claim_;  // the upload's, kept by the manager while the writer lock is held
   db::UploadRow row_;
   File file_;
-  FileHasher running_hash_;  // SHA-256 of the whole upload up to offset + written_; after file_
   std::optional<ChunkChecksum> checksum_;
-  std::optional<FileHasher> chunk_hash_;  // of this PATCH's bytes, when it has an Upload-Checksum
+  // Reads back what this PATCH wrote, for the SHA-256 of the whole upload up to offset +
+  // written_ and, when it has an Upload-Checksum, the digest of its own bytes. After file_.
+  FileHasher hashes_;
   std::int64_t written_ = 0;
   WritebackPacer pacer_;
   bool finished_ = false;
