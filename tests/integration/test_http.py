@@ -5,6 +5,7 @@ Raw sockets, because http.client hides exactly what is tested here (framing, int
 responses, who closes the connection and when).
 """
 import hashlib
+import itertools
 import json
 import os
 import select
@@ -16,7 +17,7 @@ import tempfile
 import time
 import unittest
 
-from harness import TMP_ROOT, Daemon, DaemonTestCase, make_clip
+from harness import TMP_ROOT, Daemon, DaemonTestCase, make_clip, write_padded_mp4
 
 # A timer of 1 s may fire a little late on a loaded 2-core machine with sanitizers.
 SLACK_S = 3.0
@@ -447,6 +448,43 @@ class UploadBodyTest(RawTestCase):
                     + chunked(os.urandom(3 << 20)))
         self.assert_error(client.read_response(), 415, "unsupported_media")
         self.assertEqual(self.temp_files(), [])
+
+    def test_a_chunked_upload_cut_anywhere_is_stored_byte_for_byte(self):
+        """A chunked PUT of a real 3 MiB video in chunks of uneven sizes, sent in pieces that cut
+        chunk-size lines, their CRLFs and the data at odd places, with a request pipelined right
+        behind its last chunk: 201 with the file's exact SHA-256, then the next answer; then a
+        small body that arrives whole with its header."""
+        clip = make_clip(os.path.join(self.tmp, "clip.mp4"))
+        padded = os.path.join(self.tmp, "padded.mp4")
+        sha256 = write_padded_mp4(padded, clip, 3 << 20)
+        with open(padded, "rb") as f:
+            data = f.read()
+        head = request("PUT", "/api/v1/videos?title=cut", [("Authorization", "Bearer " + self.daemon.key),
+                                                            ("Transfer-Encoding", "chunked")])
+        wire, at, cuts = bytearray(head), 0, [len(head) - 2]
+        for size in itertools.cycle((1, 17, 4095, 65537, 3, 1 << 20, 300001)):
+            if at == len(data):
+                break
+            piece = data[at:at + size]
+            line = b"%x\r\n" % len(piece)
+            # Cut after the size's first digit, between its CR and LF, and inside the data.
+            cuts += [len(wire) + 1, len(wire) + len(line) - 1, len(wire) + len(line) + len(piece) // 2]
+            wire += line + piece + b"\r\n"
+            at += len(piece)
+        cuts += [len(wire) + 1, len(wire) + 4]  # inside the last chunk, "0\r\n\r\n"
+        wire += b"0\r\n\r\n" + request("GET", "/healthz")
+        client = self.connect()
+        start = 0
+        for cut in sorted(set(cuts)) + [len(wire)]:  # each piece on a read of its own
+            client.send(bytes(wire[start:cut]))
+            start = cut
+            time.sleep(0.005)
+        reply = client.read_response()
+        self.assertEqual(reply.status, 201, reply)
+        self.assertEqual(reply.json()["source"]["sha256"], sha256)
+        self.assertEqual(client.read_response().status, 200)
+        client.send(put_video_header(self.daemon, 2000) + os.urandom(2000))
+        self.assert_error(client.read_response(), 415, "unsupported_media")
 
 
 class UploadLimitTest(RawTestCase):
