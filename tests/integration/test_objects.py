@@ -10,7 +10,7 @@ import struct
 import time
 import unittest
 
-from harness import DaemonTestCase, make_clip, plant_object
+from harness import DaemonTestCase, make_clip, plant_object, write_padded_mp4
 
 
 class ObjectTest(DaemonTestCase):
@@ -138,6 +138,42 @@ class ObjectTest(DaemonTestCase):
                     self.assertIn(" 206 ", status_line, i)
                     self.assertEqual(headers["content-range"], "bytes %d-%d/%d" % (r[0], r[1], len(self.bytes)), i)
                     self.assertEqual(body, self.bytes[r[0]:r[1] + 1], i)
+        finally:
+            sock.close()
+
+    def test_a_request_that_comes_while_an_answer_is_written_is_answered(self):
+        """The next request arrives while the daemon still writes the last answer (the client
+        reads nothing yet and its receive buffer is small, so the daemon waits for room): once
+        the client reads, both answers come, the second not held until the idle timeout."""
+        padded = os.path.join(self.tmp, "padded.mp4")
+        sha = write_padded_mp4(padded, self.clip, 8 << 20)
+        with open(padded, "rb") as f:
+            status, _ = self.daemon.json("PUT", "/api/v1/videos?title=big", f, self.daemon.auth())
+        self.assertEqual(status, 201)
+        get = b"GET /objects/%s.mp4 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n\r\n" % (
+            sha.encode(), self.daemon.key.encode())
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(10)
+        sock.connect(("127.0.0.1", self.daemon.port))
+        try:
+            sock.sendall(get)
+            time.sleep(0.3)  # the daemon has read it, filled the socket, and waits to write on
+            sock.sendall(get)
+            time.sleep(0.3)
+            stream = sock.makefile("rb")
+            for i in range(2):
+                self.assertIn(" 200 ", stream.readline().decode(), i)
+                length = 0
+                while True:
+                    line = stream.readline().decode().rstrip("\r\n")
+                    if not line:
+                        break
+                    name, _, value = line.partition(":")
+                    if name.lower() == "content-length":
+                        length = int(value)
+                self.assertEqual(length, 8 << 20, i)
+                self.assertEqual(hashlib.sha256(stream.read(length)).hexdigest(), sha, i)
         finally:
             sock.close()
 
