@@ -151,7 +151,6 @@ bool is_complete(const Version& version) {
 
 Sorted sort_renditions(const Version& version) {
   Sorted sorted;
-  sorted.complete = is_complete(version);
   for (const Rendition& rendition : version.renditions) {
     (rendition.kind == TrackKind::video ? sorted.video : sorted.audio).push_back(&rendition);
     if (rendition.start) sorted.start = &rendition;

@@ -36,7 +36,6 @@ struct Sorted {
   std::vector<const Rendition*> video;  // tallest first, then highest bandwidth first
   std::vector<const Rendition*> audio;  // as given; the first one is the default
   const Rendition* start = nullptr;     // the one marked start (never null after check_version)
-  bool complete = false;                // every rendition is finished
 };
 Sorted sort_renditions(const Version& version);
 // Every rendition is finished: the MPD is static and every HLS playlist has EXT-X-ENDLIST.

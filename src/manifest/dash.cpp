@@ -76,13 +76,14 @@ Result<std::string> dash_mpd(const Version& version, const Options& options) {
   TRY(const std::string base, detail::checked_base_url(options));
   TRY(const std::string query, detail::checked_query(options));
   const detail::Sorted sorted = detail::sort_renditions(version);
+  const bool complete = detail::is_complete(version);
   const std::string version_url = detail::version_url(base, version);
 
   std::string out =
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
       "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" "
       "profiles=\"urn:mpeg:dash:profile:isoff-live:2011,urn:mpeg:dash:profile:cmaf:2019\"";
-  if (sorted.complete) {
+  if (complete) {
     out += fmt::format(" type=\"static\" mediaPresentationDuration=\"{}\"",
                        detail::xs_duration(presentation_duration_ms(version)));
   } else {
@@ -146,7 +147,7 @@ Result<std::string> dash_mpd(const Version& version, const Options& options) {
     out += "    </AdaptationSet>\n";
   }
   out += "  </Period>\n";
-  if (!sorted.complete) {
+  if (!complete) {
     // After the Period, as the schema orders MPD's children; the daemon serves the time.
     out += fmt::format("  <UTCTiming schemeIdUri=\"urn:mpeg:dash:utc:http-iso:2014\" value=\"{}/api/v1/time\"/>\n",
                        xml_escape(base));

@@ -13,6 +13,19 @@ import unittest
 from harness import DaemonTestCase, make_clip, plant_object, write_padded_mp4
 
 
+def read_answer(stream):
+    """One answer from a socket's file: its status line, its fields (lower-case names) and its body."""
+    status_line = stream.readline().decode()
+    headers = {}
+    while True:
+        line = stream.readline().decode().rstrip("\r\n")
+        if not line:
+            break
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return status_line, headers, stream.read(int(headers.get("content-length", "0")))
+
+
 class ObjectTest(DaemonTestCase):
     def setUp(self):
         super().setUp()
@@ -122,15 +135,7 @@ class ObjectTest(DaemonTestCase):
             time.sleep(0.5)  # let the daemon fill the socket before anything is read
             stream = sock.makefile("rb")
             for i, r in enumerate(ranges):
-                status_line = stream.readline().decode()
-                headers = {}
-                while True:
-                    line = stream.readline().decode().rstrip("\r\n")
-                    if not line:
-                        break
-                    name, _, value = line.partition(":")
-                    headers[name.strip().lower()] = value.strip()
-                body = stream.read(int(headers["content-length"]))
+                status_line, headers, body = read_answer(stream)
                 if r is None:
                     self.assertIn(" 200 ", status_line, i)
                     self.assertEqual(body, self.bytes, i)
@@ -163,17 +168,10 @@ class ObjectTest(DaemonTestCase):
             time.sleep(0.3)
             stream = sock.makefile("rb")
             for i in range(2):
-                self.assertIn(" 200 ", stream.readline().decode(), i)
-                length = 0
-                while True:
-                    line = stream.readline().decode().rstrip("\r\n")
-                    if not line:
-                        break
-                    name, _, value = line.partition(":")
-                    if name.lower() == "content-length":
-                        length = int(value)
-                self.assertEqual(length, 8 << 20, i)
-                self.assertEqual(hashlib.sha256(stream.read(length)).hexdigest(), sha, i)
+                status_line, headers, body = read_answer(stream)
+                self.assertIn(" 200 ", status_line, i)
+                self.assertEqual(int(headers["content-length"]), 8 << 20, i)
+                self.assertEqual(hashlib.sha256(body).hexdigest(), sha, i)
         finally:
             sock.close()
 
